@@ -1,0 +1,42 @@
+# telegraf-anomaly: the two commands a new user needs are `make run` and `make test`.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) \
+	-X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION) \
+	-X github.com/telegraf-anomaly/telegraf-anomaly.TelegrafVersion=$(TELEGRAF_VERSION)
+
+.PHONY: all build run test unit bench e2e bench-pipeline nab fmt clean
+
+all: build
+
+## build: put the binaries in bin/
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/telegraf-anomaly ./cmd/anomaly
+
+## run: build, replay the bundled series through processors.anomaly and show the anomalies
+run: build
+	@echo "Replaying testdata/*.lp through processors.anomaly (sample.conf); anomalous points:"
+	@bin/telegraf-anomaly --config sample.conf --once
+	@echo
+	@bin/anomaly report --out bin/demo-report.html testdata/*.lp
+	@echo "Every scored point: bin/demo-scored.lp; a chart of each series: bin/demo-report.html"
+
+## test: every test: unit, plugin through Telegraf's agent, NAB scorer, browser, end to end
+test:
+	bash scripts/test.sh
+
+## nab: score the default detector on the NAB corpus in ../shared/nab
+nab: build
+	bin/anomaly nab --nab-dir $(or $(NAB_DIR),../shared/nab)
+
+## bench: the speed and memory figures, one "name value unit" line each at the end
+bench: build
+	bash scripts/bench.sh
+
+fmt:
+	gofmt -l -w .
+
+clean:
+	rm -rf bin

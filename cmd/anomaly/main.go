@@ -1,0 +1,50 @@
+// Command anomaly replays recorded series through the detector, scores it on
+// the Numenta Anomaly Benchmark, and draws reports, so that users can tune the
+// detector on their own history before it goes live in Telegraf.
+//
+// Usage:
+//
+//	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
+//	anomaly nab --nab-dir DIR [--results DIR]
+//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--out FILE] FILE...
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
+  anomaly nab --nab-dir DIR [--results DIR]
+  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--out FILE] FILE...
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "anomaly:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand; tests call it directly.
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no subcommand")
+	}
+	switch args[0] {
+	case "replay":
+		return replayCmd(args[1:], stdout)
+	case "nab":
+		return nabCmd(args[1:], stdout)
+	case "report":
+		return reportCmd(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}

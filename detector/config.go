@@ -1,0 +1,159 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Sensitivity is a preset for how unusual a point must be before it is flagged.
+type Sensitivity uint8
+
+// The sensitivity presets. Their thresholds on the anomaly score are in Thresholds.
+const (
+	Medium Sensitivity = iota // the default: balanced between missed incidents and noise
+	Low                       // flags only the clearest incidents: fewest false alarms
+	High                      // flags more, and earlier: fewest missed incidents
+)
+
+// Thresholds maps each sensitivity preset to a threshold on the anomaly score.
+// The values are calibrated on the Numenta Anomaly Benchmark: medium is the
+// best threshold under its standard profile, low under reward_low_FP_rate and
+// high under reward_low_FN_rate (see the top-level README).
+var Thresholds = [...]float64{
+	Medium: 0.5,
+	Low:    0.6,
+	High:   0.4,
+}
+
+var sensitivityNames = [...]string{Medium: "medium", Low: "low", High: "high"}
+
+// String returns the preset's name as used in configuration.
+func (s Sensitivity) String() string {
+	if int(s) < len(sensitivityNames) {
+		return sensitivityNames[s]
+	}
+	return fmt.Sprintf("Sensitivity(%d)", uint8(s))
+}
+
+// ParseSensitivity returns the preset named "low", "medium" or "high".
+// The empty string is the default, medium.
+func ParseSensitivity(name string) (Sensitivity, error) {
+	if name == "" {
+		return Medium, nil
+	}
+	for s, n := range sensitivityNames {
+		if n == name {
+			return Sensitivity(s), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown sensitivity %q: want low, medium or high", name)
+}
+
+// Direction says which deviations from the expected value count: above it, below it, or both.
+type Direction uint8
+
+// The directions.
+const (
+	Both Direction = iota
+	Up
+	Down
+)
+
+var directionNames = [...]string{Both: "both", Up: "up", Down: "down"}
+
+// String returns the direction's name as used in configuration and in the anomaly tag.
+func (d Direction) String() string {
+	if int(d) < len(directionNames) {
+		return directionNames[d]
+	}
+	return fmt.Sprintf("Direction(%d)", uint8(d))
+}
+
+// ParseDirection returns the direction named "both", "up" or "down".
+// The empty string is the default, both.
+func ParseDirection(name string) (Direction, error) {
+	if name == "" {
+		return Both, nil
+	}
+	for d, n := range directionNames {
+		if n == name {
+			return Direction(d), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown direction %q: want both, up or down", name)
+}
+
+// Config is the configuration of a Detector. The zero value is not valid:
+// start from DefaultConfig and change what you need.
+type Config struct {
+	// Sensitivity selects a threshold preset on the anomaly score.
+	Sensitivity Sensitivity
+	// Threshold, when above zero, overrides the preset: a point is a candidate
+	// anomaly when its score is at least Threshold (a number in (0, 1]).
+	Threshold float64
+	// Direction restricts flags to deviations above (Up) or below (Down) the expected value.
+	Direction Direction
+	// MinDeviation is the smallest absolute distance from the expected value that can be an
+	// anomaly, so that a flat metric moving by a hair is not flagged.
+	MinDeviation float64
+	// MinRelativeDeviation is the same as a fraction of the expected value's magnitude.
+	MinRelativeDeviation float64
+	// AnomalousPoints and Window form the M-of-N rule: a point is flagged when at
+	// least AnomalousPoints of the last Window points (this one included) are
+	// candidates and this one is too. 1 of 1 flags every candidate.
+	AnomalousPoints int
+	Window          int
+	// WarmupPoints is how many points a new series is learned before it can be flagged.
+	WarmupPoints int
+	// Daily and Weekly enable the seasonal profiles, keyed on the point's own timestamp.
+	Daily  bool
+	Weekly bool
+}
+
+// DefaultConfig returns the shipped defaults, shared by the Telegraf plugin and the replay tool.
+func DefaultConfig() Config {
+	return Config{
+		Sensitivity:     Medium,
+		Direction:       Both,
+		AnomalousPoints: 1,
+		Window:          1,
+		WarmupPoints:    288,
+		Daily:           true,
+		Weekly:          true,
+	}
+}
+
+// maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
+const maxWindow = 32
+
+// Validate reports the first setting that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case int(c.Sensitivity) >= len(Thresholds):
+		return fmt.Errorf("invalid sensitivity %d", c.Sensitivity)
+	case int(c.Direction) >= len(directionNames):
+		return fmt.Errorf("invalid direction %d", c.Direction)
+	case math.IsNaN(c.Threshold) || c.Threshold < 0 || c.Threshold > 1:
+		return fmt.Errorf("threshold %v out of range: want 0 (use the sensitivity preset) or a score in (0, 1]", c.Threshold)
+	case !(c.MinDeviation >= 0) || math.IsInf(c.MinDeviation, 0):
+		return fmt.Errorf("min deviation %v: want a finite number >= 0", c.MinDeviation)
+	case !(c.MinRelativeDeviation >= 0) || math.IsInf(c.MinRelativeDeviation, 0):
+		return fmt.Errorf("min relative deviation %v: want a finite number >= 0", c.MinRelativeDeviation)
+	case c.Window < 1 || c.Window > maxWindow:
+		return fmt.Errorf("window %d: want 1 to %d points", c.Window, maxWindow)
+	case c.AnomalousPoints < 1 || c.AnomalousPoints > c.Window:
+		return fmt.Errorf("anomalous points %d: want 1 to the window (%d)", c.AnomalousPoints, c.Window)
+	case c.WarmupPoints < 0:
+		return errors.New("warm-up points must not be negative")
+	}
+	return nil
+}
+
+// threshold returns the score threshold in force.
+func (c Config) threshold() float64 {
+	if c.Threshold > 0 {
+		return c.Threshold
+	}
+	return Thresholds[c.Sensitivity]
+}

@@ -1,0 +1,358 @@
+package detector
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// minute is one minute in the detector's time unit, nanoseconds.
+const minute = int64(time.Minute)
+
+var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+func newDetector(t testing.TB, change func(*Config)) *Detector {
+	t.Helper()
+	cfg := DefaultConfig()
+	if change != nil {
+		change(&cfg)
+	}
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// feed runs n points of f (time -> value) every step through m and returns the results.
+func feed(t testing.TB, d *Detector, m *Model, from int64, step int64, n int, f func(ts int64) float64) []Result {
+	t.Helper()
+	out := make([]Result, n)
+	for i := range n {
+		ts := from + int64(i)*step
+		r, err := d.Update(m, ts, f(ts))
+		if err != nil {
+			t.Fatalf("point %d: %v", i, err)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+func noise(seed uint64, sd float64) func(int64) float64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	return func(int64) float64 { return rng.NormFloat64() * sd }
+}
+
+func countAnomalies(rs []Result) int {
+	n := 0
+	for _, r := range rs {
+		if r.Anomaly {
+			n++
+		}
+	}
+	return n
+}
+
+// daily is a smooth daily cycle between 20 and 80 with a little noise.
+func daily(seed uint64) func(int64) float64 {
+	nz := noise(seed, 1)
+	return func(ts int64) float64 {
+		h := float64(ts%(24*60*minute)) / float64(24*60*minute)
+		return 50 + 30*math.Sin(2*math.Pi*h) + nz(ts)
+	}
+}
+
+func TestSpikeIsFlagged(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(1, 1)
+	rs := feed(t, d, &m, t0, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
+	if n := countAnomalies(rs[d.cfg.WarmupPoints:]); n > 2 {
+		t.Errorf("%d anomalies on Gaussian noise after warm-up, want at most 2", n)
+	}
+	r, err := d.Update(&m, t0+2000*5*minute, 130)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Anomaly || r.Direction != Up || r.Score < 0.9 {
+		t.Errorf("a 30-sigma spike: got %+v, want an anomaly upwards with score >= 0.9", r)
+	}
+	if r.Upper >= 130 || r.Lower > 100 || r.Upper < 100 || math.Abs(r.Expected-100) > 1 {
+		t.Errorf("band [%v, %v] around %v should hold 100 and exclude 130", r.Lower, r.Upper, r.Expected)
+	}
+}
+
+func TestSpikeDoesNotDragTheBaseline(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(2, 1)
+	feed(t, d, &m, t0, 5*minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	before := m.mean
+	d.Update(&m, t0+1000*5*minute, 10_000)
+	if moved := math.Abs(m.mean - before); moved > 1 {
+		t.Errorf("one spike of 10000 moved the level by %v; an anomaly must not drag the model", moved)
+	}
+}
+
+func TestLevelShiftIsAcceptedAfterItPersists(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(3, 1)
+	feed(t, d, &m, t0, 5*minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	rs := feed(t, d, &m, t0+1000*5*minute, 5*minute, 300, func(ts int64) float64 { return 150 + nz(ts) })
+	if !rs[0].Anomaly {
+		t.Errorf("the first point of a 50-sigma shift is not flagged: %+v", rs[0])
+	}
+	if n := countAnomalies(rs[100:]); n > 0 {
+		t.Errorf("%d anomalies 100 points after the shift: the new level should be accepted", n)
+	}
+	if last := rs[len(rs)-1]; math.Abs(last.Expected-150) > 2 {
+		t.Errorf("expected value %v after the shift, want about 150", last.Expected)
+	}
+}
+
+func TestSeasonalPatternIsLearned(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	f := daily(4)
+	// Five days every 5 minutes, then a sixth: the trough must be expected.
+	feed(t, d, &m, t0, 5*minute, 5*288, f)
+	rs := feed(t, d, &m, t0+5*288*5*minute, 5*minute, 288, f)
+	if n := countAnomalies(rs); n > 1 {
+		t.Errorf("%d anomalies on the sixth day of a plain daily cycle", n)
+	}
+	var errSum float64
+	for i, r := range rs {
+		errSum += math.Abs(r.Expected - f(t0+int64(5*288+i)*5*minute))
+	}
+	if mae := errSum / float64(len(rs)); mae > 3 {
+		t.Errorf("mean absolute error of the expected value %.2f on day six, want < 3 (noise sd 1, amplitude 30)", mae)
+	}
+	// A value normal for the afternoon is anomalous at the cycle's peak hour... and the reverse.
+	peak := t0 + 6*24*60*minute + 6*60*minute // 06:00, sin = 1: about 80
+	r, err := d.Update(&m, peak, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Anomaly || r.Direction != Down {
+		t.Errorf("20 at the daily peak (about 80): got %+v, want an anomaly downwards", r)
+	}
+}
+
+func TestSeasonKeysOnEventTimeNotPointCount(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	f := daily(5)
+	// Irregular sampling with gaps of up to 4 hours.
+	rng := rand.New(rand.NewPCG(5, 5))
+	ts := t0
+	for range 3000 {
+		ts += minute * int64(1+rng.IntN(20))
+		if rng.IntN(200) == 0 {
+			ts += 4 * 60 * minute
+		}
+		if _, err := d.Update(&m, ts, f(ts)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flagged := 0
+	for range 500 {
+		ts += minute * int64(1+rng.IntN(20))
+		r, _ := d.Update(&m, ts, f(ts))
+		if r.Anomaly {
+			flagged++
+		}
+		if math.Abs(r.Expected-f(ts)) > 8 {
+			t.Fatalf("expected %v at %v, value %v: the season did not follow event time", r.Expected, time.Unix(0, ts).UTC(), f(ts))
+		}
+	}
+	if flagged > 2 {
+		t.Errorf("%d anomalies on an irregularly sampled daily cycle", flagged)
+	}
+}
+
+func TestFlatMetricIsNotFlaggedForTinyMoves(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.MinRelativeDeviation = 0.01 })
+	var m Model
+	feed(t, d, &m, t0, minute, 1000, func(int64) float64 { return 100 })
+	r, _ := d.Update(&m, t0+1000*minute, 100.001)
+	if r.Anomaly {
+		t.Errorf("a move of 1e-5 relative on a flat metric was flagged: %+v", r)
+	}
+	r, _ = d.Update(&m, t0+1001*minute, 120)
+	if !r.Anomaly {
+		t.Errorf("a move of 20%% on a flat metric was not flagged: %+v", r)
+	}
+}
+
+func TestMinDeviation(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.MinDeviation = 50 })
+	var m Model
+	nz := noise(6, 1)
+	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	if r, _ := d.Update(&m, t0+1000*minute, 120); r.Anomaly || r.Upper < 150 {
+		t.Errorf("a 20-sigma move below min_deviation 50: got %+v, want no anomaly and upper >= 150", r)
+	}
+}
+
+func TestWarmup(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.WarmupPoints = 100 })
+	var m Model
+	nz := noise(7, 1)
+	rs := feed(t, d, &m, t0, minute, 100, func(ts int64) float64 { return 100 + nz(ts) })
+	for i, r := range rs {
+		if !r.Warming || r.Score != 0 || r.Anomaly {
+			t.Fatalf("point %d of 100 in warm-up: %+v", i, r)
+		}
+	}
+	r, _ := d.Update(&m, t0+100*minute, 100)
+	if r.Warming {
+		t.Error("still warming after warmup_points")
+	}
+}
+
+func TestDirection(t *testing.T) {
+	for _, tc := range []struct {
+		dir      Direction
+		up, down bool // whether a spike up / down is flagged
+	}{
+		{Both, true, true},
+		{Up, true, false},
+		{Down, false, true},
+	} {
+		t.Run(tc.dir.String(), func(t *testing.T) {
+			d := newDetector(t, func(c *Config) { c.Direction = tc.dir })
+			var m Model
+			nz := noise(8, 1)
+			feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+			up, _ := d.Update(&m, t0+1000*minute, 150)
+			feed(t, d, &m, t0+1001*minute, minute, 50, func(ts int64) float64 { return 100 + nz(ts) })
+			down, _ := d.Update(&m, t0+1051*minute, 50)
+			if up.Anomaly != tc.up || down.Anomaly != tc.down {
+				t.Errorf("spike up flagged %v (want %v), spike down flagged %v (want %v)", up.Anomaly, tc.up, down.Anomaly, tc.down)
+			}
+		})
+	}
+}
+
+func TestAnomalousPointsOfWindow(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.AnomalousPoints, c.Window = 2, 3 })
+	var m Model
+	nz := noise(9, 1)
+	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	ts := t0 + 1000*minute
+	first, _ := d.Update(&m, ts, 130)
+	second, _ := d.Update(&m, ts+minute, 130)
+	if first.Anomaly || !second.Anomaly {
+		t.Errorf("2 of 3: first unusual point flagged %v (want false), second %v (want true)", first.Anomaly, second.Anomaly)
+	}
+}
+
+func TestSensitivityOrdersFlags(t *testing.T) {
+	counts := map[Sensitivity]int{}
+	for _, s := range []Sensitivity{Low, Medium, High} {
+		d := newDetector(t, func(c *Config) { c.Sensitivity = s })
+		var m Model
+		rng := rand.New(rand.NewPCG(10, 10))
+		// Heavy-tailed noise: a Student-t-like mix, so the presets differ.
+		rs := feed(t, d, &m, t0, minute, 20000, func(int64) float64 {
+			return 100 + rng.NormFloat64()/math.Max(0.2, math.Abs(rng.NormFloat64()))
+		})
+		counts[s] = countAnomalies(rs)
+	}
+	if !(counts[Low] <= counts[Medium] && counts[Medium] <= counts[High]) || counts[Low] == counts[High] {
+		t.Errorf("anomalies by preset low %d, medium %d, high %d: want low <= medium <= high, low < high",
+			counts[Low], counts[Medium], counts[High])
+	}
+	d := newDetector(t, func(c *Config) { c.Threshold = 0.99 })
+	if d.logThreshold != -9.9*math.Ln10 {
+		t.Errorf("explicit threshold 0.99 not in force: %v", d.logThreshold)
+	}
+}
+
+func TestBadPointsAreRefusedAndLeaveTheModelAlone(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(11, 1)
+	feed(t, d, &m, t0, minute, 500, func(ts int64) float64 { return 100 + nz(ts) })
+	last := t0 + 499*minute
+	before := m
+	for _, tc := range []struct {
+		name string
+		ts   int64
+		v    float64
+		want error
+	}{
+		{"NaN", last + minute, math.NaN(), ErrNotFinite},
+		{"+Inf", last + minute, math.Inf(1), ErrNotFinite},
+		{"-Inf", last + minute, math.Inf(-1), ErrNotFinite},
+		{"duplicate timestamp", last, 100, ErrDuplicate},
+		{"out of order", last - minute, 100, ErrOutOfOrder},
+	} {
+		if _, err := d.Update(&m, tc.ts, tc.v); !errors.Is(err, tc.want) {
+			t.Errorf("%s: error %v, want %v", tc.name, err, tc.want)
+		}
+		if m != before {
+			t.Errorf("%s changed the model", tc.name)
+		}
+	}
+	var fresh Model
+	if _, err := d.Update(&fresh, t0, math.NaN()); !errors.Is(err, ErrNotFinite) || fresh != (Model{}) {
+		t.Errorf("NaN as a first point: error %v, model touched %v", err, fresh != (Model{}))
+	}
+}
+
+func TestExtremeValuesStayFinite(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	vals := []float64{0, 1e30, -1e30, 1e-300, 1e30, -1e30, 0, 5, 1 << 53}
+	for i, v := range vals {
+		r, err := d.Update(&m, t0+int64(i)*minute, v)
+		if err != nil {
+			t.Fatalf("value %v: %v", v, err)
+		}
+		if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 {
+			t.Errorf("value %v: score %v out of [0, 1]", v, r.Score)
+		}
+	}
+	if math.IsNaN(m.mean) || math.IsNaN(m.level) {
+		t.Errorf("model holds NaN after extreme values: %+v", m)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+	}{
+		{"threshold above 1", func(c *Config) { c.Threshold = 1.5 }},
+		{"negative threshold", func(c *Config) { c.Threshold = -1 }},
+		{"NaN min deviation", func(c *Config) { c.MinDeviation = math.NaN() }},
+		{"negative relative deviation", func(c *Config) { c.MinRelativeDeviation = -0.1 }},
+		{"window 0", func(c *Config) { c.Window = 0 }},
+		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }},
+		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 3, 2 }},
+		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }},
+		{"unknown direction", func(c *Config) { c.Direction = 7 }},
+	} {
+		cfg := DefaultConfig()
+		tc.change(&cfg)
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New accepted it", tc.name)
+		}
+	}
+	for _, name := range []string{"", "low", "medium", "high"} {
+		if _, err := ParseSensitivity(name); err != nil {
+			t.Errorf("ParseSensitivity(%q): %v", name, err)
+		}
+	}
+	if _, err := ParseSensitivity("extreme"); err == nil {
+		t.Error(`ParseSensitivity("extreme") succeeded`)
+	}
+	if _, err := ParseDirection("sideways"); err == nil {
+		t.Error(`ParseDirection("sideways") succeeded`)
+	}
+}

@@ -1,0 +1,134 @@
+package detector
+
+import "unsafe"
+
+// Table holds the models of many series, keyed by a 64-bit hash of each
+// series' identity. It is bounded: when it holds its maximum and a new series
+// arrives, it evicts a series that has not been seen recently, chosen by the
+// CLOCK algorithm (the approximation of least-recently-seen that page caches
+// use: a lookup only sets a bit, so it costs no extra memory traffic).
+// Series that have not been seen for a while can be expired in bulk.
+//
+// A Table is not safe for concurrent use.
+type Table struct {
+	index   map[uint64]int32
+	entries []entry
+	free    []int32 // slots emptied by Expire, reused first
+	max     int
+	hand    int // CLOCK hand: the next slot considered for eviction
+
+	evictions uint64
+	expiries  uint64
+}
+
+type entry struct {
+	key   uint64
+	seen  int64 // wall-clock time of the last lookup, ns (for expiry)
+	ref   bool  // looked up since the CLOCK hand last passed
+	used  bool  // false for a slot on the free list
+	model Model
+}
+
+// EntryBytes is the memory one series costs in a Table, not counting the index
+// map (about 16 bytes more per series).
+const EntryBytes = int(unsafe.Sizeof(entry{}))
+
+// NewTable returns a Table that holds at most max series (max >= 1).
+func NewTable(max int) *Table {
+	if max < 1 {
+		max = 1
+	}
+	return &Table{index: make(map[uint64]int32), max: max}
+}
+
+// Get returns the model of the series with the given key, creating an empty
+// one (and evicting another series if the table is full) when it is new. now is
+// the wall-clock time in ns, used by Expire. The pointer is valid until the
+// next call that adds or removes series.
+func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
+	if i, ok := t.index[key]; ok {
+		e := &t.entries[i]
+		e.seen, e.ref = now, true
+		return &e.model, false
+	}
+	e := t.add(key)
+	e.seen, e.ref = now, true
+	return &e.model, true
+}
+
+// add places a new, empty series in a free slot, a new one, or an evicted one.
+func (t *Table) add(key uint64) *entry {
+	var i int32
+	switch {
+	case len(t.free) > 0:
+		i = t.free[len(t.free)-1]
+		t.free = t.free[:len(t.free)-1]
+	case len(t.entries) < t.max:
+		t.entries = append(t.entries, entry{})
+		i = int32(len(t.entries) - 1)
+	default:
+		i = t.victim()
+		delete(t.index, t.entries[i].key)
+		t.evictions++
+	}
+	t.index[key] = i
+	e := &t.entries[i]
+	*e = entry{key: key, used: true}
+	return e
+}
+
+// victim advances the CLOCK hand to a slot not looked up since its last pass.
+// Within two turns it finds one, since the first turn clears every bit.
+func (t *Table) victim() int32 {
+	for {
+		if t.hand >= len(t.entries) {
+			t.hand = 0
+		}
+		e := &t.entries[t.hand]
+		t.hand++
+		if e.used && !e.ref {
+			return int32(t.hand - 1)
+		}
+		e.ref = false
+	}
+}
+
+// Expire removes the series not looked up since before (wall-clock ns) and
+// returns how many it removed. It visits every series: call it now and then,
+// not per point.
+func (t *Table) Expire(before int64) int {
+	n := 0
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.used && e.seen < before {
+			delete(t.index, e.key)
+			*e = entry{}
+			t.free = append(t.free, int32(i))
+			n++
+		}
+	}
+	t.expiries += uint64(n)
+	return n
+}
+
+// Len returns the number of series held.
+func (t *Table) Len() int { return len(t.index) }
+
+// Max returns the most series the table holds.
+func (t *Table) Max() int { return t.max }
+
+// Evictions returns how many series were evicted to make room for new ones.
+func (t *Table) Evictions() uint64 { return t.evictions }
+
+// Expiries returns how many series Expire removed.
+func (t *Table) Expiries() uint64 { return t.expiries }
+
+// All calls yield for every series held, in slot order, until yield returns false.
+func (t *Table) All(yield func(key uint64, seen int64, m *Model) bool) {
+	for i := range t.entries {
+		e := &t.entries[i]
+		if e.used && !yield(e.key, e.seen, &e.model) {
+			return
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// Package input reads the series a user replays through the detector: CSV
+// files with timestamp and value columns, and InfluxDB line protocol.
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
+)
+
+// Series is one replayable series: a name and its points in file order.
+type Series struct {
+	Name   string
+	Times  []int64   // ns since the Unix epoch
+	Values []float64
+	// Labels holds the truth per point (true = anomaly) when the input has a
+	// label column, else nil.
+	Labels []bool
+}
+
+// ReadFile reads the series in a file: CSV when the name ends in .csv, line
+// protocol otherwise. Errors name the file and the line.
+func ReadFile(path string) ([]*Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	name := filepath.Base(path)
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		s, err := ReadCSV(f, strings.TrimSuffix(name, filepath.Ext(name)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return []*Series{s}, nil
+	}
+	ss, err := ReadLineProtocol(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ss, nil
+}
+
+// timeLayout is the timestamp layout of the NAB corpus, read as UTC.
+const timeLayout = "2006-01-02 15:04:05"
+
+// ReadCSV reads a CSV series whose header has "timestamp" and "value" columns
+// and, optionally, "label" (0 or 1). Timestamps are unix seconds or
+// "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
+func ReadCSV(r io.Reader, name string) (*Series, error) {
+	cr := csv.NewReader(bufio.NewReader(r))
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("line 1: reading the header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	ti, okT := col["timestamp"]
+	vi, okV := col["value"]
+	li, okL := col["label"]
+	if !okT || !okV {
+		return nil, fmt.Errorf("line 1: the header %q needs columns timestamp and value", strings.Join(header, ","))
+	}
+	s := &Series{Name: name}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		t, err := parseTime(rec[ti])
+		if err != nil {
+			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[vi]), 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: value: %w", line, err)
+		}
+		s.Times = append(s.Times, t)
+		s.Values = append(s.Values, v)
+		if okL {
+			l, err := strconv.ParseFloat(strings.TrimSpace(rec[li]), 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: label: %w", line, err)
+			}
+			s.Labels = append(s.Labels, l != 0)
+		}
+	}
+	return s, nil
+}
+
+func parseTime(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if sec, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(sec) || math.Abs(sec) > 9e9 {
+			return 0, fmt.Errorf("%q is not a unix time in seconds", s)
+		}
+		return int64(math.Round(sec * 1e9)), nil
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither unix seconds nor YYYY-MM-DD HH:MM:SS", s)
+	}
+	return t.UnixNano(), nil
+}
+
+// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps). Each
+// numeric field of each measurement and tag set is a series, named like
+// "cpu,host=a usage_idle"; series come out in order of first appearance.
+// Lines without a timestamp are an error: a replay needs event time. String
+// and boolean fields are skipped.
+func ReadLineProtocol(r io.Reader) ([]*Series, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	dec := lineprotocol.NewDecoderWithBytes(data)
+	byName := map[string]*Series{}
+	var order []*Series
+	var key bytes.Buffer
+	type tag struct{ k, v string }
+	var tags []tag
+	for line := 1; dec.Next(); line++ {
+		m, err := dec.Measurement()
+		if err != nil {
+			return nil, lpError(line, err)
+		}
+		tags = tags[:0]
+		for {
+			k, v, err := dec.NextTag()
+			if err != nil {
+				return nil, lpError(line, err)
+			}
+			if k == nil {
+				break
+			}
+			tags = append(tags, tag{string(k), string(v)})
+		}
+		sort.Slice(tags, func(i, j int) bool { return tags[i].k < tags[j].k })
+		key.Reset()
+		key.Write(m)
+		for _, t := range tags {
+			fmt.Fprintf(&key, ",%s=%s", t.k, t.v)
+		}
+		type field struct {
+			k string
+			v float64
+		}
+		var fields []field
+		for {
+			k, v, err := dec.NextField()
+			if err != nil {
+				return nil, lpError(line, err)
+			}
+			if k == nil {
+				break
+			}
+			var f float64
+			switch v.Kind() {
+			case lineprotocol.Float:
+				f = v.FloatV()
+			case lineprotocol.Int:
+				f = float64(v.IntV())
+			case lineprotocol.Uint:
+				f = float64(v.UintV())
+			default:
+				continue
+			}
+			fields = append(fields, field{string(k), f})
+		}
+		ts, err := dec.TimeBytes()
+		if err != nil {
+			return nil, lpError(line, err)
+		}
+		if len(ts) == 0 {
+			return nil, fmt.Errorf("line %d: no timestamp: a replay needs the time of each point", line)
+		}
+		t, err := strconv.ParseInt(string(ts), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
+		}
+		for _, f := range fields {
+			name := key.String() + " " + f.k
+			s := byName[name]
+			if s == nil {
+				s = &Series{Name: name}
+				byName[name] = s
+				order = append(order, s)
+			}
+			s.Times = append(s.Times, t)
+			s.Values = append(s.Values, f.v)
+		}
+	}
+	if err := dec.Err(); err != nil {
+		return nil, lpError(0, err)
+	}
+	return order, nil
+}
+
+// lpError keeps the decoder's own line number when it has one.
+func lpError(line int, err error) error {
+	var de *lineprotocol.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("line %d: %s", de.Line, de.Err)
+	}
+	return fmt.Errorf("line %d: %w", line, err)
+}

@@ -1,0 +1,326 @@
+//go:generate ../../../tools/readme_config_includer/generator
+// Package anomaly is the Telegraf streaming processor processors.anomaly: it
+// scores every selected numeric field of every metric against an online model
+// of its series and marks anomalies on the metric. The models live in the
+// detector package; this package only adapts Telegraf metrics to it.
+package anomaly
+
+import (
+	_ "embed"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/filter"
+	"github.com/influxdata/telegraf/plugins/processors"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// Anomaly is the processor's configuration and state.
+type Anomaly struct {
+	Fields        []string `toml:"fields"`
+	FieldsExclude []string `toml:"fields_exclude"`
+	SeriesTags    []string `toml:"series_tags"`
+
+	Sensitivity          string   `toml:"sensitivity"`
+	Threshold            float64  `toml:"threshold"`
+	Direction            string   `toml:"direction"`
+	MinDeviation         float64  `toml:"min_deviation"`
+	MinRelativeDeviation float64  `toml:"min_relative_deviation"`
+	AnomalousPoints      int      `toml:"anomalous_points"`
+	Window               int      `toml:"window"`
+	WarmupPoints         int      `toml:"warmup_points"`
+	Seasonality          []string `toml:"seasonality"`
+
+	MaxSeries int             `toml:"max_series"`
+	SeriesTTL config.Duration `toml:"series_ttl"`
+
+	ScoreSuffix    string `toml:"score_suffix"`
+	ExpectedSuffix string `toml:"expected_suffix"`
+	LowerSuffix    string `toml:"lower_suffix"`
+	UpperSuffix    string `toml:"upper_suffix"`
+	AnomalySuffix  string `toml:"anomaly_suffix"`
+	WarmingSuffix  string `toml:"warming_suffix"`
+	AnomalyTag     string `toml:"anomaly_tag"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	detector   *detector.Detector
+	table      *detector.Table
+	fields     filter.Filter
+	seriesTags filter.Filter // nil: every tag identifies the series
+	names      map[string]*outputNames
+	stats      *stats
+	now        func() time.Time // the wall clock, replaceable in tests
+	nextExpiry time.Time
+}
+
+// outputNames are the names of the fields added for one scored field, built
+// once per field name so the hot path does not concatenate strings.
+type outputNames struct {
+	score, expected, lower, upper, anomaly, warming string
+}
+
+// Defaults that are the plugin's own; the detector's come from detector.DefaultConfig.
+const (
+	defaultMaxSeries  = 1_000_000
+	defaultSeriesTTL  = config.Duration(24 * time.Hour)
+	defaultAnomalyTag = "anomaly"
+)
+
+func newAnomaly() *Anomaly {
+	d := detector.DefaultConfig()
+	var seasonality []string
+	if d.Daily {
+		seasonality = append(seasonality, "daily")
+	}
+	if d.Weekly {
+		seasonality = append(seasonality, "weekly")
+	}
+	return &Anomaly{
+		Fields:          []string{"*"},
+		SeriesTags:      []string{"*"},
+		Sensitivity:     d.Sensitivity.String(),
+		Direction:       d.Direction.String(),
+		AnomalousPoints: d.AnomalousPoints,
+		Window:          d.Window,
+		WarmupPoints:    d.WarmupPoints,
+		Seasonality:     seasonality,
+		MaxSeries:       defaultMaxSeries,
+		SeriesTTL:       defaultSeriesTTL,
+		ScoreSuffix:     "_score",
+		ExpectedSuffix:  "_expected",
+		LowerSuffix:     "_lower",
+		UpperSuffix:     "_upper",
+		AnomalySuffix:   "_anomaly",
+		WarmingSuffix:   "_warming",
+		AnomalyTag:      defaultAnomalyTag,
+		now:             time.Now,
+	}
+}
+
+// SampleConfig returns the plugin's sample configuration.
+func (*Anomaly) SampleConfig() string { return sampleConfig }
+
+// detectorConfig turns the plugin's settings into the detector's.
+func (p *Anomaly) detectorConfig() (detector.Config, error) {
+	cfg := detector.DefaultConfig()
+	var err error
+	if cfg.Sensitivity, err = detector.ParseSensitivity(p.Sensitivity); err != nil {
+		return cfg, err
+	}
+	if cfg.Direction, err = detector.ParseDirection(p.Direction); err != nil {
+		return cfg, err
+	}
+	cfg.Threshold = p.Threshold
+	cfg.MinDeviation = p.MinDeviation
+	cfg.MinRelativeDeviation = p.MinRelativeDeviation
+	cfg.AnomalousPoints = p.AnomalousPoints
+	cfg.Window = p.Window
+	cfg.WarmupPoints = p.WarmupPoints
+	cfg.Daily, cfg.Weekly = false, false
+	for _, s := range p.Seasonality {
+		switch s {
+		case "daily":
+			cfg.Daily = true
+		case "weekly":
+			cfg.Weekly = true
+		default:
+			return cfg, fmt.Errorf("unknown seasonality %q: want daily and/or weekly", s)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Init checks the configuration and builds the detector.
+func (p *Anomaly) Init() error {
+	cfg, err := p.detectorConfig()
+	if err != nil {
+		return err
+	}
+	if p.detector, err = detector.New(cfg); err != nil {
+		return err
+	}
+	if p.MaxSeries < 1 {
+		return fmt.Errorf("max_series = %d: want at least 1", p.MaxSeries)
+	}
+	if p.SeriesTTL < 0 {
+		return fmt.Errorf("series_ttl = %s: want 0 (never expire) or a positive duration", time.Duration(p.SeriesTTL))
+	}
+	if p.fields, err = filter.NewIncludeExcludeFilter(p.Fields, p.FieldsExclude); err != nil {
+		return fmt.Errorf("fields: %w", err)
+	}
+	if !(len(p.SeriesTags) == 1 && p.SeriesTags[0] == "*") {
+		if p.seriesTags, err = filter.Compile(p.SeriesTags); err != nil {
+			return fmt.Errorf("series_tags: %w", err)
+		}
+	}
+	for key, v := range map[string]string{
+		"score_suffix": p.ScoreSuffix, "expected_suffix": p.ExpectedSuffix, "lower_suffix": p.LowerSuffix,
+		"upper_suffix": p.UpperSuffix, "anomaly_suffix": p.AnomalySuffix, "warming_suffix": p.WarmingSuffix,
+		"anomaly_tag": p.AnomalyTag,
+	} {
+		if v == "" {
+			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
+		}
+	}
+	p.table = detector.NewTable(p.MaxSeries)
+	p.names = make(map[string]*outputNames)
+	p.stats = newStats(p.Log)
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return nil
+}
+
+// Start is part of the streaming processor interface; the processor needs no
+// background work.
+func (p *Anomaly) Start(telegraf.Accumulator) error { return nil }
+
+// Stop is part of the streaming processor interface.
+func (p *Anomaly) Stop() {}
+
+// Add scores the metric's selected fields, adds the results to it and passes it on.
+func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
+	now := p.now()
+	p.expire(now)
+	wall := now.UnixNano()
+	t := m.Time().UnixNano()
+
+	// The series key hashes the measurement and identifying tags once per
+	// metric; each field extends a copy of it.
+	var base xxhash.Digest
+	base.Reset()
+	base.WriteString(m.Name())
+	for _, tag := range m.TagList() {
+		if p.seriesTags != nil && !p.seriesTags.Match(tag.Key) {
+			continue
+		}
+		base.WriteString("\x00")
+		base.WriteString(tag.Key)
+		base.WriteString("=")
+		base.WriteString(tag.Value)
+	}
+
+	var up, down bool
+	fields := m.FieldList()
+	for i := range len(fields) { // fields are appended below; score only the original ones
+		f := fields[i]
+		if !p.fields.Match(f.Key) {
+			continue
+		}
+		v, ok := p.toFloat(m, f)
+		if !ok {
+			continue
+		}
+		h := base
+		h.WriteString("\x01")
+		h.WriteString(f.Key)
+		model, created := p.table.Get(h.Sum64(), wall)
+		if created {
+			p.stats.onSeriesCreated()
+		}
+		r, err := p.detector.Update(model, t, v)
+		if err != nil {
+			p.stats.skipped(err, m, f.Key)
+			continue
+		}
+		p.stats.onScored(r.Anomaly)
+		n := p.outputNames(f.Key)
+		m.AddField(n.score, r.Score)
+		m.AddField(n.expected, r.Expected)
+		m.AddField(n.lower, r.Lower)
+		m.AddField(n.upper, r.Upper)
+		m.AddField(n.anomaly, r.Anomaly)
+		m.AddField(n.warming, r.Warming)
+		if r.Anomaly {
+			up = up || r.Direction == detector.Up
+			down = down || r.Direction == detector.Down
+		}
+	}
+	switch {
+	case up && down:
+		m.AddTag(p.AnomalyTag, detector.Both.String())
+	case up:
+		m.AddTag(p.AnomalyTag, detector.Up.String())
+	case down:
+		m.AddTag(p.AnomalyTag, detector.Down.String())
+	}
+	p.stats.setSeries(p.table)
+	acc.AddMetric(m)
+	return nil
+}
+
+// maxExactInt is the largest integer magnitude a float64 holds exactly.
+const maxExactInt = 1 << 53
+
+// toFloat returns the field's value as a float64, or counts why it cannot be scored.
+func (p *Anomaly) toFloat(m telegraf.Metric, f *telegraf.Field) (float64, bool) {
+	switch v := f.Value.(type) {
+	case float64:
+		return v, true
+	case int64:
+		if v > maxExactInt || v < -maxExactInt {
+			p.stats.skippedOverflow(m, f.Key)
+			return 0, false
+		}
+		return float64(v), true
+	case uint64:
+		if v > maxExactInt {
+			p.stats.skippedOverflow(m, f.Key)
+			return 0, false
+		}
+		return float64(v), true
+	default: // strings and booleans
+		p.stats.skippedNotNumeric(m, f.Key)
+		return 0, false
+	}
+}
+
+// outputNames returns the cached output field names of a scored field.
+func (p *Anomaly) outputNames(field string) *outputNames {
+	if n, ok := p.names[field]; ok {
+		return n
+	}
+	n := &outputNames{
+		score:    field + p.ScoreSuffix,
+		expected: field + p.ExpectedSuffix,
+		lower:    field + p.LowerSuffix,
+		upper:    field + p.UpperSuffix,
+		anomaly:  field + p.AnomalySuffix,
+		warming:  field + p.WarmingSuffix,
+	}
+	// Field names are few; the bound only guards against a flood of unique ones.
+	if len(p.names) < maxCachedNames {
+		p.names[field] = n
+	}
+	return n
+}
+
+const maxCachedNames = 100_000
+
+// expire drops the series not seen for series_ttl, checking a few times per TTL.
+func (p *Anomaly) expire(now time.Time) {
+	ttl := time.Duration(p.SeriesTTL)
+	if ttl <= 0 || now.Before(p.nextExpiry) {
+		return
+	}
+	p.nextExpiry = now.Add(ttl / 8)
+	if n := p.table.Expire(now.Add(-ttl).UnixNano()); n > 0 {
+		p.stats.onExpired(n)
+		p.Log.Debugf("Expired %d series not seen for %s", n, ttl)
+	}
+}
+
+func init() {
+	processors.AddStreaming("anomaly", func() telegraf.StreamingProcessor {
+		return newAnomaly()
+	})
+}
+

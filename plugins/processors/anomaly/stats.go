@@ -1,0 +1,94 @@
+package anomaly
+
+import (
+	"errors"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/selfstat"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+)
+
+// stats are the processor's numbers about itself. They are selfstat counters,
+// so inputs.internal reports them as the measurement internal_anomaly.
+type stats struct {
+	log telegraf.Logger
+
+	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
+	scored, anomalies                                      selfstat.Stat
+	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
+
+	evictionsSeen uint64
+	warned        map[selfstat.Stat]bool // a skip reason is logged once, then only counted
+}
+
+func newStats(log telegraf.Logger) *stats {
+	reg := func(field string) selfstat.Stat { return selfstat.Register("anomaly", field, nil) }
+	return &stats{
+		log:           log,
+		series:        reg("series"),
+		stateBytes:    reg("state_bytes"),
+		seriesCreated: reg("series_created"),
+		evictions:     reg("series_evicted"),
+		expired:       reg("series_expired"),
+		scored:        reg("points_scored"),
+		anomalies:     reg("anomalies"),
+		notFinite:     reg("skipped_not_finite"),
+		notNumeric:    reg("skipped_not_numeric"),
+		overflow:      reg("skipped_overflow"),
+		outOfOrder:    reg("skipped_out_of_order"),
+		duplicate:     reg("skipped_duplicate"),
+		warned:        map[selfstat.Stat]bool{},
+	}
+}
+
+func (s *stats) onSeriesCreated() { s.seriesCreated.Incr(1) }
+
+func (s *stats) onScored(anomaly bool) {
+	s.scored.Incr(1)
+	if anomaly {
+		s.anomalies.Incr(1)
+	}
+}
+
+func (s *stats) onExpired(n int) { s.expired.Incr(int64(n)) }
+
+// setSeries publishes the table's size and its evictions since the last call.
+func (s *stats) setSeries(t *detector.Table) {
+	s.series.Set(int64(t.Len()))
+	s.stateBytes.Set(int64(t.Len()) * int64(detector.EntryBytes))
+	if ev := t.Evictions(); ev != s.evictionsSeen {
+		s.evictions.Incr(int64(ev - s.evictionsSeen))
+		s.evictionsSeen = ev
+	}
+}
+
+// skipped counts a point the detector refused and says why, the first time.
+func (s *stats) skipped(err error, m telegraf.Metric, field string) {
+	switch {
+	case errors.Is(err, detector.ErrNotFinite):
+		s.skip(s.notFinite, m, field, "its value is NaN or infinite")
+	case errors.Is(err, detector.ErrOutOfOrder):
+		s.skip(s.outOfOrder, m, field, "its timestamp is older than the series' last point")
+	case errors.Is(err, detector.ErrDuplicate):
+		s.skip(s.duplicate, m, field, "its timestamp repeats the series' last point")
+	}
+}
+
+func (s *stats) skippedNotNumeric(m telegraf.Metric, field string) {
+	s.skip(s.notNumeric, m, field, "its value is a string or a boolean")
+}
+
+func (s *stats) skippedOverflow(m telegraf.Metric, field string) {
+	s.skip(s.overflow, m, field, "its integer value is beyond 2^53, where a float64 loses precision")
+}
+
+func (s *stats) skip(counter selfstat.Stat, m telegraf.Metric, field, why string) {
+	counter.Incr(1)
+	if s.warned[counter] {
+		return
+	}
+	s.warned[counter] = true
+	s.log.Warnf("Field %q of metric %q not scored: %s. The metric passes unchanged; further cases are only counted in internal_anomaly.%s",
+		field, m.Name(), why, counter.FieldName())
+}

@@ -1,0 +1,87 @@
+// Command nab2lp converts series of the Numenta Anomaly Benchmark (MIT
+// licence) into the line protocol files and labelled windows bundled in
+// testdata/. Run from the repository root:
+//
+//	go run ./testdata/nab2lp ../shared/nab
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
+)
+
+// files are the NAB series bundled, each with an incident a user would want to hear about.
+var files = []string{
+	"realKnownCause/machine_temperature_system_failure.csv",
+	"realKnownCause/ec2_request_latency_system_failure.csv",
+	"realKnownCause/nyc_taxi.csv",
+}
+
+// window is a labelled anomaly window in testdata/windows.json.
+type window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./testdata/nab2lp NAB_DIR")
+		os.Exit(2)
+	}
+	if err := convert(os.Args[1], "testdata"); err != nil {
+		fmt.Fprintln(os.Stderr, "nab2lp:", err)
+		os.Exit(1)
+	}
+}
+
+func convert(nabDir, out string) error {
+	corpus, err := nab.Load(nabDir)
+	if err != nil {
+		return err
+	}
+	windows := map[string][]window{}
+	for _, f := range corpus.Files {
+		want := false
+		for _, name := range files {
+			want = want || f.Name == name
+		}
+		if !want {
+			continue
+		}
+		series := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
+		path := filepath.Join(out, series+".lp")
+		if err := writeLP(path, f, series); err != nil {
+			return err
+		}
+		for _, w := range f.Windows {
+			windows[series] = append(windows[series], window{w.Start, w.End})
+		}
+	}
+	data, err := json.MarshalIndent(windows, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(out, "windows.json"), append(data, '\n'), 0o644)
+}
+
+func writeLP(path string, f *nab.File, series string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	for i, v := range f.Values {
+		fmt.Fprintf(w, "nab,series=%s,source=%s value=%v %d\n", series, f.Folder(), v, f.Times[i].UnixNano())
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return out.Close()
+}
