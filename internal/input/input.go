@@ -23,7 +23,7 @@ import (
 // Series is one replayable series: a name and its points in file order.
 type Series struct {
 	Name   string
-	Times  []int64   // ns since the Unix epoch
+	Times  []int64 // ns since the Unix epoch
 	Values []float64
 	// Labels holds the truth per point (true = anomaly) when the input has a
 	// label column, else nil.

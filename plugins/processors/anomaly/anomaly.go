@@ -1,8 +1,9 @@
-//go:generate ../../../tools/readme_config_includer/generator
 // Package anomaly is the Telegraf streaming processor processors.anomaly: it
 // scores every selected numeric field of every metric against an online model
 // of its series and marks anomalies on the metric. The models live in the
 // detector package; this package only adapts Telegraf metrics to it.
+//
+//go:generate ../../../tools/readme_config_includer/generator
 package anomaly
 
 import (
@@ -323,4 +324,3 @@ func init() {
 		return newAnomaly()
 	})
 }
-

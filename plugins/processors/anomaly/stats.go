@@ -14,7 +14,7 @@ import (
 type stats struct {
 	log telegraf.Logger
 
-	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
+	series, stateBytes, seriesCreated, evictions, expired  selfstat.Stat
 	scored, anomalies                                      selfstat.Stat
 	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
 
