@@ -115,7 +115,6 @@ var minDriftSigma = math.Sqrt(driftRate / (2 - driftRate))
 // allocate.
 func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	if !(math.Abs(x) <= maxValue) { // also true for NaN
-
 		return Result{}, ErrNotFinite
 	}
 	if m.n == 0 {
@@ -130,7 +129,6 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	}
 	sec := floorDiv(t, 1e9)
 	span := sec - floorDiv(m.first, 1e9)
-	// The knots around t in each profile; they cost nothing to find when unused.
 
 	// Predict with both models and keep the one with the smaller spread.
 	di, dj, dw := knots(sec, dailySlots, dailySlotSeconds)
