@@ -24,8 +24,10 @@ type Table struct {
 type entry struct {
 	key   uint64
 	seen  int64 // wall-clock time of the last lookup, ns (for expiry)
-	ref   bool  // looked up since the CLOCK hand last passed
-	used  bool  // false for a slot on the free list
+	// ref and used are bytes, not bools, so that any byte read back from a
+	// snapshot is a valid value: nonzero means true.
+	ref   uint8 // looked up since the CLOCK hand last passed
+	used  uint8 // zero for a free slot
 	model Model
 }
 
@@ -48,11 +50,11 @@ func NewTable(max int) *Table {
 func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
 	if i, ok := t.index[key]; ok {
 		e := &t.entries[i]
-		e.seen, e.ref = now, true
+		e.seen, e.ref = now, 1
 		return &e.model, false
 	}
 	e := t.add(key)
-	e.seen, e.ref = now, true
+	e.seen, e.ref = now, 1
 	return &e.model, true
 }
 
@@ -73,7 +75,7 @@ func (t *Table) add(key uint64) *entry {
 	}
 	t.index[key] = i
 	e := &t.entries[i]
-	*e = entry{key: key, used: true}
+	*e = entry{key: key, used: 1}
 	return e
 }
 
@@ -86,10 +88,10 @@ func (t *Table) victim() int32 {
 		}
 		e := &t.entries[t.hand]
 		t.hand++
-		if e.used && !e.ref {
+		if e.used != 0 && e.ref == 0 {
 			return int32(t.hand - 1)
 		}
-		e.ref = false
+		e.ref = 0
 	}
 }
 
@@ -100,7 +102,7 @@ func (t *Table) Expire(before int64) int {
 	n := 0
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.used && e.seen < before {
+		if e.used != 0 && e.seen < before {
 			delete(t.index, e.key)
 			*e = entry{}
 			t.free = append(t.free, int32(i))
@@ -127,7 +129,7 @@ func (t *Table) Expiries() uint64 { return t.expiries }
 func (t *Table) All(yield func(key uint64, seen int64, m *Model) bool) {
 	for i := range t.entries {
 		e := &t.entries[i]
-		if e.used && !yield(e.key, e.seen, &e.model) {
+		if e.used != 0 && !yield(e.key, e.seen, &e.model) {
 			return
 		}
 	}

@@ -1,5 +1,129 @@
 package main
 
-import "io"
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
-func reportCmd(args []string, w io.Writer) error { return nil }
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
+)
+
+// reportCmd replays the input series and draws them, with the detector's
+// expected band and flags and, when known, the true anomalies, as one
+// self-contained HTML page.
+func reportCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	sensitivity := fs.String("sensitivity", "medium", "low, medium or high")
+	out := fs.String("out", "", "write the HTML page to this file instead of standard output")
+	nabDir := fs.String("nab-dir", "", "take the true anomaly windows of CSV inputs from this NAB corpus, by file name")
+	windowsFile := fs.String("windows", "", `take true anomaly windows from this JSON file: {"series name": [{"start": RFC3339, "end": RFC3339}]}`)
+	title := fs.String("title", "", "the page's title (default: the input files)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("report: no input files")
+	}
+	d, err := newDetector(*sensitivity)
+	if err != nil {
+		return err
+	}
+	windows, err := loadWindows(*windowsFile, *nabDir)
+	if err != nil {
+		return err
+	}
+	var pages []report.Series
+	for _, path := range fs.Args() {
+		ss, err := input.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			pages = append(pages, toReport(s, replay(d, s), windows[s.Name]))
+		}
+	}
+	if *title == "" {
+		*title = "anomaly report: " + strings.Join(fs.Args(), " ")
+	}
+	w := stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	if err := report.Write(bw, *title, pages); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f, ok := w.(*os.File); ok && *out != "" {
+		return f.Close()
+	}
+	return nil
+}
+
+func toReport(s *input.Series, rs []detector.Result, windows []report.Window) report.Series {
+	n := len(s.Values)
+	r := report.Series{
+		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: windows,
+		Times:  make([]time.Time, n),
+		Scores: make([]float64, n), Expected: make([]float64, n),
+		Lower: make([]float64, n), Upper: make([]float64, n), Anomaly: make([]bool, n),
+	}
+	for i, res := range rs {
+		r.Times[i] = time.Unix(0, s.Times[i]).UTC()
+		r.Scores[i], r.Expected[i], r.Lower[i], r.Upper[i], r.Anomaly[i] = res.Score, res.Expected, res.Lower, res.Upper, res.Anomaly
+		if res.Warming { // no band to draw before the model has one
+			r.Lower[i], r.Upper[i] = nan, nan
+		}
+	}
+	return r
+}
+
+// loadWindows reads true anomaly windows keyed by series name, from a JSON
+// file and/or from a NAB corpus (keyed by the CSV file's base name).
+func loadWindows(file, nabDir string) (map[string][]report.Window, error) {
+	windows := map[string][]report.Window{}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		var raw map[string][]struct{ Start, End time.Time }
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		for name, ws := range raw {
+			for _, w := range ws {
+				windows[name] = append(windows[name], report.Window{Start: w.Start, End: w.End})
+			}
+		}
+	}
+	if nabDir != "" {
+		c, err := nab.Load(nabDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range c.Files {
+			name := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
+			for _, w := range f.Windows {
+				windows[name] = append(windows[name], report.Window{Start: w.Start, End: w.End})
+			}
+		}
+	}
+	return windows, nil
+}

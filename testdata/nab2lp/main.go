@@ -56,12 +56,14 @@ func convert(nabDir, out string) error {
 			continue
 		}
 		series := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
+		// The key is the series as the replay tool names it: measurement, tags, field.
+		key := fmt.Sprintf("nab,series=%s,source=%s value", series, f.Folder())
 		path := filepath.Join(out, series+".lp")
 		if err := writeLP(path, f, series); err != nil {
 			return err
 		}
 		for _, w := range f.Windows {
-			windows[series] = append(windows[series], window{w.Start, w.End})
+			windows[key] = append(windows[key], window{w.Start, w.End})
 		}
 	}
 	data, err := json.MarshalIndent(windows, "", "  ")

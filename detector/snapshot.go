@@ -1,0 +1,251 @@
+package detector
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"unsafe"
+)
+
+// A snapshot is a Table written to a file so that a restarted process resumes
+// every series where it was, warm-up and alert state included. The format is
+// the table's own memory, which makes writing and reading it a copy:
+//
+//	header   snapshotMagic, format version, byte-order mark, entry size,
+//	         layout fingerprint, caller's fingerprint, slot count
+//	entries  slot count × EntryBytes, the table's slots as they are in memory
+//	trailer  CRC-32C of everything before it
+//
+// The layout fingerprint changes whenever the Model's fields change, so a
+// snapshot from another version of the code is refused rather than misread.
+
+// snapshotMagic opens every snapshot file.
+const snapshotMagic = "TGANOMAL"
+
+const snapshotVersion = 1
+
+// byteOrderMark is written in native order; reading it back in another order
+// means the file comes from a machine of other endianness.
+const byteOrderMark = 0x01020304
+
+type snapshotHeader struct {
+	Magic       [8]byte
+	Version     uint32
+	ByteOrder   uint32
+	EntryBytes  uint32
+	_           uint32
+	Layout      uint64
+	Fingerprint uint64
+	Slots       uint64
+}
+
+// Errors of ReadSnapshot. A caller that gets one should start fresh.
+var (
+	// ErrForeign means the file is not a snapshot of this detector.
+	ErrForeign = errors.New("not a telegraf-anomaly snapshot")
+	// ErrIncompatible means the snapshot was written by a version of the code
+	// with another model layout or by a configuration with another fingerprint.
+	ErrIncompatible = errors.New("snapshot does not match this version or configuration")
+	// ErrCorrupt means the snapshot is truncated or its checksum fails.
+	ErrCorrupt = errors.New("snapshot is corrupt or truncated")
+)
+
+// layoutFingerprint hashes the names, types and offsets of entry's and
+// Model's fields.
+var layoutFingerprint = func() uint64 {
+	h := fnv.New64a()
+	for _, t := range []reflect.Type{reflect.TypeFor[entry](), reflect.TypeFor[Model]()} {
+		fmt.Fprintf(h, "%s %d;", t.Name(), t.Size())
+		for i := range t.NumField() {
+			f := t.Field(i)
+			fmt.Fprintf(h, "%s %s %d;", f.Name, f.Type, f.Offset)
+		}
+	}
+	return h.Sum64()
+}()
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// WriteSnapshot writes the table to w. fingerprint identifies the settings
+// the models depend on; ReadSnapshot refuses a snapshot with another.
+func (t *Table) WriteSnapshot(w io.Writer, fingerprint uint64) (int64, error) {
+	crc := crc32.New(castagnoli)
+	cw := &countingWriter{w: io.MultiWriter(w, crc)}
+	h := snapshotHeader{
+		Version: snapshotVersion, ByteOrder: byteOrderMark, EntryBytes: uint32(EntryBytes),
+		Layout: layoutFingerprint, Fingerprint: fingerprint, Slots: uint64(len(t.entries)),
+	}
+	copy(h.Magic[:], snapshotMagic)
+	if err := binary.Write(cw, binary.NativeEndian, &h); err != nil {
+		return cw.n, err
+	}
+	if _, err := cw.Write(entryBytes(t.entries)); err != nil {
+		return cw.n, err
+	}
+	if err := binary.Write(cw.w, binary.LittleEndian, crc.Sum32()); err != nil {
+		return cw.n, err
+	}
+	return cw.n + 4, nil
+}
+
+// ReadSnapshot reads a table written by WriteSnapshot with the same
+// fingerprint. The table holds at most max series: when the snapshot holds
+// more, the surplus is dropped as if evicted.
+func ReadSnapshot(r io.Reader, fingerprint uint64, max int) (*Table, error) {
+	crc := crc32.New(castagnoli)
+	tr := io.TeeReader(r, crc)
+	var h snapshotHeader
+	if err := binary.Read(tr, binary.NativeEndian, &h); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: shorter than its header", ErrForeign)
+		}
+		return nil, err
+	}
+	switch {
+	case string(h.Magic[:]) != snapshotMagic:
+		return nil, ErrForeign
+	case h.ByteOrder != byteOrderMark:
+		return nil, fmt.Errorf("%w: written on a machine of other byte order", ErrIncompatible)
+	case h.Version != snapshotVersion || h.EntryBytes != uint32(EntryBytes) || h.Layout != layoutFingerprint:
+		return nil, fmt.Errorf("%w: written by another version of the model (format %d, entry of %d bytes)", ErrIncompatible, h.Version, h.EntryBytes)
+	case h.Fingerprint != fingerprint:
+		return nil, fmt.Errorf("%w: written with other model settings (seasonality or series tags changed)", ErrIncompatible)
+	case h.Slots > 1<<32:
+		return nil, fmt.Errorf("%w: %d slots", ErrCorrupt, h.Slots)
+	}
+	t := NewTable(max)
+	// Read in chunks so a corrupt slot count fails at the end of the file
+	// instead of allocating its claim up front.
+	const chunk = 1 << 16
+	for remaining := int(h.Slots); remaining > 0; {
+		n := min(remaining, chunk)
+		start := len(t.entries)
+		t.entries = append(t.entries, make([]entry, n)...)
+		if _, err := io.ReadFull(tr, entryBytes(t.entries[start:])); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		remaining -= n
+	}
+	sum := crc.Sum32()
+	var stored uint32
+	if err := binary.Read(r, binary.LittleEndian, &stored); err != nil {
+		return nil, fmt.Errorf("%w: no checksum: %v", ErrCorrupt, err)
+	}
+	if stored != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	t.rebuild()
+	return t, nil
+}
+
+// rebuild restores the index and free list after the slots were read, and
+// trims the table to its maximum.
+func (t *Table) rebuild() {
+	live := t.entries[:0]
+	for _, e := range t.entries {
+		if e.used != 0 && len(live) < t.max {
+			e.used, e.ref = 1, 0
+			live = append(live, e)
+		}
+	}
+	t.entries = live
+	t.index = make(map[uint64]int32, len(live))
+	for i, e := range live {
+		t.index[e.key] = int32(i)
+	}
+	// A corrupt file with a valid checksum is not expected, but duplicate keys
+	// would leave unreachable slots: reclaim them.
+	if len(t.index) != len(live) {
+		for i := range live {
+			if t.index[live[i].key] != int32(i) {
+				live[i] = entry{}
+				t.free = append(t.free, int32(i))
+			}
+		}
+	}
+}
+
+// entryBytes views entries as the bytes they occupy in memory.
+func entryBytes(es []entry) []byte {
+	if len(es) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntryBytes)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+
+// SaveSnapshot writes the table to path crash-safely: to a temporary file in
+// the same folder, synced, then renamed over path, so that path always holds
+// either the previous snapshot or the new one, whole.
+func (t *Table) SaveSnapshot(path string, fingerprint uint64) (int64, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
+	bw := bufio.NewWriterSize(f, 1<<20)
+	n, err := t.WriteSnapshot(bw, fingerprint)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing snapshot %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// LoadSnapshot reads the snapshot at path. A missing file is an error that
+// satisfies errors.Is(err, fs.ErrNotExist).
+func LoadSnapshot(path string, fingerprint uint64, max int) (*Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := ReadSnapshot(bufio.NewReaderSize(f, 1<<20), fingerprint, max)
+	if err != nil {
+		return nil, fmt.Errorf("reading snapshot %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,236 @@
+package detector
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fillTable puts n series with a few learned points each into a table.
+func fillTable(t testing.TB, n, max int) (*Table, *Detector) {
+	t.Helper()
+	d := newDetector(t, nil)
+	tab := NewTable(max)
+	for k := range n {
+		m, _ := tab.Get(uint64(k)*0x9e3779b97f4a7c15, int64(k))
+		for i := range 3 {
+			d.Update(m, t0+int64(i)*minute, float64(k+i))
+		}
+	}
+	return tab, d
+}
+
+func TestTableGet(t *testing.T) {
+	tab := NewTable(10)
+	m1, created := tab.Get(1, 100)
+	if !created || tab.Len() != 1 {
+		t.Fatalf("first Get: created %v, len %d", created, tab.Len())
+	}
+	m1.n = 7
+	m2, created := tab.Get(1, 200)
+	if created || m2 != m1 || m2.n != 7 {
+		t.Errorf("second Get of the same key returned another model (created %v)", created)
+	}
+}
+
+func TestTableEvictsAtItsCap(t *testing.T) {
+	tab := NewTable(100)
+	for k := range 10_000 {
+		tab.Get(uint64(k), int64(k))
+	}
+	if tab.Len() != 100 || len(tab.entries) != 100 {
+		t.Errorf("len %d, slots %d after 10,000 keys into a table of 100", tab.Len(), len(tab.entries))
+	}
+	if tab.Evictions() != 9_900 {
+		t.Errorf("%d evictions, want 9,900", tab.Evictions())
+	}
+}
+
+func TestTableEvictsSeriesNotSeenRecently(t *testing.T) {
+	tab := NewTable(4)
+	for k := range uint64(4) {
+		tab.Get(k, 0)
+	}
+	tab.Get(5, 0) // a full turn of the CLOCK hand clears every bit, then evicts slot 0 (key 0)
+	for _, k := range []uint64{1, 2, 5} {
+		tab.Get(k, 1) // keep 1, 2 and 5 busy: 3 is the one not seen since
+	}
+	tab.Get(6, 1)
+	if _, ok := tab.index[3]; ok {
+		t.Error("key 3, the least recently seen, survived; a busy key was evicted instead")
+	}
+	for _, k := range []uint64{1, 2, 5, 6} {
+		if _, ok := tab.index[k]; !ok {
+			t.Errorf("busy key %d was evicted", k)
+		}
+	}
+}
+
+func TestTableFloodStaysUnderCap(t *testing.T) {
+	// A cardinality explosion: ten million new series into a table of 10,000.
+	if testing.Short() {
+		t.Skip("10M series")
+	}
+	tab := NewTable(10_000)
+	for k := range uint64(10_000_000) {
+		tab.Get(k*0x9e3779b97f4a7c15, int64(k))
+	}
+	if tab.Len() != 10_000 || cap(tab.entries) > 20_000 {
+		t.Errorf("len %d, slot capacity %d after a flood", tab.Len(), cap(tab.entries))
+	}
+}
+
+func TestTableExpire(t *testing.T) {
+	tab := NewTable(10)
+	tab.Get(1, 100)
+	tab.Get(2, 200)
+	tab.Get(3, 300)
+	if n := tab.Expire(250); n != 2 || tab.Len() != 1 || tab.Expiries() != 2 {
+		t.Errorf("Expire: removed %d, len %d", n, tab.Len())
+	}
+	_, created := tab.Get(4, 400) // reuses a freed slot
+	if !created || len(tab.entries) != 3 {
+		t.Errorf("slots %d after reuse, want 3", len(tab.entries))
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	tab, d := fillTable(t, 1000, 2000)
+	tab.Expire(10) // leave free slots in the file
+	var buf bytes.Buffer
+	n, err := tab.WriteSnapshot(&buf, 42)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("WriteSnapshot: %d bytes reported, %d written, %v", n, buf.Len(), err)
+	}
+	got, err := ReadSnapshot(&buf, 42, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != tab.Len() {
+		t.Fatalf("restored %d series, want %d", got.Len(), tab.Len())
+	}
+	tab.All(func(key uint64, seen int64, m *Model) bool {
+		r, ok := got.index[key]
+		if !ok {
+			t.Fatalf("key %x lost", key)
+		}
+		e := got.entries[r]
+		if e.model != *m || e.seen != seen {
+			t.Fatalf("key %x restored differently", key)
+		}
+		return true
+	})
+	// A restored series resumes at once: same result as the original for the next point.
+	tab.All(func(key uint64, _ int64, m *Model) bool {
+		m2, created := got.Get(key, 0)
+		if created {
+			t.Fatal("restored key missing")
+		}
+		r1, _ := d.Update(m, t0+10*minute, 5)
+		r2, _ := d.Update(m2, t0+10*minute, 5)
+		if r1 != r2 {
+			t.Fatalf("restored model scores %+v, original %+v", r2, r1)
+		}
+		return true
+	})
+}
+
+func TestSnapshotKeepsAtMostMax(t *testing.T) {
+	tab, _ := fillTable(t, 100, 100)
+	var buf bytes.Buffer
+	tab.WriteSnapshot(&buf, 1)
+	got, err := ReadSnapshot(&buf, 1, 10)
+	if err != nil || got.Len() != 10 {
+		t.Errorf("restored %d series into a table of 10 (%v)", got.Len(), err)
+	}
+}
+
+func TestSnapshotRefusesBadFiles(t *testing.T) {
+	tab, _ := fillTable(t, 50, 100)
+	var buf bytes.Buffer
+	tab.WriteSnapshot(&buf, 7)
+	good := buf.Bytes()
+	flip := func(i int) []byte {
+		b := bytes.Clone(good)
+		b[i] ^= 0x40
+		return b
+	}
+	for _, tc := range []struct {
+		name        string
+		data        []byte
+		fingerprint uint64
+		want        error
+	}{
+		{"empty", nil, 7, ErrForeign},
+		{"text", []byte("# this is a telegraf config, not a snapshot\n[agent]\n  interval = \"10s\"\n"), 7, ErrForeign},
+		{"truncated header", good[:20], 7, ErrForeign},
+		{"truncated entries", good[:len(good)/2], 7, ErrCorrupt},
+		{"no checksum", good[:len(good)-4], 7, ErrCorrupt},
+		{"flipped byte in a model", flip(len(good) / 2), 7, ErrCorrupt},
+		{"flipped checksum", flip(len(good) - 1), 7, ErrCorrupt},
+		{"other settings", good, 8, ErrIncompatible},
+		{"other model layout", flip(24), 7, ErrIncompatible},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadSnapshot(bytes.NewReader(tc.data), tc.fingerprint, 100)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSaveAndLoadSnapshotFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.bin")
+	if _, err := LoadSnapshot(path, 1, 10); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	tab, _ := fillTable(t, 10, 10)
+	if _, err := tab.SaveSnapshot(path, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tab.SaveSnapshot(path, 1); err != nil { // replaces the previous one
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files in the state folder, want only the snapshot (no temporary left)", len(entries))
+	}
+	got, err := LoadSnapshot(path, 1, 10)
+	if err != nil || got.Len() != 10 {
+		t.Errorf("LoadSnapshot: %d series, %v", got.Len(), err)
+	}
+	// A save that cannot complete leaves the previous snapshot in place.
+	if _, err := tab.SaveSnapshot(filepath.Join(dir, "missing-dir", "state.bin"), 1); err == nil {
+		t.Error("saving into a missing folder succeeded")
+	}
+}
+
+func FuzzReadSnapshot(f *testing.F) {
+	tab, _ := fillTable(f, 3, 10)
+	var buf bytes.Buffer
+	tab.WriteSnapshot(&buf, 1)
+	f.Add(buf.Bytes())
+	f.Add([]byte(snapshotMagic))
+	f.Add([]byte{})
+	d := newDetector(f, nil)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ReadSnapshot(bytes.NewReader(data), 1, 10)
+		if err != nil {
+			return
+		}
+		// Whatever was accepted must be usable: score a point in every series.
+		got.All(func(key uint64, _ int64, m *Model) bool {
+			d.Update(m, t0+int64(rand.IntN(1000))*minute, 1)
+			return true
+		})
+		if got.Len() > 10 {
+			t.Errorf("%d series in a table of 10", got.Len())
+		}
+	})
+}

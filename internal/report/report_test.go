@@ -1,0 +1,719 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2014, 2, 14, 14, 30, 0, 0, time.UTC)
+
+// synth makes a seasonal series with noise, a warm-up without expected
+// value or band, a gap of missing values and a spike of three points at
+// 70% of the series that the "detector" flags, labelled and inside a window.
+func synth(name string, n int, seed int64, step time.Duration) Series {
+	r := rand.New(rand.NewSource(seed))
+	s := Series{Name: name}
+	spike := n * 7 / 10
+	for i := 0; i < n; i++ {
+		t := t0.Add(time.Duration(i) * step)
+		season := 50 + 10*math.Sin(2*math.Pi*float64(i)/float64(max(n/5, 1)))
+		v := season + r.NormFloat64()*2
+		if i >= spike && i < spike+3 {
+			v += 40
+		}
+		if i > n/3 && i < n/3+n/50 {
+			v = math.NaN()
+		}
+		exp, lo, up := season, season-7, season+7
+		if i < n/20 {
+			exp, lo, up = math.NaN(), math.NaN(), math.NaN()
+		}
+		sc := math.Min(1, math.Abs(v-season)/20)
+		if math.IsNaN(v) {
+			sc = math.NaN()
+		}
+		s.Times = append(s.Times, t)
+		s.Values = append(s.Values, v)
+		s.Expected = append(s.Expected, exp)
+		s.Lower = append(s.Lower, lo)
+		s.Upper = append(s.Upper, up)
+		s.Scores = append(s.Scores, sc)
+		s.Anomaly = append(s.Anomaly, i >= spike && i < spike+3)
+		s.Labels = append(s.Labels, i == spike)
+	}
+	w := time.Duration(n/20) * step
+	s.Windows = []Window{{s.Times[spike].Add(-w / 2), s.Times[spike].Add(w / 2)}, {s.Times[n/8], s.Times[n/8].Add(w)}}
+	return s
+}
+
+func write(t *testing.T, title string, series ...Series) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, title, series); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	return buf.String()
+}
+
+// elem is a parsed SVG element.
+type elem struct {
+	name     string
+	attr     map[string]string
+	children []*elem
+	text     string
+}
+
+func (e *elem) walk(f func(*elem)) {
+	f(e)
+	for _, c := range e.children {
+		c.walk(f)
+	}
+}
+
+func (e *elem) count(name, class string) int {
+	n := 0
+	e.walk(func(x *elem) {
+		if x.name == name && (class == "" || x.attr["class"] == class) {
+			n++
+		}
+	})
+	return n
+}
+
+func (e *elem) find(name, class string) []*elem {
+	var out []*elem
+	e.walk(func(x *elem) {
+		if x.name == name && (class == "" || x.attr["class"] == class) {
+			out = append(out, x)
+		}
+	})
+	return out
+}
+
+// charts parses every <svg class="chart"> fragment of the page strictly as
+// XML and returns them in page order.
+func charts(t *testing.T, page string) []*elem {
+	t.Helper()
+	var out []*elem
+	rest := page
+	for {
+		i := strings.Index(rest, `<svg class="chart"`)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i:]
+		dec := xml.NewDecoder(strings.NewReader(rest))
+		dec.Strict = true
+		var stack []*elem
+		var root *elem
+		for root == nil {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatalf("chart %d is not well-formed XML: %v", len(out)+1, err)
+			}
+			switch tk := tok.(type) {
+			case xml.StartElement:
+				e := &elem{name: tk.Name.Local, attr: map[string]string{}}
+				for _, a := range tk.Attr {
+					e.attr[a.Name.Local] = a.Value
+				}
+				if len(stack) > 0 {
+					p := stack[len(stack)-1]
+					p.children = append(p.children, e)
+				}
+				stack = append(stack, e)
+			case xml.EndElement:
+				e := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					root = e
+				}
+			case xml.CharData:
+				if len(stack) > 0 {
+					stack[len(stack)-1].text += string(tk)
+				}
+			}
+		}
+		out = append(out, root)
+		rest = rest[dec.InputOffset():]
+	}
+}
+
+var numAttrs = []string{"x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height", "dx", "dy"}
+
+// checkCoords fails on any coordinate that is not a finite number and on
+// path data that does not parse.
+func checkCoords(t *testing.T, svg *elem) {
+	t.Helper()
+	svg.walk(func(e *elem) {
+		for _, a := range numAttrs {
+			v, ok := e.attr[a]
+			if !ok || strings.HasSuffix(v, "em") {
+				continue
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !finite(f) {
+				t.Errorf("<%s %s=%q>: not a finite number", e.name, a, v)
+			}
+		}
+		if d, ok := e.attr["d"]; ok {
+			for _, p := range parsePath(t, d) {
+				if !finite(p[0]) || !finite(p[1]) {
+					t.Errorf("<%s class=%q>: non-finite point in path", e.name, e.attr["class"])
+				}
+			}
+		}
+		if vb, ok := e.attr["viewBox"]; ok {
+			for _, f := range strings.Fields(vb) {
+				if v, err := strconv.ParseFloat(f, 64); err != nil || !finite(v) {
+					t.Errorf("<%s viewBox=%q>: bad", e.name, vb)
+				}
+			}
+		}
+	})
+}
+
+// parsePath decodes the path data that pathWriter emits (M, l, z) into
+// absolute points; a second return gives the number of subpaths.
+func parsePath(t *testing.T, d string) [][2]float64 {
+	pts, _ := parsePathN(t, d)
+	return pts
+}
+
+func parsePathN(t *testing.T, d string) ([][2]float64, int) {
+	t.Helper()
+	var out [][2]float64
+	var cmd byte
+	var nums []float64
+	var cx, cy, sx, sy float64
+	subpaths := 0
+	flush := func() {
+		for len(nums) >= 2 {
+			switch cmd {
+			case 'M':
+				cx, cy = nums[0], nums[1]
+				sx, sy = cx, cy
+				cmd = 'L'
+				subpaths++
+			case 'L':
+				cx, cy = nums[0], nums[1]
+			case 'l':
+				cx, cy = cx+nums[0], cy+nums[1]
+			default:
+				t.Fatalf("unexpected path command %q in %.80q", cmd, d)
+			}
+			out = append(out, [2]float64{cx, cy})
+			nums = nums[2:]
+		}
+		if len(nums) != 0 {
+			t.Fatalf("odd count of numbers in path %.80q", d)
+		}
+	}
+	for i := 0; i < len(d); {
+		c := d[i]
+		switch {
+		case c == 'M' || c == 'l' || c == 'L':
+			flush()
+			cmd = c
+			i++
+		case c == 'z':
+			flush()
+			cx, cy = sx, sy
+			i++
+		case c == ' ':
+			i++
+		default:
+			j := i
+			if d[j] == '-' {
+				j++
+			}
+			dot := false
+			for j < len(d) && (d[j] >= '0' && d[j] <= '9' || d[j] == '.' && !dot) {
+				dot = dot || d[j] == '.'
+				j++
+			}
+			v, err := strconv.ParseFloat(d[i:j], 64)
+			if err != nil {
+				t.Fatalf("bad number %q at %d in path %.80q: %v", d[i:j], i, d, err)
+			}
+			nums = append(nums, v)
+			i = j
+		}
+	}
+	flush()
+	return out, subpaths
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+func TestWriteWellFormed(t *testing.T) {
+	nanAll := synth("all-missing", 50, 3, time.Minute)
+	for i := range nanAll.Values {
+		nanAll.Values[i], nanAll.Expected[i], nanAll.Lower[i], nanAll.Upper[i], nanAll.Scores[i] = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	}
+	inf := synth("infinities", 300, 4, time.Hour)
+	inf.Values[10], inf.Upper[20], inf.Lower[30], inf.Expected[40], inf.Scores[50] = math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1), math.Inf(1)
+	unsorted := synth("unsorted", 400, 5, time.Second)
+	rand.New(rand.NewSource(1)).Shuffle(len(unsorted.Times), func(a, b int) {
+		u := &unsorted
+		u.Times[a], u.Times[b] = u.Times[b], u.Times[a]
+		u.Values[a], u.Values[b] = u.Values[b], u.Values[a]
+		u.Anomaly[a], u.Anomaly[b] = u.Anomaly[b], u.Anomaly[a]
+		u.Labels[a], u.Labels[b] = u.Labels[b], u.Labels[a]
+	})
+	big := synth("big values and raw scores", 1000, 6, 24*time.Hour)
+	for i := range big.Values {
+		big.Values[i] *= 1e7
+		big.Expected[i] *= 1e7
+		big.Lower[i] *= 1e7
+		big.Upper[i] *= 1e7
+		big.Scores[i] *= 50 // not in 0..1: auto-scaled
+	}
+	minimal := Series{Name: "minimal", Times: []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)}, Values: []float64{1, 1, 1}}
+	single := Series{Name: "one point", Times: []time.Time{t0}, Values: []float64{3}, Anomaly: []bool{true}, Expected: []float64{2}, Lower: []float64{1}, Upper: []float64{2.5}}
+	onlyLower := synth("only lower bound", 200, 7, time.Minute)
+	onlyLower.Upper = nil
+	flagNaN := synth("flag on missing value", 200, 8, time.Minute)
+	flagNaN.Anomaly[200/3+1] = true // inside the gap
+
+	cases := []struct {
+		name   string
+		series []Series
+	}{
+		{"one series", []Series{synth("machine_temperature.csv", 2000, 1, 5*time.Minute)}},
+		{"several series", []Series{synth("a.csv", 500, 1, time.Minute), synth("b.csv", 800, 2, time.Hour), minimal}},
+		{"all missing", []Series{nanAll}},
+		{"infinities", []Series{inf}},
+		{"unsorted times", []Series{unsorted}},
+		{"big values", []Series{big}},
+		{"no optional fields", []Series{minimal}},
+		{"single point", []Series{single}},
+		{"empty series", []Series{{Name: "empty"}}},
+		{"only lower bound", []Series{onlyLower}},
+		{"flag on missing value", []Series{flagNaN}},
+		{"no series", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			page := write(t, "Report "+tc.name, tc.series...)
+			if !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.HasSuffix(strings.TrimSpace(page), "</html>") {
+				t.Errorf("page does not look like a full HTML document")
+			}
+			for _, bad := range []string{"NaN", "Inf", "<script", "http:", "https:", "url(", "src=", "@import"} {
+				if strings.Contains(page, bad) {
+					t.Errorf("page contains %q", bad)
+				}
+			}
+			svgs := charts(t, page)
+			if len(svgs) != len(tc.series) {
+				t.Fatalf("got %d charts, want one per series (%d)", len(svgs), len(tc.series))
+			}
+			for i, svg := range svgs {
+				s := tc.series[i]
+				checkCoords(t, svg)
+				wantFlags, wantLab := 0, 0
+				for j := range s.Times {
+					if s.Anomaly != nil && s.Anomaly[j] && finite(s.Values[j]) {
+						wantFlags++
+					}
+					if s.Labels != nil && s.Labels[j] && finite(s.Values[j]) {
+						wantLab++
+					}
+				}
+				if got := svg.count("circle", "f"); got != wantFlags {
+					t.Errorf("%s: %d flag markers, want %d", s.Name, got, wantFlags)
+				}
+				if got := svg.count("circle", "lab"); got != wantLab {
+					t.Errorf("%s: %d labelled-point markers, want %d", s.Name, got, wantLab)
+				}
+				if got := svg.count("rect", "win"); got != len(s.Windows) {
+					t.Errorf("%s: %d window bands, want %d", s.Name, got, len(s.Windows))
+				}
+				if s.Scores != nil && svg.count("path", "score") == 0 && len(s.Times) > 0 {
+					hasFinite := false
+					for _, v := range s.Scores {
+						hasFinite = hasFinite || finite(v)
+					}
+					if hasFinite {
+						t.Errorf("%s: no score panel", s.Name)
+					}
+				}
+				if s.Scores == nil && svg.count("path", "score") != 0 {
+					t.Errorf("%s: score panel without scores", s.Name)
+				}
+			}
+			if len(tc.series) > 1 {
+				for i, s := range tc.series {
+					id := slug(i, s.Name)
+					if !strings.Contains(page, `href="#`+id+`"`) || !strings.Contains(page, `id="`+id+`"`) {
+						t.Errorf("summary link or anchor for %q (#%s) missing", s.Name, id)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	s := synth(`<script>alert("x")</script> & 'q' </svg>`, 100, 1, time.Minute)
+	page := write(t, `</title><b onmouseover="x">T&C`, s, synth("second", 50, 2, time.Minute))
+	for _, bad := range []string{"<script>", "<b ", "</title><b", `"x")`, "& 'q'"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("unescaped %q in output", bad)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;", "T&amp;C", "&lt;/svg&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("escaped form %q not found", want)
+		}
+	}
+	if n := len(charts(t, page)); n != 2 {
+		t.Errorf("got %d charts, want 2", n)
+	}
+}
+
+func TestMismatchedLengths(t *testing.T) {
+	base := func() Series { return synth("cpu.csv", 20, 1, time.Minute) }
+	cases := []struct {
+		field string
+		mod   func(*Series)
+	}{
+		{"Values", func(s *Series) { s.Values = s.Values[:19] }},
+		{"Scores", func(s *Series) { s.Scores = append(s.Scores, 1) }},
+		{"Expected", func(s *Series) { s.Expected = s.Expected[:1] }},
+		{"Lower", func(s *Series) { s.Lower = []float64{} }},
+		{"Upper", func(s *Series) { s.Upper = s.Upper[:5] }},
+		{"Anomaly", func(s *Series) { s.Anomaly = s.Anomaly[:3] }},
+		{"Labels", func(s *Series) { s.Labels = append(s.Labels, true) }},
+		{"Windows[1]", func(s *Series) { s.Windows[1] = Window{Start: t0.Add(time.Hour), End: t0} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			s := base()
+			tc.mod(&s)
+			var buf bytes.Buffer
+			err := Write(&buf, "x", []Series{synth("ok.csv", 10, 2, time.Minute), s})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), `"cpu.csv"`) || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("error %q does not name the series and %s", err, tc.field)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("wrote %d bytes despite the error", buf.Len())
+			}
+		})
+	}
+	t.Run("nil optional fields are fine", func(t *testing.T) {
+		s := base()
+		s.Scores, s.Expected, s.Lower, s.Upper, s.Anomaly, s.Labels, s.Windows = nil, nil, nil, nil, nil, nil, nil
+		write(t, "x", s)
+	})
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteError(t *testing.T) {
+	err := Write(failWriter{}, "x", []Series{synth("a", 3000, 1, time.Minute)})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("got %v, want the writer's error", err)
+	}
+}
+
+func TestDownsampling(t *testing.T) {
+	const n = 22000
+	s := synth("long", n, 9, time.Minute)
+	// exact extremes to find again in the drawn line
+	s.Values[12345], s.Anomaly[12345] = 200, true
+	s.Values[4321], s.Anomaly[4321] = -100, true
+	c := buildChart(0, s)
+	check := func(name, d string, perBucket, segments int) [][2]float64 {
+		t.Helper()
+		pts, subs := parsePathN(t, d)
+		if limit := perBucket*buckets + 2*segments; len(pts) > limit {
+			t.Errorf("%s: %d points, want at most %d", name, len(pts), limit)
+		}
+		if subs != segments {
+			t.Errorf("%s: %d subpaths, want %d (one per run without gaps)", name, subs, segments)
+		}
+		for i := 1; i < len(pts); i++ {
+			if pts[i][0] < plotX-0.05 || pts[i][0] > plotX+plotW+0.05 {
+				t.Fatalf("%s: x %v outside the plot", name, pts[i][0])
+			}
+		}
+		return pts
+	}
+	// values: broken once by the gap of missing values
+	vals := check("values", c.Values, 2, 2)
+	check("expected", c.Expected, 2, 1)
+	check("band", c.Band, 4, 1)
+	check("score", c.Score, 2, 2)
+	// the extremes are kept exactly: the line reaches the markers of the
+	// highest and the lowest value
+	minY, maxY := math.Inf(1), math.Inf(-1)
+	for _, p := range vals {
+		minY, maxY = math.Min(minY, p[1]), math.Max(maxY, p[1])
+	}
+	top, bottom := math.Inf(1), math.Inf(-1)
+	for _, f := range c.Flags {
+		top, bottom = math.Min(top, float64(f.Y)), math.Max(bottom, float64(f.Y))
+	}
+	if math.Abs(minY-top) > 0.06 || math.Abs(maxY-bottom) > 0.06 {
+		t.Errorf("extremes not kept: line spans y %.1f..%.1f, extreme points are at %.1f and %.1f", minY, maxY, top, bottom)
+	}
+	// every flag is drawn, at its exact time
+	flags := 0
+	span := float64(s.Times[n-1].Sub(s.Times[0]))
+	for j := range s.Times {
+		if !s.Anomaly[j] || !finite(s.Values[j]) {
+			continue
+		}
+		want := plotX + float64(s.Times[j].Sub(s.Times[0]))/span*plotW
+		if got := float64(c.Flags[flags].X); math.Abs(got-want) > 0.051 {
+			t.Errorf("flag %d at x %.2f, want %.2f", flags, got, want)
+		}
+		flags++
+	}
+	if flags != len(c.Flags) {
+		t.Errorf("%d flags drawn, want %d", len(c.Flags), flags)
+	}
+}
+
+func TestGapsBreakLines(t *testing.T) {
+	n := 100
+	s := Series{Name: "gaps", Expected: make([]float64, n), Lower: make([]float64, n), Upper: make([]float64, n)}
+	for i := 0; i < n; i++ {
+		s.Times = append(s.Times, t0.Add(time.Duration(i)*time.Second))
+		s.Values = append(s.Values, float64(i%7))
+		s.Expected[i], s.Lower[i], s.Upper[i] = 3, 1, 5
+	}
+	// values: runs [0,10) [11,50) [52,99) and a lone point at 99 -> 4 runs
+	s.Values[10], s.Values[50], s.Values[51], s.Values[98] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+	// band: missing lower at 60 only -> 2 runs; expected never missing
+	s.Lower[60] = math.NaN()
+	c := buildChart(0, s)
+	for _, tc := range []struct {
+		name string
+		d    string
+		want int
+	}{{"values", c.Values, 4}, {"band", c.Band, 2}, {"expected", c.Expected, 1}} {
+		if _, subs := parsePathN(t, tc.d); subs != tc.want {
+			t.Errorf("%s: %d subpaths, want %d: %s", tc.name, subs, tc.want, tc.d)
+		}
+	}
+}
+
+func TestStats(t *testing.T) {
+	times := make([]time.Time, 10)
+	for i := range times {
+		times[i] = t0.Add(time.Duration(i) * time.Hour)
+	}
+	s := Series{
+		Name: "stats", Times: times, Values: make([]float64, 10),
+		Anomaly: []bool{false, true, false, false, true, true, false, false, false, true},
+		Labels:  []bool{false, true, true, false, false, false, false, false, false, false},
+		Windows: []Window{
+			{times[1], times[2]}, // hit by flag 1
+			{times[4], times[4]}, // hit by flag 4 (inclusive ends)
+			{times[6], times[8]}, // missed
+		},
+	}
+	got := computeStats(s)
+	want := stats{Points: 10, Flagged: 4, Labelled: 2, LabelledFlagged: 1, Windows: 3, WindowsHit: 2, FlagsOutside: 2, HasWindows: true, HasLabels: true}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestTimeTicks(t *testing.T) {
+	spans := []time.Duration{30 * time.Second, 7 * time.Minute, 3 * time.Hour, 26 * time.Hour, 5 * 24 * time.Hour,
+		80 * 24 * time.Hour, 400 * 24 * time.Hour, 20 * 365 * 24 * time.Hour}
+	for _, sp := range spans {
+		a := t0.Add(17 * time.Second)
+		b := a.Add(sp)
+		xOf := func(t time.Time) float64 { return plotX + float64(t.Sub(a))/float64(sp)*plotW }
+		ticks := timeTicks(a, b, time.UTC, xOf)
+		if len(ticks) < 2 || len(ticks) > maxXTicks {
+			t.Errorf("span %v: %d ticks", sp, len(ticks))
+		}
+		for i, tk := range ticks {
+			if tk.Label == "" || float64(tk.X) < plotX || float64(tk.X) > plotX+plotW {
+				t.Errorf("span %v: bad tick %+v", sp, tk)
+			}
+			if i > 0 && tk.X <= ticks[i-1].X {
+				t.Errorf("span %v: ticks not increasing", sp)
+			}
+		}
+		if sp < 365*24*time.Hour && ticks[0].Sub == "" {
+			t.Errorf("span %v: first tick has no date context", sp)
+		}
+	}
+}
+
+func TestFmtValue(t *testing.T) {
+	for _, tc := range []struct {
+		v, span float64
+		want    string
+	}{
+		{0, 1, "0.0"}, {0.5, 1, "0.5"}, {1, 1, "1.0"}, {40, 60, "40"}, {25000, 50000, "25k"}, {12500, 2000, "12.5k"}, {-3e6, 1e7, "-3M"},
+		{10002, 10, "10002"}, {0.0004, 0.001, "0.0004"}, {0.25, 0.25, "0.25"}, {2e9, 4e9, "2G"},
+	} {
+		if got := fmtValue(tc.v, tc.span); got != tc.want {
+			t.Errorf("fmtValue(%v, %v) = %q, want %q", tc.v, tc.span, got, tc.want)
+		}
+	}
+}
+
+// TestSizes measures the page size for long series; they must stay small.
+func TestSizes(t *testing.T) {
+	one := write(t, "one", synth("long.csv", 22000, 1, 5*time.Minute))
+	var many []Series
+	total := 0
+	for i := 0; i < 58; i++ {
+		n := 3408 // 49 series of 3408 and 9 of 22000: 364,992 points
+		if i%7 == 0 {
+			n = 22000
+		}
+		total += n
+		many = append(many, synth("series-"+strconv.Itoa(i)+".csv", n, int64(i), 5*time.Minute))
+	}
+	start := time.Now()
+	page := write(t, "many", many...)
+	t.Logf("22,000 points: %d bytes; 58 series, %d points: %d bytes, written in %v", len(one), total, len(page), time.Since(start))
+	if len(one) > 200<<10 {
+		t.Errorf("one 22k-point series: %d bytes", len(one))
+	}
+	if len(page) > 4<<20 {
+		t.Errorf("58 series: %d bytes", len(page))
+	}
+}
+
+// TestBrowserRender renders a report in headless Chromium and checks the
+// screenshot: the page is not blank and the flagged points show as red
+// markers where the spike is; the browser logs no console message (bad SVG
+// attributes and blocked fetches both log one).
+func TestBrowserRender(t *testing.T) {
+	if os.Getenv("ANOMALY_SKIP_BROWSER") == "1" {
+		t.Skip("ANOMALY_SKIP_BROWSER=1")
+	}
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found on PATH: install it (Debian: apt-get install -y chromium) " +
+			"or set ANOMALY_SKIP_BROWSER=1 to skip this test")
+	}
+	dir := t.TempDir()
+	s := synth("spike.csv", 2000, 1, time.Minute)
+	s.Anomaly[2000/8+10] = true // hit the second window too: no red "missed" count in the table
+	noFlags := s
+	noFlags.Anomaly = make([]bool, len(s.Times))
+
+	shoot := func(name string, s Series) image.Image {
+		html := filepath.Join(dir, name+".html")
+		f, err := os.Create(html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Write(f, "Browser test: "+name, []Series{s}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".png")
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+filepath.Join(dir, "profile-"+name), "--enable-logging=stderr", "--v=0",
+			"--screenshot="+out, "--window-size=1200,900", "file://"+html)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		cmd.WaitDelay = 5 * time.Second
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, stderr.String())
+		}
+		t.Logf("%s: chromium took %v", name, time.Since(start).Round(time.Millisecond))
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(line, ":CONSOLE") {
+				t.Errorf("%s: browser console: %s", name, line)
+			}
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatalf("no screenshot: %v\n%s", err, stderr.String())
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if keep := os.Getenv("ANOMALY_REPORT_SCREENSHOT"); keep != "" && name == "flags" {
+			if err := os.WriteFile(keep, b, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+		return img
+	}
+	withFlags := shoot("flags", s)
+	without := shoot("noflags", noFlags)
+
+	bounds := withFlags.Bounds()
+	if bounds.Dx() != 1200 || bounds.Dy() != 900 {
+		t.Errorf("screenshot is %v, want 1200x900", bounds)
+	}
+	isRed := func(img image.Image, x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return r>>8 > 190 && g>>8 < 90 && b>>8 < 90
+	}
+	colours := map[uint32]bool{}
+	nonWhite := 0
+	redDiff, nearSpike := 0, 0
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			r, g, b, _ := withFlags.At(x, y).RGBA()
+			colours[r>>8<<16|g>>8<<8|b>>8] = true
+			if r>>8 < 235 || g>>8 < 235 || b>>8 < 235 {
+				nonWhite++
+			}
+			if isRed(withFlags, x, y) && !isRed(without, x, y) {
+				redDiff++
+				// the spike is at 70% of the plot, which spans most of the page
+				if fx := float64(x) / float64(bounds.Dx()); fx > 0.6 && fx < 0.8 {
+					nearSpike++
+				}
+			}
+		}
+	}
+	t.Logf("%d colours, %d non-white pixels, %d red marker pixels (%d near the spike)", len(colours), nonWhite, redDiff, nearSpike)
+	if len(colours) < 50 || nonWhite < bounds.Dx()*bounds.Dy()/50 {
+		t.Fatalf("screenshot looks blank: %d colours, %d non-white pixels", len(colours), nonWhite)
+	}
+	// three flagged points of radius 3.2 at the spike: tens of red pixels
+	if nearSpike < 25 {
+		t.Fatalf("flag markers not rendered at the spike: %d red marker pixels there (%d in all)", nearSpike, redDiff)
+	}
+}

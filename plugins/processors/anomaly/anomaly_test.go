@@ -1,0 +1,271 @@
+package anomaly
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/metric"
+	"github.com/influxdata/telegraf/selfstat"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+)
+
+var t0 = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// newPlugin returns an initialised processor with a short warm-up and a fake clock.
+func newPlugin(t *testing.T, change func(*Anomaly)) (*Anomaly, *testutil.Accumulator) {
+	t.Helper()
+	p := newAnomaly()
+	p.WarmupPoints = 50
+	p.Log = testutil.Logger{}
+	clock := t0
+	p.now = func() time.Time { return clock }
+	if change != nil {
+		change(p)
+	}
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	t.Cleanup(p.Stop)
+	return p, acc
+}
+
+// warm feeds n points of Gaussian noise around 100 to each host's "value" field.
+func warm(t *testing.T, p *Anomaly, acc *testutil.Accumulator, n int, hosts ...string) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range n {
+		for _, h := range hosts {
+			m := metric.New("cpu", map[string]string{"host": h}, map[string]any{"value": 100 + rng.NormFloat64()}, t0.Add(time.Duration(i)*time.Minute))
+			require.NoError(t, p.Add(m, acc))
+		}
+	}
+}
+
+func last(acc *testutil.Accumulator) telegraf.Metric {
+	ms := acc.GetTelegrafMetrics()
+	return ms[len(ms)-1]
+}
+
+// stat reads one of the processor's counters.
+func stat(p *Anomaly, s selfstat.Stat) int64 { return s.Get() }
+
+func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	warm(t, p, acc, 500, "a")
+	ts := t0.Add(500 * time.Minute)
+	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 200.0, "note": "x"}, ts)
+	require.NoError(t, p.Add(m, acc))
+
+	got := last(acc)
+	tag, ok := got.GetTag("anomaly")
+	require.True(t, ok, "an anomalous metric carries the anomaly tag: %v", got)
+	require.Equal(t, "up", tag)
+	fields := got.Fields()
+	require.Equal(t, 200.0, fields["value"], "the scored field is left as it was")
+	require.Equal(t, "x", fields["note"], "other fields pass through")
+	require.Equal(t, true, fields["value_anomaly"])
+	require.Equal(t, false, fields["value_warming"])
+	require.Greater(t, fields["value_score"].(float64), 0.9)
+	require.InDelta(t, 100, fields["value_expected"].(float64), 1)
+	require.Less(t, fields["value_lower"].(float64), 100.0)
+	require.Greater(t, fields["value_upper"].(float64), 100.0)
+	require.Less(t, fields["value_upper"].(float64), 200.0)
+
+	// A normal point: fields but no tag.
+	m = metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 100.0}, ts.Add(time.Minute))
+	require.NoError(t, p.Add(m, acc))
+	got = last(acc)
+	require.False(t, got.HasTag("anomaly"))
+	require.Equal(t, false, got.Fields()["value_anomaly"])
+}
+
+func TestWarmingSeriesIsScoredButNotFlagged(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	warm(t, p, acc, 10, "a")
+	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 1e6}, t0.Add(10*time.Minute))
+	require.NoError(t, p.Add(m, acc))
+	got := last(acc)
+	require.Equal(t, true, got.Fields()["value_warming"])
+	require.Equal(t, false, got.Fields()["value_anomaly"])
+	require.False(t, got.HasTag("anomaly"))
+}
+
+func TestOutputNamesAreConfigurable(t *testing.T) {
+	p, acc := newPlugin(t, func(p *Anomaly) {
+		p.ScoreSuffix, p.AnomalyTag = "_s", "outlier"
+	})
+	warm(t, p, acc, 200, "a")
+	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 300.0}, t0.Add(200*time.Minute))
+	require.NoError(t, p.Add(m, acc))
+	got := last(acc)
+	require.True(t, got.HasField("value_s"))
+	require.False(t, got.HasField("value_score"))
+	require.True(t, got.HasTag("outlier"))
+}
+
+func TestFieldSelection(t *testing.T) {
+	p, acc := newPlugin(t, func(p *Anomaly) {
+		p.Fields = []string{"usage_*"}
+		p.FieldsExclude = []string{"usage_guest"}
+	})
+	m := metric.New("cpu", nil, map[string]any{"usage_user": 1.0, "usage_guest": 2.0, "load": 3.0}, t0)
+	require.NoError(t, p.Add(m, acc))
+	got := last(acc)
+	require.True(t, got.HasField("usage_user_score"))
+	require.False(t, got.HasField("usage_guest_score"))
+	require.False(t, got.HasField("load_score"))
+	require.Equal(t, 3.0, got.Fields()["load"], "unselected fields stay on the metric")
+}
+
+func TestSeriesIdentity(t *testing.T) {
+	// With series_tags = ["host"], a changing "pid" tag does not start a new series.
+	p, acc := newPlugin(t, func(p *Anomaly) { p.SeriesTags = []string{"host"} })
+	for i := range 5 {
+		m := metric.New("proc", map[string]string{"host": "a", "pid": string(rune('0' + i))},
+			map[string]any{"value": 1.0, "other": 2.0}, t0.Add(time.Duration(i)*time.Second))
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.Equal(t, 2, p.table.Len(), "one series per field of host a")
+
+	// By default every tag identifies the series, and so does the measurement.
+	p, acc = newPlugin(t, nil)
+	for i, name := range []string{"a", "a", "b"} {
+		m := metric.New(name, map[string]string{"pid": string(rune('0' + i))}, map[string]any{"value": 1.0}, t0)
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.Equal(t, 3, p.table.Len())
+}
+
+func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	warm(t, p, acc, 100, "a")
+	ts := t0.Add(100 * time.Minute)
+	lastTS := t0.Add(99 * time.Minute)
+	for _, tc := range []struct {
+		name    string
+		value   any
+		ts      time.Time
+		counter selfstat.Stat
+	}{
+		{"NaN", math.NaN(), ts, p.stats.notFinite},
+		{"+Inf", math.Inf(1), ts, p.stats.notFinite},
+		{"-Inf", math.Inf(-1), ts, p.stats.notFinite},
+		{"string", "high", ts, p.stats.notNumeric},
+		{"boolean", true, ts, p.stats.notNumeric},
+		{"int64 beyond 2^53", int64(math.MaxInt64), ts, p.stats.overflow},
+		{"uint64 beyond 2^53", uint64(math.MaxUint64), ts, p.stats.overflow},
+		{"duplicate timestamp", 100.0, lastTS, p.stats.duplicate},
+		{"out-of-order timestamp", 100.0, lastTS.Add(-time.Hour), p.stats.outOfOrder},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := stat(p, tc.counter)
+			scored := stat(p, p.stats.scored)
+			m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": tc.value}, tc.ts)
+			want := m.Copy()
+			require.NoError(t, p.Add(m, acc))
+			testutil.RequireMetricEqual(t, want, last(acc), testutil.IgnoreTime())
+			require.Equal(t, before+1, stat(p, tc.counter), "the skip is counted")
+			require.Equal(t, scored, stat(p, p.stats.scored), "nothing is scored")
+		})
+	}
+	// The model was not disturbed: a normal point is still normal, and a spike still flagged.
+	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 100.0}, ts)
+	require.NoError(t, p.Add(m, acc))
+	require.Equal(t, false, last(acc).Fields()["value_anomaly"])
+}
+
+func TestIntegersAreScored(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	m := metric.New("net", nil, map[string]any{"bytes": int64(1 << 40), "packets": uint64(7)}, t0)
+	require.NoError(t, p.Add(m, acc))
+	got := last(acc)
+	require.Equal(t, float64(1<<40), got.Fields()["bytes_expected"])
+	require.Equal(t, 7.0, got.Fields()["packets_expected"])
+}
+
+func TestMaxSeriesEvicts(t *testing.T) {
+	p, acc := newPlugin(t, func(p *Anomaly) { p.MaxSeries = 100 })
+	evicted := stat(p, p.stats.evictions)
+	for i := range 1000 {
+		m := metric.New("m", map[string]string{"id": string(rune(0x4e00 + i))}, map[string]any{"v": 1.0}, t0)
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.Equal(t, 100, p.table.Len())
+	require.Equal(t, evicted+900, stat(p, p.stats.evictions))
+	require.Equal(t, int64(100), stat(p, p.stats.series))
+	require.Len(t, acc.GetTelegrafMetrics(), 1000, "every metric passes")
+}
+
+func TestSeriesExpireAfterTTL(t *testing.T) {
+	clock := t0
+	p, acc := newPlugin(t, func(p *Anomaly) {
+		p.SeriesTTL = config.Duration(time.Hour)
+		p.now = func() time.Time { return clock }
+	})
+	expired := stat(p, p.stats.expired)
+	for _, h := range []string{"a", "b"} {
+		require.NoError(t, p.Add(metric.New("m", map[string]string{"h": h}, map[string]any{"v": 1.0}, t0), acc))
+	}
+	// Only "a" keeps reporting for two hours.
+	for i := 1; i <= 120; i++ {
+		clock = t0.Add(time.Duration(i) * time.Minute)
+		require.NoError(t, p.Add(metric.New("m", map[string]string{"h": "a"}, map[string]any{"v": 1.0}, clock), acc))
+	}
+	require.Equal(t, 1, p.table.Len())
+	require.Equal(t, expired+1, stat(p, p.stats.expired))
+}
+
+func TestInitRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*Anomaly)
+	}{
+		{"sensitivity", func(p *Anomaly) { p.Sensitivity = "extreme" }},
+		{"direction", func(p *Anomaly) { p.Direction = "left" }},
+		{"threshold", func(p *Anomaly) { p.Threshold = 2 }},
+		{"seasonality", func(p *Anomaly) { p.Seasonality = []string{"yearly"} }},
+		{"window", func(p *Anomaly) { p.AnomalousPoints, p.Window = 3, 2 }},
+		{"max_series", func(p *Anomaly) { p.MaxSeries = 0 }},
+		{"series_ttl", func(p *Anomaly) { p.SeriesTTL = config.Duration(-time.Second) }},
+		{"empty suffix", func(p *Anomaly) { p.ScoreSuffix = "" }},
+		{"bad glob", func(p *Anomaly) { p.Fields = []string{"[a"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newAnomaly()
+			p.Log = testutil.Logger{}
+			tc.change(p)
+			require.Error(t, p.Init())
+		})
+	}
+}
+
+func TestDefaultsAreTheDetectorDefaults(t *testing.T) {
+	p := newAnomaly()
+	p.Log = testutil.Logger{}
+	require.NoError(t, p.Init())
+	require.Equal(t, detector.DefaultConfig(), p.detector.Config())
+}
+
+func TestSampleConfigLoads(t *testing.T) {
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(sampleConfig), config.EmptySourcePath))
+	require.Len(t, c.Processors, 1)
+}
+
+func TestCountersMove(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	scored, anomalies, created := stat(p, p.stats.scored), stat(p, p.stats.anomalies), stat(p, p.stats.seriesCreated)
+	warm(t, p, acc, 300, "a", "b")
+	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 500.0}, t0.Add(300*time.Minute)), acc))
+	require.Equal(t, scored+601, stat(p, p.stats.scored))
+	require.Equal(t, created+2, stat(p, p.stats.seriesCreated))
+	require.GreaterOrEqual(t, stat(p, p.stats.anomalies), anomalies+1)
+	require.Equal(t, int64(2*detector.EntryBytes), stat(p, p.stats.stateBytes))
+}
