@@ -191,7 +191,6 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-
 // SaveSnapshot writes the table to path crash-safely: to a temporary file in
 // the same folder, synced, then renamed over path, so that path always holds
 // either the previous snapshot or the new one, whole.

@@ -22,8 +22,8 @@ type Table struct {
 }
 
 type entry struct {
-	key   uint64
-	seen  int64 // wall-clock time of the last lookup, ns (for expiry)
+	key  uint64
+	seen int64 // wall-clock time of the last lookup, ns (for expiry)
 	// ref and used are bytes, not bools, so that any byte read back from a
 	// snapshot is a valid value: nonzero means true.
 	ref   uint8 // looked up since the CLOCK hand last passed
