@@ -42,6 +42,9 @@ type Anomaly struct {
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
 
+	StateFile        string          `toml:"state_file"`
+	SnapshotInterval config.Duration `toml:"snapshot_interval"`
+
 	ScoreSuffix    string `toml:"score_suffix"`
 	ExpectedSuffix string `toml:"expected_suffix"`
 	LowerSuffix    string `toml:"lower_suffix"`
@@ -52,14 +55,15 @@ type Anomaly struct {
 
 	Log telegraf.Logger `toml:"-"`
 
-	detector   *detector.Detector
-	table      *detector.Table
-	fields     filter.Filter
-	seriesTags filter.Filter // nil: every tag identifies the series
-	names      map[string]*outputNames
-	stats      *stats
-	now        func() time.Time // the wall clock, replaceable in tests
-	nextExpiry time.Time
+	detector     *detector.Detector
+	table        *detector.Table
+	fields       filter.Filter
+	seriesTags   filter.Filter // nil: every tag identifies the series
+	names        map[string]*outputNames
+	stats        *stats
+	now          func() time.Time // the wall clock, replaceable in tests
+	nextExpiry   time.Time
+	nextSnapshot time.Time
 }
 
 // outputNames are the names of the fields added for one scored field, built
@@ -73,6 +77,7 @@ const (
 	defaultMaxSeries  = 1_000_000
 	defaultSeriesTTL  = config.Duration(24 * time.Hour)
 	defaultAnomalyTag = "anomaly"
+	defaultSnapshot   = config.Duration(5 * time.Minute)
 )
 
 func newAnomaly() *Anomaly {
@@ -85,24 +90,25 @@ func newAnomaly() *Anomaly {
 		seasonality = append(seasonality, "weekly")
 	}
 	return &Anomaly{
-		Fields:          []string{"*"},
-		SeriesTags:      []string{"*"},
-		Sensitivity:     d.Sensitivity.String(),
-		Direction:       d.Direction.String(),
-		AnomalousPoints: d.AnomalousPoints,
-		Window:          d.Window,
-		WarmupPoints:    d.WarmupPoints,
-		Seasonality:     seasonality,
-		MaxSeries:       defaultMaxSeries,
-		SeriesTTL:       defaultSeriesTTL,
-		ScoreSuffix:     "_score",
-		ExpectedSuffix:  "_expected",
-		LowerSuffix:     "_lower",
-		UpperSuffix:     "_upper",
-		AnomalySuffix:   "_anomaly",
-		WarmingSuffix:   "_warming",
-		AnomalyTag:      defaultAnomalyTag,
-		now:             time.Now,
+		Fields:           []string{"*"},
+		SeriesTags:       []string{"*"},
+		Sensitivity:      d.Sensitivity.String(),
+		Direction:        d.Direction.String(),
+		AnomalousPoints:  d.AnomalousPoints,
+		Window:           d.Window,
+		WarmupPoints:     d.WarmupPoints,
+		Seasonality:      seasonality,
+		MaxSeries:        defaultMaxSeries,
+		SeriesTTL:        defaultSeriesTTL,
+		ScoreSuffix:      "_score",
+		ExpectedSuffix:   "_expected",
+		LowerSuffix:      "_lower",
+		UpperSuffix:      "_upper",
+		AnomalySuffix:    "_anomaly",
+		WarmingSuffix:    "_warming",
+		AnomalyTag:       defaultAnomalyTag,
+		SnapshotInterval: defaultSnapshot,
+		now:              time.Now,
 	}
 }
 
@@ -171,12 +177,16 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
 		}
 	}
-	p.table = detector.NewTable(p.MaxSeries)
+	if p.SnapshotInterval < 0 {
+		return fmt.Errorf("snapshot_interval = %s: want 0 (only on stop) or a positive duration", time.Duration(p.SnapshotInterval))
+	}
 	p.names = make(map[string]*outputNames)
 	p.stats = newStats(p.Log)
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.table = p.restore()
+	p.scheduleSnapshot(p.now())
 	return nil
 }
 
@@ -184,13 +194,19 @@ func (p *Anomaly) Init() error {
 // background work.
 func (p *Anomaly) Start(telegraf.Accumulator) error { return nil }
 
-// Stop is part of the streaming processor interface.
-func (p *Anomaly) Stop() {}
+// Stop writes a last snapshot when a state file is configured.
+func (p *Anomaly) Stop() {
+	p.snapshot()
+}
 
 // Add scores the metric's selected fields, adds the results to it and passes it on.
 func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	now := p.now()
 	p.expire(now)
+	if p.StateFile != "" && p.SnapshotInterval > 0 && !now.Before(p.nextSnapshot) {
+		p.snapshot()
+		p.scheduleSnapshot(now)
+	}
 	wall := now.UnixNano()
 	t := m.Time().UnixNano()
 

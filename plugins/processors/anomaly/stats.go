@@ -18,6 +18,8 @@ type stats struct {
 	scored, anomalies                                      selfstat.Stat
 	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
 
+	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
+
 	evictionsSeen uint64
 	warned        map[selfstat.Stat]bool // a skip reason is logged once, then only counted
 }
@@ -38,7 +40,13 @@ func newStats(log telegraf.Logger) *stats {
 		overflow:      reg("skipped_overflow"),
 		outOfOrder:    reg("skipped_out_of_order"),
 		duplicate:     reg("skipped_duplicate"),
-		warned:        map[selfstat.Stat]bool{},
+
+		restored:         reg("series_restored"),
+		snapshots:        reg("snapshots"),
+		snapshotErrors:   reg("snapshot_errors"),
+		snapshotBytes:    reg("snapshot_bytes"),
+		snapshotDuration: reg("snapshot_duration_ns"),
+		warned:           map[selfstat.Stat]bool{},
 	}
 }
 

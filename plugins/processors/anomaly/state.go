@@ -1,0 +1,78 @@
+package anomaly
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+)
+
+// The processor's models are saved to state_file every snapshot_interval and
+// on stop, and restored on start, so a restart resumes every series where it
+// was instead of warming up again. The file is written crash-safely (see
+// detector.Table.SaveSnapshot). A file that cannot be used is moved aside,
+// never deleted, and the processor starts fresh.
+
+// fingerprint identifies the settings a snapshot's models depend on: which
+// tags make a series (its key) and which seasonal profiles it learns.
+// Settings that only shape decisions (sensitivity, direction, ...) may change
+// freely across a restart.
+func (p *Anomaly) fingerprint() uint64 {
+	h := fnv.New64a()
+	cfg := p.detector.Config()
+	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v", p.SeriesTags, cfg.Daily, cfg.Weekly)
+	return h.Sum64()
+}
+
+// restore returns the table saved in state_file, or an empty one.
+func (p *Anomaly) restore() *detector.Table {
+	if p.StateFile == "" {
+		return detector.NewTable(p.MaxSeries)
+	}
+	start := time.Now()
+	t, err := detector.LoadSnapshot(p.StateFile, p.fingerprint(), p.MaxSeries)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p.Log.Infof("No state file %s yet: starting with no series", p.StateFile)
+		return detector.NewTable(p.MaxSeries)
+	case err != nil:
+		aside := fmt.Sprintf("%s.unusable-%s", p.StateFile, time.Now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(p.StateFile, aside); rerr != nil {
+			p.Log.Errorf("%v; could not move it aside (%v): starting with no series", err, rerr)
+		} else {
+			p.Log.Errorf("%v; moved it to %s: starting with no series", err, aside)
+		}
+		p.stats.snapshotErrors.Incr(1)
+		return detector.NewTable(p.MaxSeries)
+	}
+	p.Log.Infof("Restored %d series from %s in %s", t.Len(), p.StateFile, time.Since(start).Round(time.Millisecond))
+	p.stats.restored.Set(int64(t.Len()))
+	return t
+}
+
+// snapshot saves the table to state_file, if one is configured.
+func (p *Anomaly) snapshot() {
+	if p.StateFile == "" || p.table == nil {
+		return
+	}
+	start := time.Now()
+	n, err := p.table.SaveSnapshot(p.StateFile, p.fingerprint())
+	if err != nil {
+		p.stats.snapshotErrors.Incr(1)
+		p.Log.Errorf("Saving state: %v", err)
+		return
+	}
+	took := time.Since(start)
+	p.stats.snapshots.Incr(1)
+	p.stats.snapshotBytes.Set(n)
+	p.stats.snapshotDuration.Set(took.Nanoseconds())
+	p.Log.Debugf("Saved %d series (%d bytes) to %s in %s", p.table.Len(), n, p.StateFile, took.Round(time.Millisecond))
+}
+
+func (p *Anomaly) scheduleSnapshot(now time.Time) {
+	p.nextSnapshot = now.Add(time.Duration(p.SnapshotInterval))
+}

@@ -1,0 +1,93 @@
+# shellcheck shell=bash disable=SC2034  # sourced; variables are used by the callers
+# Shared helpers for scripts/kafka.sh, scripts/influxdb.sh and scripts/kafka-topic.sh.
+# Sourced, not executed. The caller has already done `set -euo pipefail`.
+#
+# Layout (both directories are git-ignored):
+#   $ANOMALY_CACHE_DIR  (default <repo>/.cache)  downloads and builds, kept between installs
+#   $ANOMALY_RUN_DIR    (default <repo>/.run)    runtime data, logs, PID files
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE_DIR="${ANOMALY_CACHE_DIR:-$REPO_ROOT/.cache}"
+RUN_DIR="${ANOMALY_RUN_DIR:-$REPO_ROOT/.run}"
+START_TIMEOUT="${ANOMALY_START_TIMEOUT:-90}" # seconds to wait for readiness
+STOP_TIMEOUT="${ANOMALY_STOP_TIMEOUT:-15}"   # seconds to wait after TERM before KILL
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# now_ms: wall clock in milliseconds, for timing start-up.
+now_ms() { date +%s%3N; }
+
+# port_open HOST PORT: true if something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# tail_log FILE: print the end of a server log to stderr (used on failures).
+tail_log() {
+    if [[ -f "$1" ]]; then
+        log "---- last 40 lines of $1 ----"
+        tail -n 40 "$1" >&2 || true
+        log "---- end of $1 ----"
+    else
+        log "(no log file at $1)"
+    fi
+}
+
+# pid_alive PID: true if the process exists and is not a zombie (an exited child
+# that nobody reaped yet still answers kill -0).
+pid_alive() {
+    local state
+    # /proc/PID/stat is "pid (comm) state ...": take the field after the last ')'.
+    state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+    [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+# running_pid PIDFILE MARKER: print the PID from PIDFILE if that process is alive
+# AND its command line contains MARKER (our config file path), so a stale PID file
+# whose number was reused by an unrelated process is never treated as ours.
+running_pid() {
+    local pidfile="$1" marker="$2" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(tr -dc '0-9' <"$pidfile")"
+    [[ -n "$pid" ]] || return 1
+    pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
+    echo "$pid"
+}
+
+# stop_pid NAME PIDFILE MARKER: TERM the PID from the PID file, wait up to
+# $STOP_TIMEOUT s, then KILL. Only ever signals that one PID. Removes the PID file.
+stop_pid() {
+    local name="$1" pidfile="$2" marker="$3" pid i
+    if ! pid="$(running_pid "$pidfile" "$marker")"; then
+        log "$name is not running (no live process for ${pidfile})"
+        rm -f "$pidfile"
+        return 0
+    fi
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+        pid_alive "$pid" || break
+        sleep 0.1
+    done
+    if pid_alive "$pid"; then
+        log "$name (pid $pid) still alive after ${STOP_TIMEOUT}s, sending KILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            pid_alive "$pid" || break
+            sleep 0.1
+        done
+    fi
+    rm -f "$pidfile"
+    log "$name stopped"
+}
+
+# as_root CMD...: run CMD as root (directly if we are root, else through sudo).
+as_root() {
+    if [[ "$(id -u)" -eq 0 ]]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root (or sudo) to run: $*"
+    fi
+}
