@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
@@ -39,8 +39,6 @@ func replayCmd(args []string, stdout io.Writer) error {
 		defer f.Close()
 		w = f
 	}
-	bw := bufio.NewWriter(w)
-	multi := fs.NArg() > 1
 	var series []*input.Series
 	for _, path := range fs.Args() {
 		ss, err := input.ReadFile(path)
@@ -49,20 +47,26 @@ func replayCmd(args []string, stdout io.Writer) error {
 		}
 		series = append(series, ss...)
 	}
-	multi = multi || len(series) > 1
+	// One series writes the documented columns; several put the series' name first.
+	multi := len(series) > 1
+	cw := csv.NewWriter(w)
+	header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}
 	if multi {
-		bw.WriteString("series,")
+		header = append([]string{"series"}, header...)
 	}
-	bw.WriteString("timestamp,value,score,anomaly,expected,lower,upper\n")
+	cw.Write(header)
+	row := make([]string, 0, len(header))
 	for _, s := range series {
 		for i, r := range replay(d, s) {
+			row = row[:0]
 			if multi {
-				bw.WriteString(csvQuote(s.Name) + ",")
+				row = append(row, s.Name)
 			}
-			writeRow(bw, s.Times[i], s.Values[i], r)
+			cw.Write(appendRow(row, s.Times[i], s.Values[i], r))
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	cw.Flush()
+	if err := cw.Error(); err != nil {
 		return err
 	}
 	if *out != "" {
@@ -97,20 +101,17 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	return out
 }
 
-func writeRow(w *bufio.Writer, t int64, v float64, r detector.Result) {
-	ts := time.Unix(0, t).UTC().Format("2006-01-02 15:04:05")
+// appendRow formats one point's columns: time as the NAB corpus writes it,
+// the score to six decimals, the anomaly as 0 or 1.
+func appendRow(row []string, t int64, v float64, r detector.Result) []string {
 	anomaly := "0"
 	if r.Anomaly {
 		anomaly = "1"
 	}
-	fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s,%s\n", ts, num(v), strconv.FormatFloat(r.Score, 'f', 6, 64),
-		anomaly, num(r.Expected), num(r.Lower), num(r.Upper))
+	return append(row, time.Unix(0, t).UTC().Format("2006-01-02 15:04:05"), num(v),
+		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(r.Lower), num(r.Upper))
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
-
-func csvQuote(s string) string {
-	return strconv.Quote(s)
-}
 
 var nan = math.NaN()
