@@ -2,12 +2,23 @@
 // time, with small online models held per series.
 //
 // Each series keeps a Model: a fast level, a seasonal baseline (daily and weekly
-// profiles keyed on event time), a robust spread for each, and a per-series
-// estimate of how often large deviations happen. A point's score is the
-// estimated chance of a deviation at least as large, on a log scale, so one
-// threshold means the same on a quiet series as on a noisy one:
+// profiles keyed on event time), a robust spread for each, and calibrated
+// estimates of how often large deviations happen. A point's score is the
+// estimated chance p of what it shows, on a log scale, so one threshold means
+// the same on a quiet series as on a noisy one:
 //
 //	score = -log10(p) / 10     (score 0.5: a deviation seen once in 100,000 points)
+//
+// p is the smallest of three tail probabilities:
+//
+//   - the point's deviation from the expected value, in sigmas, against a
+//     Pareto tail learned per series (a SPOT-style tail with a Hill estimate);
+//   - the anomaly likelihood of Ahmad et al. 2017: the average surprise of
+//     about the last 10 points against its own long-run mean and spread;
+//   - new territory: an unexpected value beyond the range seen so far.
+//
+// An alarm is held for a while: the points after a flag are not flagged again
+// and their score stays below the threshold, so one incident is one alert.
 //
 // The package has no dependency on Telegraf: the Telegraf plugin and the
 // replay tool are thin adapters around Detector.Update.
@@ -70,14 +81,39 @@ func (d *Detector) Config() Config { return d.cfg }
 // Model constants. Rates are per point; a new series learns with 1/n until the
 // rate falls to these steady values, so it converges fast and then stays stable.
 const (
-	meanRate   = 0.1   // fast level of the non-seasonal model
-	levelRate  = 0.01  // deseasonalised level of the seasonal model
-	dailyRate  = 0.1   // daily knots, shared between the two around a point
-	weeklyRate = 0.05  // weekly knots, likewise
-	spreadRate = 0.02  // mean absolute residuals
-	driftRate  = 0.1   // moving average of residuals, for sustained deviations
-	tailRate   = 0.002 // how often the deviation statistic passes tailKnot
-	excessRate = 0.05  // mean excess over tailKnot, per exceedance
+	meanRate   = 0.1  // fast level of the non-seasonal model
+	levelRate  = 0.01 // deseasonalised level of the seasonal model
+	dailyRate  = 0.1  // daily knots, shared between the two around a point
+	weeklyRate = 0.05 // weekly knots, likewise
+	spreadRate = 0.02 // mean absolute residuals
+	// The point statistic's tail is learned over a long memory, so that a
+	// series' rare large deviations (a few a day) are part of what it counts
+	// as normal: tailRate follows how often it passes tailKnot over about the
+	// last 2000 points, and shapeRate the Hill estimate of its shape over about
+	// the last 100 exceedances.
+	tailRate  = 0.0005
+	shapeRate = 0.01
+
+	// shortRate is the anomaly likelihood's short average of the raw
+	// surprise: about the last 10 points, Ahmad et al.'s averaging window.
+	shortRate = 0.1
+	// likRate is the long-run mean and variance of that average: about the
+	// last 1000 points, a few days of 5-minute data.
+	likRate = 0.001
+	// rawCap is the deviation, in sigmas, at which the raw surprise (a share
+	// in [0, 1], like an HTM prediction error) saturates: beyond it a point
+	// is a spike for the point tail, not for the average.
+	rawCap = 6.0
+	// likPoints is how many points a series needs before its likelihood counts.
+	likPoints = 100
+	// holdPoints is how long an alarm is held: for that many points after a
+	// flag, the same incident is not flagged again (alert grouping; about 10
+	// hours of 5-minute data).
+	holdPoints = 128
+	// rangeTolerance: a value beyond the range seen so far by this share of
+	// the range is new territory, the strongest evidence there is (the
+	// "spatial anomaly" rule of Numenta's NAB detector, same 5% tolerance).
+	rangeTolerance = 0.05
 
 	// spreadToSigma turns a mean absolute deviation into a Gaussian sigma.
 	spreadToSigma = 1.2533
@@ -88,8 +124,9 @@ const (
 	minSigmaRel = 1e-6
 	minSigmaAbs = 1e-12
 	// learnClamp bounds what one point can teach a model, in sigmas, so an
-	// anomaly does not drag the baseline after itself.
-	learnClamp = 3.0
+	// anomaly does not drag the baseline after itself. Five sigmas lets the
+	// model follow a fast but ordinary move, which three sigmas resisted.
+	learnClamp = 5.0
 	// shiftZ and shiftPoints accept a level shift: after shiftPoints points in a
 	// row beyond shiftZ sigmas on the same side, the level jumps to their mean.
 	shiftZ      = 3.0
@@ -97,17 +134,11 @@ const (
 	// seasonGain is how much better (smaller spread) the seasonal model must be
 	// before its prediction replaces the plain level's.
 	seasonGain = 0.85
-	// tailKnot is where the tail model of the deviation statistic starts, in sigmas.
+	// tailKnot is where the tail model of the point statistic starts, in sigmas.
 	tailKnot = 3.0
 	// tailPoints is how many points a series needs before it learns its tail.
 	tailPoints = 30
-	// excessCap bounds one exceedance's share in the mean excess.
-	excessCap = 4.0
 )
-
-// minDriftSigma is the smallest scale of the moving average of residuals: that
-// of independent unit-variance residuals, sqrt(driftRate/(2-driftRate)).
-var minDriftSigma = math.Sqrt(driftRate / (2 - driftRate))
 
 // Update scores the point (t, x) of the series whose state is m, then learns
 // from it. t is the point's time in nanoseconds since the Unix epoch. Points
@@ -152,46 +183,87 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// Score.
 	r := x - expected
 	z := r / sigma
-	// A sustained deviation shows in the moving average of residuals before any
-	// single point stands out. Residuals of real series are autocorrelated, so
-	// the average is measured against its own typical size, not a theory's.
-	drift := float64(m.drift) + driftRate*(clamp(z, learnClamp)-float64(m.drift))
-	zd := drift / math.Max(spreadToSigma*float64(m.driftSpread), minDriftSigma)
-	up, down := math.Max(z, zd), math.Max(-z, -zd)
 	var stat float64
 	switch d.cfg.Direction {
 	case Up:
-		stat = up
+		stat = max(z, 0)
 	case Down:
-		stat = down
+		stat = max(-z, 0)
 	default:
-		stat = math.Max(up, down)
+		stat = math.Abs(z)
+	}
+	// Two calibrated surprises, as natural logs of tail probabilities: the
+	// point's own deviation against the series' tail, and the anomaly
+	// likelihood of the recent deviations against their long-run level.
+	logProb := float64(m.logTailProb)
+	logPoint := m.logTail(stat, logProb)
+	raw := min(stat, rawCap) / rawCap
+	short := float64(m.short) + shortRate*(raw-float64(m.short))
+	logLik := 0.0
+	if m.n > likPoints {
+		zl := (short - float64(m.likMean)) / math.Sqrt(float64(m.likVar)+1e-12)
+		logLik = logQ(zl)
+	}
+	logP := min(logPoint, logLik)
+	// A value beyond the range seen so far, that the model did not expect
+	// either, is new territory: the strongest evidence, score 1.
+	if m.hi > m.lo && stat > tailKnot {
+		tol := rangeTolerance * (m.hi - m.lo)
+		var beyond bool
+		switch d.cfg.Direction {
+		case Up:
+			beyond = x > m.hi+tol
+		case Down:
+			beyond = x < m.lo-tol
+		default:
+			beyond = x > m.hi+tol || x < m.lo-tol
+		}
+		if beyond {
+			logP = minLogP
+		}
 	}
 	warming := int(m.n) < d.cfg.WarmupPoints
 	res := Result{Expected: expected, Direction: directionOf(r), Warming: warming}
-	logTail := m.logTail(stat)
-	if !warming {
-		res.Score = math.Min(-logTail/(10*math.Ln10), 1)
+	score := min(-logP/(10*math.Ln10), 1)
+	if warming {
+		score = 0
 	}
-	half := math.Max(sigma*m.statAt(d.logThreshold), d.minDeviation(expected))
+	half := max(sigma*m.statAt(d.logThreshold, logProb), d.minDeviation(expected))
 	res.Lower, res.Upper = expected-half, expected+half
 
-	// Decide.
-	candidate := !warming && logTail <= d.logThreshold && math.Abs(r) >= d.minDeviation(expected)
+	// Decide. An alarm is held for holdPoints points: the incident it
+	// reports is not flagged again, and the held points score 0 (they are no
+	// evidence of a new incident), so that a sweep of the score sees one
+	// alarm too.
+	threshold := d.cfg.threshold()
+	held := m.sinceAlarm < holdPoints
+	candidate := !warming && score >= threshold && math.Abs(r) >= d.minDeviation(expected)
 	m.hits <<= 1
 	if candidate {
 		m.hits |= 1
-		res.Anomaly = bits.OnesCount32(m.hits&d.windowMask) >= d.cfg.AnomalousPoints
+		res.Anomaly = !held && bits.OnesCount32(m.hits&d.windowMask) >= d.cfg.AnomalousPoints
+	}
+	if !held {
+		res.Score = score
 	}
 
 	// Learn.
 	m.n++
 	m.last = t
-	m.drift = float32(drift)
-	m.driftSpread += float32(rate(m.n, spreadRate) * (math.Abs(drift) - float64(m.driftSpread)))
+	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
+	if res.Anomaly {
+		m.sinceAlarm = 0
+	} else if m.sinceAlarm < holdPoints {
+		m.sinceAlarm++
+	}
 	if m.n > tailPoints {
 		m.learnTail(stat)
 	}
+	m.short = float32(short)
+	lr := rate(m.n, likRate)
+	dev := short - float64(m.likMean)
+	m.likMean += float32(lr * dev)
+	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
 	if offset, ok := m.acceptShift(z, r); ok {
 		// The deviation persisted: it is the new normal, not an anomaly to resist.
 		m.mean += offset
@@ -219,24 +291,39 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	return res, nil
 }
 
+// minLogP is the log tail probability of score 1: a chance of 1e-10.
+var minLogP = -10 * math.Ln10
+
+// logQ is the natural log of the standard normal upper tail at z, floored at
+// log(1/2): a chance above one half is no evidence of anything.
+func logQ(z float64) float64 {
+	if z <= 0 {
+		return -math.Ln2
+	}
+	if z < 30 {
+		return math.Log(0.5 * math.Erfc(z/math.Sqrt2))
+	}
+	return -0.5*z*z - math.Log(z*math.Sqrt(2*math.Pi))
+}
+
 // minDeviation is the smallest distance from expected that can be an anomaly.
 func (d *Detector) minDeviation(expected float64) float64 {
-	return math.Max(d.cfg.MinDeviation, d.cfg.MinRelativeDeviation*math.Abs(expected))
+	return max(d.cfg.MinDeviation, d.cfg.MinRelativeDeviation*math.Abs(expected))
 }
 
 // sigmaOf turns a mean absolute residual into a scale that is never zero.
 func sigmaOf(spread float32, expected float64) float64 {
-	return math.Max(spreadToSigma*float64(spread), minSigmaRel*math.Abs(expected)+minSigmaAbs)
+	return max(spreadToSigma*float64(spread), minSigmaRel*math.Abs(expected)+minSigmaAbs)
 }
 
 // rate is the learning rate for the n-th point: the running mean's 1/n until
 // it falls below the steady rate.
 func rate(n uint32, steady float64) float64 {
-	return math.Max(1/float64(n), steady)
+	return max(1/float64(n), steady)
 }
 
 func clamp(v, limit float64) float64 {
-	return math.Max(-limit, math.Min(limit, v))
+	return max(-limit, min(limit, v))
 }
 
 func directionOf(r float64) Direction {

@@ -229,8 +229,9 @@ func TestDirection(t *testing.T) {
 			nz := noise(8, 1)
 			feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 			up, _ := d.Update(&m, t0+1000*minute, 150)
-			feed(t, d, &m, t0+1001*minute, minute, 50, func(ts int64) float64 { return 100 + nz(ts) })
-			down, _ := d.Update(&m, t0+1051*minute, 50)
+			// The spike down comes after the first alarm's hold, so it is a new incident.
+			feed(t, d, &m, t0+1001*minute, minute, holdPoints+50, func(ts int64) float64 { return 100 + nz(ts) })
+			down, _ := d.Update(&m, t0+(1051+holdPoints)*minute, 50)
 			if up.Anomaly != tc.up || down.Anomaly != tc.down {
 				t.Errorf("spike up flagged %v (want %v), spike down flagged %v (want %v)", up.Anomaly, tc.up, down.Anomaly, tc.down)
 			}
@@ -354,5 +355,48 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := ParseDirection("sideways"); err == nil {
 		t.Error(`ParseDirection("sideways") succeeded`)
+	}
+}
+
+func TestAlarmIsHeld(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	gauss := noise(12, 1)
+	nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) } // no false alarm before the burst
+	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	// A burst of spikes is one incident: one alert, and the held points score 0.
+	rs := feed(t, d, &m, t0+1000*minute, minute, 20, func(ts int64) float64 {
+		if (ts/minute)%2 == 0 {
+			return 100 + nz(ts)
+		}
+		return 200
+	})
+	if n := countAnomalies(rs); n != 1 {
+		t.Errorf("%d alerts for one burst of spikes, want 1", n)
+	}
+	for i, r := range rs {
+		if !r.Anomaly && r.Score >= d.cfg.threshold() {
+			t.Errorf("point %d of the burst scores %v while the alarm is held", i, r.Score)
+		}
+	}
+	// After the hold, a new spike is a new incident.
+	feed(t, d, &m, t0+1020*minute, minute, holdPoints, func(ts int64) float64 { return 100 + nz(ts) })
+	if r, _ := d.Update(&m, t0+(1020+holdPoints)*minute, 200); !r.Anomaly {
+		t.Errorf("a spike after the hold is not flagged: %+v", r)
+	}
+}
+
+func TestNewTerritoryScoresHighest(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	rng := rand.New(rand.NewPCG(13, 13))
+	// Heavy-tailed noise between about 50 and 150: a move to 400 is beyond
+	// anything seen, even though the tail of the deviations is heavy.
+	feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
+		return 100 + max(-50, min(50, rng.NormFloat64()/math.Max(0.1, math.Abs(rng.NormFloat64()))))
+	})
+	r, _ := d.Update(&m, t0+3000*minute, 400)
+	if r.Score != 1 || !r.Anomaly {
+		t.Errorf("a value far beyond the range seen: %+v, want score 1 and an anomaly", r)
 	}
 }

@@ -18,13 +18,29 @@ type Model struct {
 
 	spreadFlat   float32 // mean absolute residual of each model
 	spreadSeason float32
-	drift        float32 // moving average of residuals in sigmas
-	driftSpread  float32 // its mean absolute value
 
-	// The tail of the deviation statistic above tailKnot is modelled as
-	// exponential: P(stat > s) = tailProb * exp(-(s-tailKnot)/tailExcess).
-	tailProb   float32
-	tailExcess float32
+	// The tail of the point statistic above tailKnot is modelled as Pareto
+	// (a generalized Pareto with positive shape, as SPOT fits):
+	// P(stat > s) = exp(logTailProb) * (s/tailKnot)^(-1/tailShape), where
+	// exp(logTailProb) is how often stat passes tailKnot (kept as a log, so
+	// that the hot path needs no logarithm). tailShape is the
+	// mean of log(s/tailKnot) over exceedances, the Hill estimator.
+	logTailProb float32
+	tailShape   float32
+
+	// Anomaly likelihood: short is a moving average of the raw surprise;
+	// likMean and likVar are the long-run mean and variance of short.
+	short   float32
+	likMean float32
+	likVar  float32
+
+	// sinceAlarm counts the points since the last flagged one (saturating):
+	// an alarm is held for holdPoints points, during which the same incident
+	// is not flagged again.
+	sinceAlarm uint32
+
+	// lo and hi are the range of the values seen so far.
+	lo, hi float64
 
 	shiftSum float32 // residuals summed over the current run beyond shiftZ
 	shiftRun int32   // length of that run, negative below the expected value
@@ -37,11 +53,11 @@ type Model struct {
 const ModelBytes = int(unsafe.Sizeof(Model{}))
 
 // Priors of the tail model for a new series: a little heavier than a Gaussian
-// (P(|z|>3) = 0.0027, mean excess 0.3) so that a series is not trusted to be
-// quiet before it has shown it.
+// (P(|z|>3) = 0.0027, Hill shape about 0.1) so that a series is not trusted to
+// be quiet before it has shown it.
 const (
-	priorTailProb   = 0.005
-	priorTailExcess = 0.5
+	priorTailProb  = 0.005
+	priorTailShape = 0.2
 )
 
 // Points returns how many points the model has learned.
@@ -51,31 +67,40 @@ func (m *Model) Points() int { return int(m.n) }
 func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
-		mean: x, level: x,
-		tailProb: priorTailProb, tailExcess: priorTailExcess,
+		mean: x, level: x, lo: x, hi: x,
+		sinceAlarm:  holdPoints,
+		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
 }
 
-// logTail is the natural log of the estimated chance that the deviation
-// statistic is at least stat.
-func (m *Model) logTail(stat float64) float64 {
-	return math.Min(0, math.Log(float64(m.tailProb))-(stat-tailKnot)/float64(m.tailExcess))
+// logTail is the natural log of the estimated chance that the point statistic
+// is at least stat; logProb is m.logTailProb.
+func (m *Model) logTail(stat, logProb float64) float64 {
+	if stat <= tailKnot {
+		return 0
+	}
+	return min(0, logProb-math.Log(stat/tailKnot)/float64(m.tailShape))
 }
 
 // statAt inverts logTail: the statistic whose log tail probability is logP.
-func (m *Model) statAt(logP float64) float64 {
-	return math.Max(0, tailKnot+float64(m.tailExcess)*(math.Log(float64(m.tailProb))-logP))
+func (m *Model) statAt(logP, logProb float64) float64 {
+	return tailKnot * math.Exp(float64(m.tailShape)*max(0, logProb-logP))
 }
 
-// learnTail updates the tail model with one more value of the statistic.
+// learnTail updates the tail model with one more value of the statistic: the
+// rate of exceedances is a moving average (a point below the knot only
+// shrinks it by the constant factor 1-tailRate, a step on the log scale).
 func (m *Model) learnTail(stat float64) {
-	exceeded := 0.0
-	if stat > tailKnot {
-		exceeded = 1
-		m.tailExcess += float32(excessRate * (math.Min(stat-tailKnot, excessCap) - float64(m.tailExcess)))
+	if stat <= tailKnot {
+		m.logTailProb += float32(log1mTailRate)
+		return
 	}
-	m.tailProb += float32(tailRate * (exceeded - float64(m.tailProb)))
+	m.tailShape += float32(shapeRate * (math.Log(stat/tailKnot) - float64(m.tailShape)))
+	m.logTailProb = float32(math.Log(math.Exp(float64(m.logTailProb))*(1-tailRate) + tailRate))
 }
+
+// log1mTailRate is log(1 - tailRate).
+var log1mTailRate = math.Log1p(-tailRate)
 
 // acceptShift follows runs of residuals beyond shiftZ sigmas on one side. When
 // a run reaches shiftPoints it returns the run's mean residual and true: the
@@ -103,6 +128,6 @@ func (m *Model) acceptShift(z, r float64) (float64, bool) {
 		return 0, false
 	}
 	offset := float64(m.shiftSum) / float64(run)
-	m.shiftRun, m.shiftSum, m.drift = 0, 0, 0
+	m.shiftRun, m.shiftSum = 0, 0
 	return offset, true
 }

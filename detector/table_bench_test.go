@@ -1,0 +1,105 @@
+package detector
+
+import (
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// The benchmarks of the hot path as the processor runs it: find the series'
+// model in a Table, score the point, learn from it. Series are visited in
+// random order, the worst case for the memory caches.
+
+// benchTable returns a table of n series, each with a first point learned.
+func benchTable(b *testing.B, n int) (*Table, *Detector, []uint64) {
+	b.Helper()
+	d := newDetector(b, nil)
+	tab := NewTable(n)
+	keys := make([]uint64, n)
+	for i := range keys {
+		keys[i] = uint64(i+1) * 0x9e3779b97f4a7c15
+		m, _ := tab.Get(keys[i], 0)
+		d.Update(m, t0, 100)
+	}
+	return tab, d, keys
+}
+
+func benchmarkUpdate(b *testing.B, n int) {
+	tab, d, keys := benchTable(b, n)
+	rng := uint64(88172645463325252)
+	ts := t0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		// xorshift64: a random series each time, at no cost worth measuring.
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		ts += 1e9
+		m, _ := tab.Get(keys[rng%uint64(n)], ts)
+		if _, err := d.Update(m, ts, 100+float64(rng&1023)/64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/point")
+}
+
+// BenchmarkUpdate10k is ns_per_point_10k of `make bench`.
+func BenchmarkUpdate10k(b *testing.B) { benchmarkUpdate(b, 10_000) }
+
+// BenchmarkUpdate1M is ns_per_point_1m of `make bench`.
+func BenchmarkUpdate1M(b *testing.B) { benchmarkUpdate(b, 1_000_000) }
+
+// BenchmarkStateBytesPerSeries measures the heap one series costs in a Table,
+// index included: state_bytes_per_series of `make bench`.
+func BenchmarkStateBytesPerSeries(b *testing.B) {
+	const n = 1_000_000
+	for range b.N {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tab, _, _ := benchTable(b, n)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n-8, "bytes/series") // less the benchmark's own key
+		b.ReportMetric(float64(ModelBytes), "model-bytes")
+		runtime.KeepAlive(tab)
+	}
+}
+
+// BenchmarkSnapshotWrite1M and BenchmarkSnapshotRestore1M time a snapshot of
+// a million series to a real file, fsync included: snapshot_write_seconds_1m
+// and snapshot_restore_seconds_1m of `make bench`.
+func BenchmarkSnapshotWrite1M(b *testing.B) {
+	tab, _, _ := benchTable(b, 1_000_000)
+	path := filepath.Join(b.TempDir(), "state")
+	b.ResetTimer()
+	for range b.N {
+		n, err := tab.SaveSnapshot(path, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(n)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/snapshot")
+}
+
+func BenchmarkSnapshotRestore1M(b *testing.B) {
+	tab, _, _ := benchTable(b, 1_000_000)
+	path := filepath.Join(b.TempDir(), "state")
+	n, err := tab.SaveSnapshot(path, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tab = nil
+	runtime.GC()
+	b.SetBytes(n)
+	b.ResetTimer()
+	for range b.N {
+		got, err := LoadSnapshot(path, 1, 1_000_000)
+		if err != nil || got.Len() != 1_000_000 {
+			b.Fatalf("restored %v series: %v", got, err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/restore")
+}
