@@ -166,10 +166,10 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	wi, wj, ww := knots(sec, weeklySlots, weeklySlotSeconds)
 	var season float32
 	if d.cfg.Daily {
-		season += profileAt(m.daily[:], di, dj, dw)
+		season += profileAt(m.daily[:], m.dailyScale, di, dj, dw)
 	}
 	if d.cfg.Weekly {
-		season += profileAt(m.weekly[:], wi, wj, ww)
+		season += profileAt(m.weekly[:], m.weeklyScale, wi, wj, ww)
 	}
 	seasonal := m.level + float64(season)
 	flatSigma := sigmaOf(m.spreadFlat, m.mean)
@@ -283,10 +283,14 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// the daily shape settles in the daily profile and the weekly one keeps
 	// what differs between days of the week.
 	if d.cfg.Daily {
-		learnProfile(m.daily[:], di, dj, dw, dailyRate, float32(rSeason))
+		learnProfile(m.daily[:], &m.dailyScale, di, dj, dw, dailyRate, float32(rSeason))
 	}
 	if d.cfg.Weekly {
-		learnProfile(m.weekly[:], wi, wj, ww, weeklyRate, float32(rSeason))
+		learnProfile(m.weekly[:], &m.weeklyScale, wi, wj, ww, weeklyRate, float32(rSeason))
+	}
+	if m.n%tightenEvery == 0 {
+		tighten(m.daily[:], &m.dailyScale)
+		tighten(m.weekly[:], &m.weeklyScale)
 	}
 	return res, nil
 }

@@ -45,8 +45,10 @@ type Model struct {
 	shiftSum float32 // residuals summed over the current run beyond shiftZ
 	shiftRun int32   // length of that run, negative below the expected value
 
-	daily  [dailySlots]float32
-	weekly [weeklySlots]float32
+	// The seasonal profiles: knots and the scale they are multiples of (see seasonal.go).
+	dailyScale, weeklyScale float32
+	daily                   [dailySlots]int16
+	weekly                  [weeklySlots]int16
 }
 
 // ModelBytes is the size of one Model: the per-series state budget of the detector.

@@ -1,9 +1,16 @@
 package detector
 
+import "math"
+
 // Seasonal profiles are additive offsets from a series' level, one knot per
 // slot of a cycle, linearly interpolated between knots. A point finds its
 // place in the cycle from its own timestamp (event time, UTC), not from a
 // count of points, so irregular sampling and gaps cannot shift the season.
+//
+// Knots are stored as int16 multiples of one float32 scale per profile: half
+// the memory of float32 knots, with a resolution of about 1/16,000 of the
+// profile's largest offset. The scale grows when an offset needs it and
+// shrinks back (see tighten) when the offsets have shrunk.
 
 const (
 	day  = 86400 // seconds
@@ -14,6 +21,12 @@ const (
 
 	dailySlotSeconds  = day / dailySlots
 	weeklySlotSeconds = week / weeklySlots
+
+	// knotMax is the largest magnitude of a stored knot.
+	knotMax = math.MaxInt16
+	// tightenEvery is how often, in points, a series checks whether its
+	// profiles' scales can shrink.
+	tightenEvery = 1024
 )
 
 // knots locates time t (unix seconds) on a cycle of n slots of width seconds:
@@ -33,13 +46,66 @@ func knots(t int64, n int, width int64) (i, j int, w float32) {
 }
 
 // profileAt is the profile's interpolated offset between knots i and j.
-func profileAt(p []float32, i, j int, w float32) float32 {
-	return p[i]*(1-w) + p[j]*w
+func profileAt(p []int16, scale float32, i, j int, w float32) float32 {
+	return (float32(p[i])*(1-w) + float32(p[j])*w) * scale
 }
 
 // learnProfile moves the two knots around a point towards its offset error e,
 // each in proportion to its interpolation weight.
-func learnProfile(p []float32, i, j int, w, rate, e float32) {
-	p[i] += rate * (1 - w) * e
-	p[j] += rate * w * e
+func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
+	vi := float32(p[i])**scale + rate*(1-w)*e
+	vj := float32(p[j])**scale + rate*w*e
+	if need := max(abs32(vi), abs32(vj)); need > knotMax**scale {
+		// Twice the room needed, so that the scale does not creep up a step at a time.
+		rescale(p, scale, 2*need/knotMax)
+	}
+	inv := 1 / *scale
+	p[i], p[j] = quantize(vi*inv), quantize(vj*inv)
 }
+
+// tighten halves the scale while every knot would still fit, so that a
+// profile whose offsets have shrunk (after a large early transient, say)
+// regains its resolution.
+func tighten(p []int16, scale *float32) {
+	var most int16
+	for _, k := range p {
+		most = max(most, k, -k)
+	}
+	if most == 0 {
+		*scale = 0 // nothing learned: the next offset sets the scale afresh
+		return
+	}
+	factor := float32(1)
+	for most < knotMax/4 {
+		most *= 2
+		factor *= 2
+	}
+	if factor > 1 {
+		for i := range p {
+			p[i] *= int16(factor)
+		}
+		*scale /= factor
+	}
+}
+
+// rescale re-expresses the knots in a larger scale.
+func rescale(p []int16, scale *float32, to float32) {
+	if *scale > 0 {
+		ratio := *scale / to
+		for i := range p {
+			p[i] = quantize(float32(p[i]) * ratio)
+		}
+	}
+	*scale = to
+}
+
+// quantize rounds v to the nearest knot value.
+func quantize(v float32) int16 {
+	v = max(-knotMax, min(knotMax, v))
+	if v < 0 {
+		return int16(v - 0.5)
+	}
+	return int16(v + 0.5)
+}
+
+func abs32(v float32) float32 { return float32(math.Abs(float64(v))) }

@@ -156,15 +156,15 @@ func (t *Table) rebuild() {
 		}
 	}
 	t.entries = live
-	t.index = make(map[uint64]int32, len(live))
+	t.index = newIndex(len(live))
 	for i, e := range live {
-		t.index[e.key] = int32(i)
+		t.index.set(e.key, int32(i))
 	}
 	// A corrupt file with a valid checksum is not expected, but duplicate keys
 	// would leave unreachable slots: reclaim them.
-	if len(t.index) != len(live) {
+	if t.index.count != len(live) {
 		for i := range live {
-			if t.index[live[i].key] != int32(i) {
+			if s, _ := t.index.get(live[i].key); s != int32(i) {
 				live[i] = entry{}
 				t.free = append(t.free, int32(i))
 			}

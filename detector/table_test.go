@@ -60,11 +60,11 @@ func TestTableEvictsSeriesNotSeenRecently(t *testing.T) {
 		tab.Get(k, 1) // keep 1, 2 and 5 busy: 3 is the one not seen since
 	}
 	tab.Get(6, 1)
-	if _, ok := tab.index[3]; ok {
+	if _, ok := tab.index.get(3); ok {
 		t.Error("key 3, the least recently seen, survived; a busy key was evicted instead")
 	}
 	for _, k := range []uint64{1, 2, 5, 6} {
-		if _, ok := tab.index[k]; !ok {
+		if _, ok := tab.index.get(k); !ok {
 			t.Errorf("busy key %d was evicted", k)
 		}
 	}
@@ -114,7 +114,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatalf("restored %d series, want %d", got.Len(), tab.Len())
 	}
 	tab.All(func(key uint64, seen int64, m *Model) bool {
-		r, ok := got.index[key]
+		r, ok := got.index.get(key)
 		if !ok {
 			t.Fatalf("key %x lost", key)
 		}

@@ -6,7 +6,8 @@
 //
 //	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
 //	anomaly nab --nab-dir DIR [--results DIR]
-//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--out FILE] FILE...
+//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--out FILE] FILE...
+//	anomaly generate [--series N] [--points N] [--interval D] [--out FILE]
 package main
 
 import (
@@ -18,7 +19,8 @@ import (
 const usage = `usage:
   anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
   anomaly nab --nab-dir DIR [--results DIR]
-  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--out FILE] FILE...
+  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--out FILE] FILE...
+  anomaly generate [--series N] [--points N] [--interval D] [--seed N] [--out FILE]
 `
 
 func main() {
@@ -41,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nabCmd(args[1:], stdout)
 	case "report":
 		return reportCmd(args[1:], stdout)
+	case "generate":
+		return generateCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -56,7 +56,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 		}
 		score := strconv.FormatFloat(fields["value_score"].(float64), 'f', 6, 64)
 		anomalous := "0"
-		if fields["value_anomaly"].(bool) {
+		if fields["value_anomaly"] == true {
 			anomalous = "1"
 			flagged++
 		}

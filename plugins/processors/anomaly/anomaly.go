@@ -240,8 +240,8 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
 		model, created := p.table.Get(h.Sum64(), wall)
-		if created {
-			p.stats.onSeriesCreated()
+		if created { // the only time the table's size or evictions change, but for expiry
+			p.stats.onSeriesCreated(p.table)
 		}
 		r, err := p.detector.Update(model, t, v)
 		if err != nil {
@@ -254,9 +254,13 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		m.AddField(n.expected, r.Expected)
 		m.AddField(n.lower, r.Lower)
 		m.AddField(n.upper, r.Upper)
-		m.AddField(n.anomaly, r.Anomaly)
-		m.AddField(n.warming, r.Warming)
+		// The flags are sparse, present only when true: every added field is
+		// a heap object in a Telegraf metric, and these two are usually false.
+		if r.Warming {
+			m.AddField(n.warming, true)
+		}
 		if r.Anomaly {
+			m.AddField(n.anomaly, true)
 			up = up || r.Direction == detector.Up
 			down = down || r.Direction == detector.Down
 		}
@@ -269,7 +273,6 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	case down:
 		m.AddTag(p.AnomalyTag, detector.Down.String())
 	}
-	p.stats.setSeries(p.table)
 	acc.AddMetric(m)
 	return nil
 }
@@ -330,7 +333,7 @@ func (p *Anomaly) expire(now time.Time) {
 	}
 	p.nextExpiry = now.Add(ttl / 8)
 	if n := p.table.Expire(now.Add(-ttl).UnixNano()); n > 0 {
-		p.stats.onExpired(n)
+		p.stats.onExpired(n, p.table)
 		p.Log.Debugf("Expired %d series not seen for %s", n, ttl)
 	}
 }

@@ -51,6 +51,7 @@ func (p *Anomaly) restore() *detector.Table {
 	}
 	p.Log.Infof("Restored %d series from %s in %s", t.Len(), p.StateFile, time.Since(start).Round(time.Millisecond))
 	p.stats.restored.Set(int64(t.Len()))
+	p.stats.setSeries(t)
 	return t
 }
 

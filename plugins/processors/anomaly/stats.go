@@ -50,7 +50,10 @@ func newStats(log telegraf.Logger) *stats {
 	}
 }
 
-func (s *stats) onSeriesCreated() { s.seriesCreated.Incr(1) }
+func (s *stats) onSeriesCreated(t *detector.Table) {
+	s.seriesCreated.Incr(1)
+	s.setSeries(t)
+}
 
 func (s *stats) onScored(anomaly bool) {
 	s.scored.Incr(1)
@@ -59,7 +62,10 @@ func (s *stats) onScored(anomaly bool) {
 	}
 }
 
-func (s *stats) onExpired(n int) { s.expired.Incr(int64(n)) }
+func (s *stats) onExpired(n int, t *detector.Table) {
+	s.expired.Incr(int64(n))
+	s.setSeries(t)
+}
 
 // setSeries publishes the table's size and its evictions since the last call.
 func (s *stats) setSeries(t *detector.Table) {

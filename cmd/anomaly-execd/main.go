@@ -1,0 +1,132 @@
+// Command anomaly-execd runs processors.anomaly outside Telegraf, for a stock
+// Telegraf binary: Telegraf's processors.execd starts it, writes every metric to
+// its stdin as line protocol and reads the scored metrics back from its stdout.
+// The plumbing is Telegraf's own Go shim (plugins/common/shim).
+//
+//	anomaly-execd --config plugin.conf < in.lp > out.lp
+//
+// In telegraf.conf (see telegraf.conf next to this file):
+//
+//	[[processors.execd]]
+//	  command = ["/usr/local/bin/anomaly-execd", "--config", "/etc/telegraf/anomaly-execd.conf"]
+//
+// The plugin configuration is one [[processors.anomaly]] table, read with
+// Telegraf's own configuration loader: unknown keys are an error, ${VAR} and
+// ${VAR:-default} are replaced from the environment, and namepass/tagpass/...
+// on the table work as in Telegraf (metrics they do not select pass through
+// unscored). Without --config the plugin's defaults apply (no state file).
+//
+// On end of input, SIGTERM or SIGINT the processor stops cleanly: the metrics
+// read so far are written out and, with state_file set, the models are saved.
+// (processors.execd closes the child's stdin on shutdown, and sends SIGTERM
+// 5 s later if it is still running.)
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/models"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+
+	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "unknown"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "E! [anomaly-execd]", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("anomaly-execd", flag.ContinueOnError)
+	configFile := fs.String("config", "", "file holding one [[processors.anomaly]] table (default: the plugin's defaults)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Printf("anomaly-execd %s\n", version)
+		return nil
+	}
+	proc, err := loadProcessor(*configFile)
+	if err != nil {
+		return err
+	}
+	stopOnSignal()
+	s := shim.New() // reads os.Stdin as replaced by stopOnSignal
+	if err := s.AddStreamingProcessor(proc); err != nil {
+		return err
+	}
+	return s.Run(shim.PollIntervalDisabled)
+}
+
+// loadProcessor reads the [[processors.anomaly]] table of path with Telegraf's
+// configuration loader and returns it wrapped with its metric filters.
+func loadProcessor(path string) (telegraf.StreamingProcessor, error) {
+	c := config.NewConfig()
+	c.Agent.Quiet = true // no "Loading config" line
+	if path == "" {
+		if err := c.LoadConfigData([]byte("[[processors.anomaly]]\n"), "defaults"); err != nil {
+			return nil, err
+		}
+	} else if err := c.LoadConfig(path); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(c.Inputs) > 0 || len(c.Outputs) > 0 || len(c.Aggregators) > 0:
+		return nil, fmt.Errorf("%s: only a [[processors.anomaly]] table belongs here: inputs, outputs and aggregators go in telegraf.conf", path)
+	case len(c.Processors) != 1 || c.Processors[0].Config.Name != "anomaly":
+		return nil, fmt.Errorf("%s: want exactly one [[processors.anomaly]] table, found %d processor tables", path, len(c.Processors))
+	}
+	return &filtered{c.Processors[0]}, nil
+}
+
+// filtered runs the processor behind its namepass/tagpass/... filters, as
+// Telegraf's agent does: a metric the filters do not select passes unchanged.
+type filtered struct{ rp *models.RunningProcessor }
+
+func (f *filtered) SampleConfig() string                                  { return f.rp.Processor.SampleConfig() }
+func (f *filtered) Init() error                                           { return f.rp.Init() }
+func (f *filtered) Start(acc telegraf.Accumulator) error                  { return f.rp.Start(acc) }
+func (f *filtered) Add(m telegraf.Metric, acc telegraf.Accumulator) error { return f.rp.Add(m, acc) }
+func (f *filtered) Stop()                                                 { f.rp.Stop() }
+
+// stopOnSignal makes SIGTERM and SIGINT end the input as end of file does. The
+// shim stops only at end of input (then it flushes its output and the
+// processor saves its state); a signal would otherwise kill the process with
+// the models unsaved. So the shim reads a pipe that this copies stdin into,
+// and a signal closes the pipe.
+func stopOnSignal() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return // keep the plain stdin: signals then end the process as usual
+	}
+	stdin := os.Stdin
+	os.Stdin = r
+	go func() {
+		_, err := io.Copy(w, stdin)
+		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
+			fmt.Fprintln(os.Stderr, "E! [anomaly-execd] reading stdin:", err)
+		}
+		w.Close()
+	}()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "I! [anomaly-execd] %s: finishing the metrics read so far and stopping\n", s)
+		w.Close()
+	}()
+}

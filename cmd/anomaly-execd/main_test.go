@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests run the built binary the way processors.execd does: line
+// protocol on stdin, scored line protocol on stdout, logs on stderr.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	binDir    string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func shimBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "anomaly-execd-test-"); buildErr != nil {
+			return
+		}
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		binPath = filepath.Join(binDir, "anomaly-execd")
+		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+// testdata returns the bundled NAB series' lines.
+func testdata(t *testing.T, names ...string) []byte {
+	t.Helper()
+	var b []byte
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", n+".lp"))
+		require.NoError(t, err)
+		b = append(b, data...)
+	}
+	return b
+}
+
+func writeConf(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "plugin.conf")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+// runShim runs the binary to the end of input and returns stdout and stderr.
+func runShim(t *testing.T, env []string, stdin []byte, args ...string) (stdout []byte, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(shimBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.Bytes(), errb.String(), err
+}
+
+// inProcess scores the input with the same configuration inside this test
+// process, the way the plugin runs inside telegraf-anomaly.
+func inProcess(t *testing.T, conf string, input []byte) []byte {
+	t.Helper()
+	p, err := loadProcessor(conf)
+	require.NoError(t, err)
+	require.NoError(t, p.(*filtered).Init())
+	var acc testutil.Accumulator
+	require.NoError(t, p.Start(&acc))
+	parser := influx.NewStreamParser(bytes.NewReader(input))
+	for {
+		m, err := parser.Next()
+		if errors.Is(err, influx.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		require.NoError(t, p.Add(m, &acc))
+	}
+	p.Stop()
+	s := &serializer.Serializer{}
+	require.NoError(t, s.Init())
+	var out bytes.Buffer
+	for _, m := range acc.GetTelegrafMetrics() {
+		b, err := s.Serialize(m)
+		require.NoError(t, err)
+		out.Write(b)
+	}
+	return out.Bytes()
+}
+
+func lines(b []byte) []string { return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") }
+
+// The shim's output is byte for byte what the processor gives in process.
+func TestShimScoresLikeInProcess(t *testing.T) {
+	input := testdata(t, "ec2_request_latency_system_failure", "nyc_taxi")
+	conf := writeConf(t, "[[processors.anomaly]]\n  fields = [\"value\"]\n")
+	t0 := time.Now()
+	out, stderr, err := runShim(t, nil, input, "--config", conf)
+	require.NoError(t, err, stderr)
+	took := time.Since(t0)
+	want := inProcess(t, conf, input)
+	require.Equal(t, len(lines(want)), len(lines(out)))
+	require.Equal(t, string(want), string(out))
+	require.Contains(t, string(out), "value_score=")
+	require.Contains(t, string(out), ",anomaly=")
+	t.Logf("%d lines through the shim in %s (process start included)", len(lines(out)), took.Round(time.Millisecond))
+}
+
+// Without --config the plugin's defaults apply.
+func TestShimDefaults(t *testing.T) {
+	out, stderr, err := runShim(t, nil, []byte("m,host=a value=1 1000000000\nm,host=a value=2 2000000000\n"))
+	require.NoError(t, err, stderr)
+	require.Len(t, lines(out), 2)
+	require.Contains(t, string(out), "value_warming=true")
+}
+
+// Telegraf's loader reads the table: a typo is an error, not a silent default,
+// and only processors.anomaly belongs in the file.
+func TestShimRejectsBadConfigs(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown key":   "[[processors.anomaly]]\n  sensitivty = \"low\"\n",
+		"bad value":     "[[processors.anomaly]]\n  sensitivity = \"extreme\"\n",
+		"an input":      "[[inputs.file]]\n  files = [\"x\"]\n[[processors.anomaly]]\n",
+		"two tables":    "[[processors.anomaly]]\n[[processors.anomaly]]\n",
+		"no processor":  "[agent]\n",
+		"not toml":      "[[processors.anomaly]\n",
+		"missing file?": "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conf := filepath.Join(t.TempDir(), "missing.conf")
+			if body != "" {
+				conf = writeConf(t, body)
+			}
+			out, stderr, err := runShim(t, nil, []byte("m value=1 1\n"), "--config", conf)
+			require.Error(t, err)
+			require.Empty(t, out)
+			require.Contains(t, stderr, "E! [anomaly-execd]")
+			t.Log(strings.TrimSpace(stderr))
+		})
+	}
+}
+
+// namepass and friends work as in Telegraf: unselected metrics pass unscored.
+func TestShimFilters(t *testing.T) {
+	conf := writeConf(t, "[[processors.anomaly]]\n  namepass = [\"scored\"]\n")
+	in := "scored value=1 1000000000\nother value=1 1000000000\n"
+	out, stderr, err := runShim(t, nil, []byte(in), "--config", conf)
+	require.NoError(t, err, stderr)
+	l := lines(out)
+	require.Len(t, l, 2)
+	require.Contains(t, l[0], "value_score=")
+	require.Equal(t, "other value=1 1000000000", l[1])
+}
+
+// A second run restores the models the first one saved at end of input: it
+// scores the second half exactly as one uninterrupted run does.
+func TestShimStateAcrossRestarts(t *testing.T) {
+	input := testdata(t, "nyc_taxi")
+	all := lines(input)
+	half := len(all) / 2
+	first := []byte(strings.Join(all[:half], "\n") + "\n")
+	second := []byte(strings.Join(all[half:], "\n") + "\n")
+	state := filepath.Join(t.TempDir(), "anomaly.state")
+	conf := writeConf(t, "[[processors.anomaly]]\n  state_file = \"${ANOMALY_STATE_FILE}\"\n")
+	env := []string{"ANOMALY_STATE_FILE=" + state}
+
+	_, stderr, err := runShim(t, env, first, "--config", conf)
+	require.NoError(t, err, stderr)
+	require.FileExists(t, state)
+	out, stderr, err := runShim(t, env, second, "--config", conf)
+	require.NoError(t, err, stderr)
+	require.Contains(t, stderr, "Restored 1 series")
+	require.NotContains(t, string(out), "value_warming=true")
+
+	t.Setenv("ANOMALY_STATE_FILE", filepath.Join(t.TempDir(), "in-process.state"))
+	want := lines(inProcess(t, conf, input))[half:]
+	require.Equal(t, want, lines(out))
+}
+
+// SIGTERM (what processors.execd sends when the child outlives a closed stdin
+// by 5 s, and what a service manager sends) finishes the metrics read so far,
+// saves the models and exits 0.
+func TestShimSIGTERM(t *testing.T) {
+	input := testdata(t, "ec2_request_latency_system_failure")
+	all := lines(input)
+	n := 1000
+	state := filepath.Join(t.TempDir(), "anomaly.state")
+	conf := writeConf(t, "[[processors.anomaly]]\n  state_file = \"${ANOMALY_STATE_FILE}\"\n  snapshot_interval = \"1h\"\n")
+	cmd := exec.Command(shimBinary(t), "--config", conf)
+	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+state)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill() //nolint:errcheck // a no-op once it exited
+
+	_, err = io.WriteString(stdin, strings.Join(all[:n], "\n")+"\n")
+	require.NoError(t, err)
+	sc := bufio.NewScanner(stdout)
+	got := 0
+	for got < n && sc.Scan() {
+		got++
+	}
+	require.Equal(t, n, got)
+	require.NoFileExists(t, state) // nothing saved yet: the interval is an hour
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() {
+		for sc.Scan() {
+			got++
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("still running 10 s after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	require.Equal(t, n, got)
+	require.FileExists(t, state)
+	require.Contains(t, stderr.String(), "finishing the metrics read so far")
+}
+
+// The example configuration next to the binary loads and runs.
+func TestPluginConfExample(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "anomaly.state")
+	out, stderr, err := runShim(t, []string{"ANOMALY_STATE_FILE=" + state},
+		testdata(t, "ec2_request_latency_system_failure"), "--config", "plugin.conf")
+	require.NoError(t, err, stderr)
+	require.Len(t, lines(out), 4032)
+	require.FileExists(t, state)
+}
