@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# The README's test command (make test): vet, then every Go test of the
-# project, with the race detector on the packages with concurrency.
+# The README's test command (make test), and what .ci/run calls: vet, every Go
+# test of the project (the end-to-end tests start a real Kafka broker and a
+# real InfluxDB through scripts/), and short fuzz runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The report's rendering test needs a real browser (Debian's chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "== installing chromium (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+fi
 
 echo "== go vet"
 go vet ./...
 
 echo "== go test"
-go test -count=1 ./...
+go test -count=1 -timeout 40m ./...
+
+echo "== fuzz (short runs)"
+go test -run '^$' -fuzz '^FuzzReadSnapshot$' -fuzztime 20s ./detector
+go test -run '^$' -fuzz '^FuzzAdd$' -fuzztime 20s ./plugins/processors/anomaly

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# make bench: the speed and memory figures of issue "State at scale", measured
+# side by side in one run. The last lines are one figure each, "name value unit".
+# Go benchmarks are in detector/table_bench_test.go; the pipeline runs the
+# custom binary on generated line protocol (scripts/bench/*.conf).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${BENCH_DIR:-$(mktemp -d)}
+trap '[ -z "${BENCH_DIR:-}" ] && rm -rf "$work"' EXIT
+declare -A fig
+
+# bench_metric BENCH UNIT: run one Go benchmark and print the value reported in UNIT.
+bench_metric() {
+	local pattern=$1 unit=$2 benchtime=$3
+	go test -run '^$' -bench "^${pattern}\$" -benchtime "$benchtime" ./detector |
+		tee -a "$work/go-bench.txt" |
+		awk -v u="$unit" '$1 ~ /^Benchmark/ { for (i = 3; i <= NF; i++) if ($i == u) print $(i-1) }'
+}
+
+echo "== detector benchmarks (go test -bench ./detector)"
+fig[ns_per_point_10k]=$(bench_metric BenchmarkUpdate10k ns/point 5000000x)
+fig[ns_per_point_1m]=$(bench_metric BenchmarkUpdate1M ns/point 5000000x)
+fig[state_bytes_per_series]=$(bench_metric BenchmarkStateBytesPerSeries bytes/series 1x)
+fig[snapshot_write_seconds_1m]=$(bench_metric BenchmarkSnapshotWrite1M s/snapshot 3x)
+fig[snapshot_restore_seconds_1m]=$(bench_metric BenchmarkSnapshotRestore1M s/restore 3x)
+grep '^Benchmark' "$work/go-bench.txt"
+
+echo "== pipeline: 2M points of 100k series, file -> [processors.anomaly] -> outputs.discard"
+make -s build
+bin/anomaly generate --series 100000 --points 2000000 --out "$work/pipeline.lp"
+# run_once CONF: wall seconds of one --once replay.
+run_once() {
+	local start end
+	start=$(date +%s.%N)
+	BENCH_INPUT="$work/pipeline.lp" bin/telegraf-anomaly --config "scripts/bench/pipeline-$1.conf" --once
+	end=$(date +%s.%N)
+	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+best_base=999999 best_anomaly=999999
+for round in 1 2 3; do # interleaved, best of three each, so both see the same machine
+	b=$(run_once base)
+	a=$(run_once anomaly)
+	echo "round $round: no processor ${b}s, processors.anomaly ${a}s"
+	best_base=$(awk -v x="$b" -v y="$best_base" 'BEGIN { print (x < y ? x : y) }')
+	best_anomaly=$(awk -v x="$a" -v y="$best_anomaly" 'BEGIN { print (x < y ? x : y) }')
+done
+awk -v b="$best_base" -v a="$best_anomaly" \
+	'BEGIN { printf "best: no processor %.0f points/s, processors.anomaly %.0f points/s\n", 2e6 / b, 2e6 / a }'
+fig[pipeline_throughput_ratio]=$(awk -v b="$best_base" -v a="$best_anomaly" 'BEGIN { printf "%.3f", b / a }')
+
+echo "== RSS: 1M series, 2 points each, file -> processors.anomaly -> outputs.discard (peak, replay buffer included)"
+bin/anomaly generate --series 1000000 --points 2000000 --out "$work/rss.lp"
+rss_kb() {
+	BENCH_INPUT="$work/rss.lp" /usr/bin/time -f '%M' bin/telegraf-anomaly --config "scripts/bench/pipeline-$1.conf" --once 2>&1 >/dev/null | tail -1
+}
+base_kb=$(rss_kb base)
+anomaly_kb=$(rss_kb anomaly)
+echo "peak RSS: no processor ${base_kb} KiB, processors.anomaly ${anomaly_kb} KiB (the difference, $(( (anomaly_kb - base_kb) / 1024 )) MiB, is the models and their index)"
+fig[rss_bytes_1m_series]=$(( anomaly_kb * 1024 ))
+
+echo
+printf 'state_bytes_per_series %s bytes\n' "${fig[state_bytes_per_series]}"
+printf 'rss_bytes_1m_series %s bytes\n' "${fig[rss_bytes_1m_series]}"
+printf 'ns_per_point_10k %s ns\n' "${fig[ns_per_point_10k]}"
+printf 'ns_per_point_1m %s ns\n' "${fig[ns_per_point_1m]}"
+printf 'snapshot_write_seconds_1m %s s\n' "${fig[snapshot_write_seconds_1m]}"
+printf 'snapshot_restore_seconds_1m %s s\n' "${fig[snapshot_restore_seconds_1m]}"
+printf 'pipeline_throughput_ratio %s ratio\n' "${fig[pipeline_throughput_ratio]}"
