@@ -264,11 +264,14 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	if offset, ok := m.acceptShift(z, r); ok {
-		// The deviation persisted: it is the new normal, not an anomaly to resist.
-		m.mean += offset
-		m.level += offset
-		seasonal += offset
+	if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
+		// The deviation persisted: it is the new normal, not an anomaly to
+		// resist. Each model moves by its own mean error over the run, so a
+		// seasonal model that foresaw the move (a daily step, when the plain
+		// level was in use) is not shifted by it.
+		m.mean += flatOff
+		m.level += seasonOff
+		seasonal += seasonOff
 	}
 	rFlat := clamp(x-m.mean, learnClamp*flatSigma)
 	rSeason := clamp(x-seasonal, learnClamp*seasonSigma)

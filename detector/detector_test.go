@@ -400,3 +400,23 @@ func TestNewTerritoryScoresHighest(t *testing.T) {
 		t.Errorf("a value far beyond the range seen: %+v, want score 1 and an anomaly", r)
 	}
 }
+
+// TestDailyStepDoesNotShiftTheSeasonalLevel: on a daily square wave the plain
+// level lags every step long enough for a level shift to be accepted; the
+// seasonal model, which foresaw the step, must not be moved by it. (It once
+// was, and then it never became better than the plain level.)
+func TestDailyStepDoesNotShiftTheSeasonalLevel(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.Weekly = false })
+	var m Model
+	nz := noise(14, 1)
+	square := func(ts int64) float64 {
+		if h := (ts / (60 * minute)) % 24; h >= 8 && h < 16 {
+			return 80
+		}
+		return 20
+	}
+	feed(t, d, &m, t0, 5*minute, 10*288, func(ts int64) float64 { return square(ts) + nz(ts) })
+	if m.spreadSeason > 0.5*m.spreadFlat {
+		t.Errorf("seasonal spread %v, plain level's %v: the seasonal model should be far better", m.spreadSeason, m.spreadFlat)
+	}
+}
