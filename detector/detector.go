@@ -106,10 +106,6 @@ const (
 	rawCap = 6.0
 	// likPoints is how many points a series needs before its likelihood counts.
 	likPoints = 100
-	// holdPoints is how long an alarm is held: for that many points after a
-	// flag, the same incident is not flagged again (alert grouping; about 10
-	// hours of 5-minute data).
-	holdPoints = 128
 	// rangeTolerance: a value beyond the range seen so far by this share of
 	// the range is new territory, the strongest evidence there is (the
 	// "spatial anomaly" rule of Numenta's NAB detector, same 5% tolerance).
@@ -231,12 +227,12 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	half := max(sigma*m.statAt(d.logThreshold, logProb), d.minDeviation(expected))
 	res.Lower, res.Upper = expected-half, expected+half
 
-	// Decide. An alarm is held for holdPoints points: the incident it
+	// Decide. An alarm is held for HoldPoints points: the incident it
 	// reports is not flagged again, and the held points score 0 (they are no
 	// evidence of a new incident), so that a sweep of the score sees one
 	// alarm too.
 	threshold := d.cfg.threshold()
-	held := m.sinceAlarm < holdPoints
+	held := m.sinceAlarm < uint32(d.cfg.HoldPoints)
 	candidate := !warming && score >= threshold && math.Abs(r) >= d.minDeviation(expected)
 	m.hits <<= 1
 	if candidate {
@@ -253,7 +249,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
 	if res.Anomaly {
 		m.sinceAlarm = 0
-	} else if m.sinceAlarm < holdPoints {
+	} else if m.sinceAlarm < uint32(d.cfg.HoldPoints) {
 		m.sinceAlarm++
 	}
 	if m.n > tailPoints {

@@ -35,7 +35,7 @@ type Model struct {
 	likVar  float32
 
 	// sinceAlarm counts the points since the last flagged one (saturating):
-	// an alarm is held for holdPoints points, during which the same incident
+	// an alarm is held for Config.HoldPoints points, during which the same incident
 	// is not flagged again.
 	sinceAlarm uint32
 
@@ -73,7 +73,7 @@ func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
 		mean: x, level: x, lo: x, hi: x,
-		sinceAlarm:  holdPoints,
+		sinceAlarm:  math.MaxUint32,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
 }
