@@ -106,10 +106,6 @@ const (
 	rawCap = 6.0
 	// likPoints is how many points a series needs before its likelihood counts.
 	likPoints = 100
-	// holdPoints is how long an alarm is held: for that many points after a
-	// flag, the same incident is not flagged again (alert grouping; about 10
-	// hours of 5-minute data).
-	holdPoints = 128
 	// rangeTolerance: a value beyond the range seen so far by this share of
 	// the range is new territory, the strongest evidence there is (the
 	// "spatial anomaly" rule of Numenta's NAB detector, same 5% tolerance).
@@ -231,12 +227,12 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	half := max(sigma*m.statAt(d.logThreshold, logProb), d.minDeviation(expected))
 	res.Lower, res.Upper = expected-half, expected+half
 
-	// Decide. An alarm is held for holdPoints points: the incident it
+	// Decide. An alarm is held for HoldPoints points: the incident it
 	// reports is not flagged again, and the held points score 0 (they are no
 	// evidence of a new incident), so that a sweep of the score sees one
 	// alarm too.
 	threshold := d.cfg.threshold()
-	held := m.sinceAlarm < holdPoints
+	held := m.sinceAlarm < uint32(d.cfg.HoldPoints)
 	candidate := !warming && score >= threshold && math.Abs(r) >= d.minDeviation(expected)
 	m.hits <<= 1
 	if candidate {
@@ -253,7 +249,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
 	if res.Anomaly {
 		m.sinceAlarm = 0
-	} else if m.sinceAlarm < holdPoints {
+	} else if m.sinceAlarm < uint32(d.cfg.HoldPoints) {
 		m.sinceAlarm++
 	}
 	if m.n > tailPoints {
@@ -264,11 +260,14 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	if offset, ok := m.acceptShift(z, r); ok {
-		// The deviation persisted: it is the new normal, not an anomaly to resist.
-		m.mean += offset
-		m.level += offset
-		seasonal += offset
+	if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
+		// The deviation persisted: it is the new normal, not an anomaly to
+		// resist. Each model moves by its own mean error over the run, so a
+		// seasonal model that foresaw the move (a daily step, when the plain
+		// level was in use) is not shifted by it.
+		m.mean += flatOff
+		m.level += seasonOff
+		seasonal += seasonOff
 	}
 	rFlat := clamp(x-m.mean, learnClamp*flatSigma)
 	rSeason := clamp(x-seasonal, learnClamp*seasonSigma)

@@ -230,8 +230,8 @@ func TestDirection(t *testing.T) {
 			feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 			up, _ := d.Update(&m, t0+1000*minute, 150)
 			// The spike down comes after the first alarm's hold, so it is a new incident.
-			feed(t, d, &m, t0+1001*minute, minute, holdPoints+50, func(ts int64) float64 { return 100 + nz(ts) })
-			down, _ := d.Update(&m, t0+(1051+holdPoints)*minute, 50)
+			feed(t, d, &m, t0+1001*minute, minute, d.cfg.HoldPoints+50, func(ts int64) float64 { return 100 + nz(ts) })
+			down, _ := d.Update(&m, t0+(1051+int64(d.cfg.HoldPoints))*minute, 50)
 			if up.Anomaly != tc.up || down.Anomaly != tc.down {
 				t.Errorf("spike up flagged %v (want %v), spike down flagged %v (want %v)", up.Anomaly, tc.up, down.Anomaly, tc.down)
 			}
@@ -337,6 +337,8 @@ func TestConfigValidate(t *testing.T) {
 		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }},
 		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 3, 2 }},
 		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }},
+		{"negative hold", func(c *Config) { c.HoldPoints = -1 }},
+		{"hold beyond the limit", func(c *Config) { c.HoldPoints = maxHold + 1 }},
 		{"unknown direction", func(c *Config) { c.Direction = 7 }},
 	} {
 		cfg := DefaultConfig()
@@ -380,9 +382,27 @@ func TestAlarmIsHeld(t *testing.T) {
 		}
 	}
 	// After the hold, a new spike is a new incident.
-	feed(t, d, &m, t0+1020*minute, minute, holdPoints, func(ts int64) float64 { return 100 + nz(ts) })
-	if r, _ := d.Update(&m, t0+(1020+holdPoints)*minute, 200); !r.Anomaly {
+	feed(t, d, &m, t0+1020*minute, minute, d.cfg.HoldPoints, func(ts int64) float64 { return 100 + nz(ts) })
+	if r, _ := d.Update(&m, t0+(1020+int64(d.cfg.HoldPoints))*minute, 200); !r.Anomaly {
 		t.Errorf("a spike after the hold is not flagged: %+v", r)
+	}
+}
+
+func TestHoldPointsZeroHoldsNothing(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.HoldPoints = 0 })
+	var m Model
+	gauss := noise(12, 1)
+	nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) }
+	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+	// Two spikes a few points apart: with no hold, both are alerts.
+	rs := feed(t, d, &m, t0+1000*minute, minute, 5, func(ts int64) float64 {
+		if (ts/minute)%4 == 0 {
+			return 200
+		}
+		return 100 + nz(ts)
+	})
+	if n := countAnomalies(rs); n != 2 {
+		t.Errorf("%d alerts for two spikes with HoldPoints 0, want 2", n)
 	}
 }
 
@@ -398,5 +418,25 @@ func TestNewTerritoryScoresHighest(t *testing.T) {
 	r, _ := d.Update(&m, t0+3000*minute, 400)
 	if r.Score != 1 || !r.Anomaly {
 		t.Errorf("a value far beyond the range seen: %+v, want score 1 and an anomaly", r)
+	}
+}
+
+// TestDailyStepDoesNotShiftTheSeasonalLevel: on a daily square wave the plain
+// level lags every step long enough for a level shift to be accepted; the
+// seasonal model, which foresaw the step, must not be moved by it. (It once
+// was, and then it never became better than the plain level.)
+func TestDailyStepDoesNotShiftTheSeasonalLevel(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.Weekly = false })
+	var m Model
+	nz := noise(14, 1)
+	square := func(ts int64) float64 {
+		if h := (ts / (60 * minute)) % 24; h >= 8 && h < 16 {
+			return 80
+		}
+		return 20
+	}
+	feed(t, d, &m, t0, 5*minute, 10*288, func(ts int64) float64 { return square(ts) + nz(ts) })
+	if m.spreadSeason > 0.5*m.spreadFlat {
+		t.Errorf("seasonal spread %v, plain level's %v: the seasonal model should be far better", m.spreadSeason, m.spreadFlat)
 	}
 }

@@ -35,15 +35,20 @@ type Model struct {
 	likVar  float32
 
 	// sinceAlarm counts the points since the last flagged one (saturating):
-	// an alarm is held for holdPoints points, during which the same incident
+	// an alarm is held for Config.HoldPoints points, during which the same incident
 	// is not flagged again.
 	sinceAlarm uint32
 
 	// lo and hi are the range of the values seen so far.
 	lo, hi float64
 
-	shiftSum float32 // residuals summed over the current run beyond shiftZ
-	shiftRun int32   // length of that run, negative below the expected value
+	// A run of points beyond shiftZ on one side of the prediction in use:
+	// its length (negative below the prediction) and each model's residuals
+	// summed over it, so that on a level shift each model moves by its own
+	// mean error (a model that foresaw the move does not move).
+	shiftRun       int32
+	shiftSumFlat   float32
+	shiftSumSeason float32
 
 	// The seasonal profiles: knots and the scale they are multiples of (see seasonal.go).
 	dailyScale, weeklyScale float32
@@ -70,7 +75,7 @@ func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
 		mean: x, level: x, lo: x, hi: x,
-		sinceAlarm:  holdPoints,
+		sinceAlarm:  math.MaxUint32,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
 }
@@ -104,32 +109,36 @@ func (m *Model) learnTail(stat float64) {
 // log1mTailRate is log(1 - tailRate).
 var log1mTailRate = math.Log1p(-tailRate)
 
-// acceptShift follows runs of residuals beyond shiftZ sigmas on one side. When
-// a run reaches shiftPoints it returns the run's mean residual and true: the
-// level has shifted and the models should move by that much.
-func (m *Model) acceptShift(z, r float64) (float64, bool) {
+// acceptShift follows runs of residuals beyond shiftZ sigmas on one side of
+// the prediction in use (z). rFlat and rSeason are the residuals of the plain
+// level and of the seasonal model. When a run reaches shiftPoints it returns
+// each model's mean residual over the run and true: the level has shifted and
+// each model should move by its own mean error.
+func (m *Model) acceptShift(z, rFlat, rSeason float64) (float64, float64, bool) {
 	switch {
 	case z >= shiftZ && m.shiftRun >= 0:
 		m.shiftRun++
 	case z <= -shiftZ && m.shiftRun <= 0:
 		m.shiftRun--
 	case z >= shiftZ:
-		m.shiftRun, m.shiftSum = 1, 0
+		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 1, 0, 0
 	case z <= -shiftZ:
-		m.shiftRun, m.shiftSum = -1, 0
+		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = -1, 0, 0
 	default:
-		m.shiftRun, m.shiftSum = 0, 0
-		return 0, false
+		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 0, 0, 0
+		return 0, 0, false
 	}
-	m.shiftSum += float32(r)
+	m.shiftSumFlat += float32(rFlat)
+	m.shiftSumSeason += float32(rSeason)
 	run := m.shiftRun
 	if run < 0 {
 		run = -run
 	}
 	if run < shiftPoints {
-		return 0, false
+		return 0, 0, false
 	}
-	offset := float64(m.shiftSum) / float64(run)
-	m.shiftRun, m.shiftSum = 0, 0
-	return offset, true
+	flat := float64(m.shiftSumFlat) / float64(run)
+	season := float64(m.shiftSumSeason) / float64(run)
+	m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 0, 0, 0
+	return flat, season, true
 }
