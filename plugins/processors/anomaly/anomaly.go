@@ -9,6 +9,7 @@ package anomaly
 import (
 	_ "embed"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -64,7 +65,17 @@ type Anomaly struct {
 	now          func() time.Time // the wall clock, replaceable in tests
 	nextExpiry   time.Time
 	nextSnapshot time.Time
+
+	// mu guards the table between Add and the housekeeping goroutine, which
+	// expires series and writes snapshots even when no metric arrives.
+	mu   sync.Mutex
+	done chan struct{}
+	wg   sync.WaitGroup
 }
+
+// housekeepingTick is how often the housekeeping goroutine wakes up to see
+// whether an expiry or a snapshot is due.
+const housekeepingTick = time.Second
 
 // outputNames are the names of the fields added for one scored field, built
 // once per field name so the hot path does not concatenate strings.
@@ -190,24 +201,52 @@ func (p *Anomaly) Init() error {
 	return nil
 }
 
-// Start is part of the streaming processor interface; the processor needs no
-// background work.
-func (p *Anomaly) Start(telegraf.Accumulator) error { return nil }
+// Start starts the housekeeping goroutine: series expiry and snapshots.
+func (p *Anomaly) Start(telegraf.Accumulator) error {
+	p.done = make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(housekeepingTick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-tick.C:
+				p.housekeep(p.now())
+			}
+		}
+	}()
+	return nil
+}
 
-// Stop writes a last snapshot when a state file is configured.
+// Stop ends the housekeeping and writes a last snapshot when a state file is configured.
 func (p *Anomaly) Stop() {
+	if p.done != nil {
+		close(p.done)
+		p.wg.Wait()
+		p.done = nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.snapshot()
 }
 
-// Add scores the metric's selected fields, adds the results to it and passes it on.
-func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
-	now := p.now()
+// housekeep expires old series and writes a snapshot when they are due.
+func (p *Anomaly) housekeep(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.expire(now)
 	if p.StateFile != "" && p.SnapshotInterval > 0 && !now.Before(p.nextSnapshot) {
 		p.snapshot()
 		p.scheduleSnapshot(now)
 	}
-	wall := now.UnixNano()
+}
+
+// Add scores the metric's selected fields, adds the results to it and passes it on.
+func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
+	wall := p.now().UnixNano()
 	t := m.Time().UnixNano()
 
 	// The series key hashes the measurement and identifying tags once per
@@ -226,6 +265,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	}
 
 	var up, down bool
+	p.mu.Lock()
 	fields := m.FieldList()
 	for i := range len(fields) { // fields are appended below; score only the original ones
 		f := fields[i]
@@ -265,6 +305,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 			down = down || r.Direction == detector.Down
 		}
 	}
+	p.mu.Unlock()
 	switch {
 	case up && down:
 		m.AddTag(p.AnomalyTag, detector.Both.String())

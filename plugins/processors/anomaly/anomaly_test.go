@@ -3,6 +3,7 @@ package anomaly
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -30,8 +31,9 @@ func newPlugin(t *testing.T, change func(*Anomaly)) (*Anomaly, *testutil.Accumul
 		change(p)
 	}
 	require.NoError(t, p.Init())
+	// Not started: the tests call housekeep with their own clock instead of
+	// the housekeeping goroutine's ticks.
 	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
 	t.Cleanup(p.Stop)
 	return p, acc
 }
@@ -218,6 +220,7 @@ func TestSeriesExpireAfterTTL(t *testing.T) {
 	for i := 1; i <= 120; i++ {
 		clock = t0.Add(time.Duration(i) * time.Minute)
 		require.NoError(t, p.Add(metric.New("m", map[string]string{"h": "a"}, map[string]any{"v": 1.0}, clock), acc))
+		p.housekeep(clock)
 	}
 	require.Equal(t, 1, p.table.Len())
 	require.Equal(t, expired+1, stat(p, p.stats.expired))
@@ -269,4 +272,19 @@ func TestCountersMove(t *testing.T) {
 	require.Equal(t, created+2, stat(p, p.stats.seriesCreated))
 	require.GreaterOrEqual(t, stat(p, p.stats.anomalies), anomalies+1)
 	require.Equal(t, int64(2*detector.EntryBytes), stat(p, p.stats.stateBytes))
+}
+
+func TestHousekeepingRunsWithoutTraffic(t *testing.T) {
+	path := t.TempDir() + "/anomaly.state"
+	p := newAnomaly()
+	p.Log = testutil.Logger{}
+	p.StateFile = path
+	p.SnapshotInterval = config.Duration(time.Millisecond)
+	require.NoError(t, p.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, p.Start(acc))
+	require.NoError(t, p.Add(metric.New("m", nil, map[string]any{"v": 1.0}, t0), acc))
+	// No more metrics: the snapshot is still written on time.
+	require.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, 5*time.Second, 10*time.Millisecond)
+	p.Stop()
 }
