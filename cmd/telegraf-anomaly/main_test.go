@@ -91,9 +91,10 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	t.Logf("%d anomalies printed, %d inside labelled windows, %d windows of 12 hit", len(flagged), inside, len(hit))
-	require.NotEmpty(t, flagged)
-	require.GreaterOrEqual(t, 2*inside, len(flagged), "most anomalies fall inside the labelled windows")
-	require.GreaterOrEqual(t, len(hit), 4, "the demo finds several of the labelled incidents")
+	// What a user should see: most incidents found, and not drowned in noise
+	// (NAB's standard profile weighs a missed incident like nine false alarms).
+	require.GreaterOrEqual(t, len(hit), 8, "the demo finds most of the 12 labelled incidents")
+	require.LessOrEqual(t, len(flagged)-inside, 2*12, "at most two flags outside windows per labelled incident")
 }
 
 type window struct{ Start, End time.Time }
