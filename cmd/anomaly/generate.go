@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"time"
 )
@@ -33,28 +32,26 @@ func generateCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("generate: --start: %w", err)
 	}
-	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
+	return writeOutput(*out, stdout, func(w io.Writer) error {
+		return generate(w, *series, *points, *interval, t0, *seed)
+	})
+}
+
+// generate writes the points of the synthetic series to w.
+func generate(w io.Writer, nSeries, points int, interval time.Duration, t0 time.Time, seed uint64) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	rng := rand.New(rand.NewPCG(*seed, 7))
+	rng := rand.New(rand.NewPCG(seed, 7))
 	// Each series has its own level, amplitude and noise.
-	level, amp, noise := make([]float64, *series), make([]float64, *series), make([]float64, *series)
-	for s := range *series {
+	level, amp, noise := make([]float64, nSeries), make([]float64, nSeries), make([]float64, nSeries)
+	for s := range nSeries {
 		level[s] = 10 + rng.Float64()*1000
 		amp[s] = level[s] * rng.Float64() * 0.3
 		noise[s] = level[s] * (0.005 + rng.Float64()*0.02)
 	}
 	var line []byte
-	for i := range *points {
-		s := i % *series
-		ts := t0.Add(time.Duration(i / *series) * *interval)
+	for i := range points {
+		s := i % nSeries
+		ts := t0.Add(time.Duration(i/nSeries) * interval)
 		day := float64(ts.Unix()%86400) / 86400
 		v := level[s] + amp[s]*math.Sin(2*math.Pi*day) + noise[s]*rng.NormFloat64()
 		if rng.IntN(20_000) == 0 {
@@ -71,11 +68,5 @@ func generateCmd(args []string, stdout io.Writer) error {
 		line = append(line, '\n')
 		bw.Write(line)
 	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if f, ok := w.(*os.File); ok && *out != "" {
-		return f.Close()
-	}
-	return nil
+	return bw.Flush()
 }

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 )
 
 const usage = `usage:
@@ -51,4 +53,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+// writeOutput runs write on the file named path, or on stdout when path is
+// empty, and reports the first error, closing the file included.
+func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		return write(stdout)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// readSeries reads every series of the input files, in order.
+func readSeries(paths []string) ([]*input.Series, error) {
+	var series []*input.Series
+	for _, path := range paths {
+		ss, err := input.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		series = append(series, ss...)
+	}
+	return series, nil
 }

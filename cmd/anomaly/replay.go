@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"time"
 
@@ -30,49 +29,32 @@ func replayCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	var series []*input.Series
-	for _, path := range fs.Args() {
-		ss, err := input.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		series = append(series, ss...)
-	}
-	// One series writes the documented columns; several put the series' name first.
-	multi := len(series) > 1
-	cw := csv.NewWriter(w)
-	header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}
-	if multi {
-		header = append([]string{"series"}, header...)
-	}
-	cw.Write(header)
-	row := make([]string, 0, len(header))
-	for _, s := range series {
-		for i, r := range replay(d, s) {
-			row = row[:0]
-			if multi {
-				row = append(row, s.Name)
-			}
-			cw.Write(appendRow(row, s.Times[i], s.Values[i], r))
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	series, err := readSeries(fs.Args())
+	if err != nil {
 		return err
 	}
-	if *out != "" {
-		return w.(*os.File).Close()
-	}
-	return nil
+	return writeOutput(*out, stdout, func(w io.Writer) error {
+		// One series writes the documented columns; several put the series' name first.
+		multi := len(series) > 1
+		cw := csv.NewWriter(w)
+		header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}
+		if multi {
+			header = append([]string{"series"}, header...)
+		}
+		cw.Write(header)
+		row := make([]string, 0, len(header))
+		for _, s := range series {
+			for i, r := range replay(d, s) {
+				row = row[:0]
+				if multi {
+					row = append(row, s.Name)
+				}
+				cw.Write(appendRow(row, s.Times[i], s.Values[i], r))
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 }
 
 // newDetector returns a detector with the shipped defaults at a sensitivity.

@@ -41,39 +41,24 @@ func reportCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var pages []report.Series
-	for _, path := range fs.Args() {
-		ss, err := input.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, s := range ss {
-			pages = append(pages, toReport(s, replay(d, s), windows[s.Name]))
-		}
+	series, err := readSeries(fs.Args())
+	if err != nil {
+		return err
+	}
+	pages := make([]report.Series, len(series))
+	for i, s := range series {
+		pages[i] = toReport(s, replay(d, s), windows[s.Name])
 	}
 	if *title == "" {
 		*title = "anomaly report: " + strings.Join(fs.Args(), " ")
 	}
-	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
+	return writeOutput(*out, stdout, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := report.Write(bw, *title, pages); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
-	}
-	bw := bufio.NewWriter(w)
-	if err := report.Write(bw, *title, pages); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if f, ok := w.(*os.File); ok && *out != "" {
-		return f.Close()
-	}
-	return nil
+		return bw.Flush()
+	})
 }
 
 func toReport(s *input.Series, rs []detector.Result, windows []report.Window) report.Series {
