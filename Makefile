@@ -2,7 +2,8 @@
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TELEGRAF_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf 2>/dev/null)
+# Telegraf parses its own version as semver without the leading v.
+TELEGRAF_VERSION := $(patsubst v%,%,$(shell $(GO) list -m -f '{{.Version}}' github.com/influxdata/telegraf 2>/dev/null))
 LDFLAGS := -X main.version=$(VERSION) \
 	-X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION) \
 	-X github.com/telegraf-anomaly/telegraf-anomaly.TelegrafVersion=$(TELEGRAF_VERSION)
@@ -34,6 +35,15 @@ nab: build
 ## bench: the speed and memory figures, one "name value unit" line each at the end
 bench: build
 	bash scripts/bench.sh
+
+## e2e: the end-to-end tests alone: apps -> agent -> Kafka -> collectors -> InfluxDB on real
+##      servers on 127.0.0.1, installed on first use (see e2e/README.md)
+e2e:
+	$(GO) test -count=1 -v -timeout 20m ./e2e/
+
+## bench-pipeline: the pipeline's throughput with scoring on; ends with "pipeline_points_per_second N"
+bench-pipeline:
+	bash scripts/bench-pipeline.sh
 
 fmt:
 	gofmt -l -w .

@@ -182,10 +182,13 @@ EOF
 # On later starts it is reused as is, which is what makes restarts keep their data.
 format_storage() {
     [[ -f "$DATA_DIR/meta.properties" ]] && return 0
-    if [[ ! -s "$CLUSTER_ID_FILE" ]]; then
-        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding (22 chars).
+    # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding (22 chars).
+    # It must not start with '-': StorageTool's argument parser would take "-t -xyz..." for
+    # an option and fail ("argument --cluster-id/-t: expected one argument"), about one
+    # start in 64. Kafka's own Uuid.randomUuid() rejects such ids for the same reason.
+    while [[ ! -s "$CLUSTER_ID_FILE" || "$(cat "$CLUSTER_ID_FILE")" == -* ]]; do
         head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$CLUSTER_ID_FILE"
-    fi
+    done
     log "formatting $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
     run_class kafka.tools.StorageTool format -t "$(cat "$CLUSTER_ID_FILE")" -c "$CONFIG" --ignore-formatted \
         >"$LOG_DIR/format.log" 2>&1 || { tail_log "$LOG_DIR/format.log"; die "kafka storage format failed"; }

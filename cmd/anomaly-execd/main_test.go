@@ -82,7 +82,8 @@ func writeConf(t *testing.T, body string) string {
 // runShim runs the binary to the end of input and returns stdout and stderr.
 func runShim(t *testing.T, env []string, stdin []byte, args ...string) (stdout []byte, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(shimBinary(t), args...)
+	// Our reader drains the pipe before Wait returns: no need for the exit delay.
+	cmd := exec.Command(shimBinary(t), append([]string{"--exit-delay=0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errb bytes.Buffer
