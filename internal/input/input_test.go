@@ -1,0 +1,56 @@
+package input
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestReadLineProtocolMakesASeriesPerField(t *testing.T) {
+	lp := `cpu,host=b,dc=x usage=1.5,idle=98i,state="ok",up=true 1000
+cpu,dc=x,host=b usage=2.5,idle=97i 2000
+cpu,host=c usage=3u 1000
+`
+	ss, err := ReadLineProtocol(strings.NewReader(lp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range ss {
+		names = append(names, s.Name)
+	}
+	want := []string{"cpu,dc=x,host=b usage", "cpu,dc=x,host=b idle", "cpu,host=c usage"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("series %q, want %q (tags sorted, strings and booleans skipped)", names, want)
+	}
+	if got := ss[0]; len(got.Values) != 2 || got.Values[1] != 2.5 || got.Times[1] != 2000 {
+		t.Errorf("usage of host b: %+v", got)
+	}
+	if ss[2].Values[0] != 3 {
+		t.Errorf("unsigned value read as %v", ss[2].Values[0])
+	}
+}
+
+func TestReadLineProtocolErrors(t *testing.T) {
+	for _, tc := range []struct{ name, lp, want string }{
+		{"no timestamp", "cpu usage=1\n", "no timestamp"},
+		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "line 2"},
+	} {
+		_, err := ReadLineProtocol(strings.NewReader(tc.lp))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestReadCSV(t *testing.T) {
+	s, err := ReadCSV(strings.NewReader("timestamp,value,label\n2024-01-01 00:00:00,1,0\n1704067500,2.5,1\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Values) != 2 || s.Times[1]-s.Times[0] != 300e9 || !s.Labels[1] || s.Labels[0] {
+		t.Errorf("read %+v", s)
+	}
+	if _, err := ReadCSV(strings.NewReader("timestamp,value\nyesterday,1\n"), "x"); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad timestamp: %v", err)
+	}
+}
