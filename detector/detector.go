@@ -227,12 +227,12 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	half := max(sigma*m.statAt(d.logThreshold, logProb), d.minDeviation(expected))
 	res.Lower, res.Upper = expected-half, expected+half
 
-	// Decide. An alarm is held for HoldPoints points: the incident it
+	// Decide. An alarm is held for Config.Hold: the incident it
 	// reports is not flagged again, and the held points score 0 (they are no
 	// evidence of a new incident), so that a sweep of the score sees one
 	// alarm too.
 	threshold := d.cfg.threshold()
-	held := m.sinceAlarm < uint32(d.cfg.HoldPoints)
+	held := m.held(t, int64(d.cfg.Hold))
 	candidate := !warming && score >= threshold && math.Abs(r) >= d.minDeviation(expected)
 	m.hits <<= 1
 	if candidate {
@@ -248,9 +248,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	m.last = t
 	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
 	if res.Anomaly {
-		m.sinceAlarm = 0
-	} else if m.sinceAlarm < uint32(d.cfg.HoldPoints) {
-		m.sinceAlarm++
+		m.alarmAt = t
 	}
 	if m.n > tailPoints {
 		m.learnTail(stat)

@@ -230,8 +230,9 @@ func TestDirection(t *testing.T) {
 			feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 			up, _ := d.Update(&m, t0+1000*minute, 150)
 			// The spike down comes after the first alarm's hold, so it is a new incident.
-			feed(t, d, &m, t0+1001*minute, minute, d.cfg.HoldPoints+50, func(ts int64) float64 { return 100 + nz(ts) })
-			down, _ := d.Update(&m, t0+(1051+int64(d.cfg.HoldPoints))*minute, 50)
+			holdPoints := int(d.cfg.Hold / time.Minute)
+			feed(t, d, &m, t0+1001*minute, minute, holdPoints+50, func(ts int64) float64 { return 100 + nz(ts) })
+			down, _ := d.Update(&m, t0+(1051+int64(holdPoints))*minute, 50)
 			if up.Anomaly != tc.up || down.Anomaly != tc.down {
 				t.Errorf("spike up flagged %v (want %v), spike down flagged %v (want %v)", up.Anomaly, tc.up, down.Anomaly, tc.down)
 			}
@@ -337,8 +338,7 @@ func TestConfigValidate(t *testing.T) {
 		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }},
 		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 3, 2 }},
 		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }},
-		{"negative hold", func(c *Config) { c.HoldPoints = -1 }},
-		{"hold beyond the limit", func(c *Config) { c.HoldPoints = maxHold + 1 }},
+		{"negative hold", func(c *Config) { c.Hold = -time.Second }},
 		{"unknown direction", func(c *Config) { c.Direction = 7 }},
 	} {
 		cfg := DefaultConfig()
@@ -382,14 +382,45 @@ func TestAlarmIsHeld(t *testing.T) {
 		}
 	}
 	// After the hold, a new spike is a new incident.
-	feed(t, d, &m, t0+1020*minute, minute, d.cfg.HoldPoints, func(ts int64) float64 { return 100 + nz(ts) })
-	if r, _ := d.Update(&m, t0+(1020+int64(d.cfg.HoldPoints))*minute, 200); !r.Anomaly {
+	holdPoints := int(d.cfg.Hold / time.Minute)
+	feed(t, d, &m, t0+1020*minute, minute, holdPoints, func(ts int64) float64 { return 100 + nz(ts) })
+	if r, _ := d.Update(&m, t0+(1020+int64(holdPoints))*minute, 200); !r.Anomaly {
 		t.Errorf("a spike after the hold is not flagged: %+v", r)
 	}
 }
 
-func TestHoldPointsZeroHoldsNothing(t *testing.T) {
-	d := newDetector(t, func(c *Config) { c.HoldPoints = 0 })
+// TestHoldIsEventTime: the hold lasts Config.Hold on the points' timestamps,
+// whatever the sampling: a second spike within it is held on 1-minute and on
+// 10-minute data alike, and one after it is flagged.
+func TestHoldIsEventTime(t *testing.T) {
+	for _, step := range []int64{minute, 10 * minute} {
+		d := newDetector(t, func(c *Config) { c.Hold = 2 * time.Hour })
+		var m Model
+		gauss := noise(12, 1)
+		nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) }
+		feed(t, d, &m, t0, step, 1000, func(ts int64) float64 { return 100 + nz(ts) })
+		at := t0 + 1000*step
+		if r, _ := d.Update(&m, at, 200); !r.Anomaly {
+			t.Fatalf("step %v: first spike not flagged: %+v", time.Duration(step), r)
+		}
+		quiet := func(from, to int64) {
+			for u := from; u < to; u += step {
+				d.Update(&m, u, 100+nz(u))
+			}
+		}
+		quiet(at+step, at+int64(time.Hour))
+		if r, _ := d.Update(&m, at+int64(time.Hour), 200); r.Anomaly || r.Score != 0 {
+			t.Errorf("step %v: a spike 1 h after the alarm, within the 2 h hold: %+v", time.Duration(step), r)
+		}
+		quiet(at+int64(time.Hour)+step, at+int64(2*time.Hour))
+		if r, _ := d.Update(&m, at+int64(2*time.Hour), 300); !r.Anomaly {
+			t.Errorf("step %v: a spike 2 h after the alarm, when the hold has ended: %+v", time.Duration(step), r)
+		}
+	}
+}
+
+func TestHoldZeroHoldsNothing(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.Hold = 0 })
 	var m Model
 	gauss := noise(12, 1)
 	nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) }
@@ -402,7 +433,7 @@ func TestHoldPointsZeroHoldsNothing(t *testing.T) {
 		return 100 + nz(ts)
 	})
 	if n := countAnomalies(rs); n != 2 {
-		t.Errorf("%d alerts for two spikes with HoldPoints 0, want 2", n)
+		t.Errorf("%d alerts for two spikes with Hold 0, want 2", n)
 	}
 }
 
