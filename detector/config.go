@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // Sensitivity is a preset for how unusual a point must be before it is flagged.
@@ -21,8 +22,8 @@ const (
 // best threshold under its standard profile, low under reward_low_FP_rate and
 // high under reward_low_FN_rate (see the top-level README). Because an alarm
 // is held at the detector's own threshold, each preset was measured with a
-// detector configured at it (0.5: 61.5 standard; 0.65: 55.8 low FP; 0.4:
-// 68.5 low FN). Medium is also Ahmad et al.'s alarm level, a chance of 1e-5.
+// detector configured at it (0.5: 63.3 standard; 0.65: 59.2 low FP; 0.4:
+// 69.7 low FN). Medium is also Ahmad et al.'s alarm level, a chance of 1e-5.
 var Thresholds = [...]float64{
 	Medium: 0.5,
 	Low:    0.65,
@@ -109,10 +110,12 @@ type Config struct {
 	Window          int
 	// WarmupPoints is how many points a new series is learned before it can be flagged.
 	WarmupPoints int
-	// HoldPoints is how long an alarm is held: for that many points after a
+	// Hold is how long an alarm is held, in event time: for that long after a
 	// flag, the series is not flagged again and its score is reported as 0,
-	// so one incident is one alert. 0 holds nothing.
-	HoldPoints int
+	// so one incident is one alert. It is measured on the points' own
+	// timestamps, so it means the same whatever the sampling interval. 0
+	// holds nothing.
+	Hold time.Duration
 	// Daily and Weekly enable the seasonal profiles, keyed on the point's own timestamp.
 	Daily  bool
 	Weekly bool
@@ -126,14 +129,11 @@ func DefaultConfig() Config {
 		AnomalousPoints: 1,
 		Window:          1,
 		WarmupPoints:    288,
-		HoldPoints:      128,
+		Hold:            8 * time.Hour,
 		Daily:           true,
 		Weekly:          true,
 	}
 }
-
-// maxHold is the longest alarm hold, in points.
-const maxHold = 1 << 30
 
 // maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
 const maxWindow = 32
@@ -157,8 +157,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("anomalous points %d: want 1 to the window (%d)", c.AnomalousPoints, c.Window)
 	case c.WarmupPoints < 0:
 		return errors.New("warm-up points must not be negative")
-	case c.HoldPoints < 0 || c.HoldPoints > maxHold:
-		return fmt.Errorf("hold points %d: want 0 (no hold) to %d", c.HoldPoints, maxHold)
+	case c.Hold < 0:
+		return fmt.Errorf("hold %v: want 0 (no hold) or more", c.Hold)
 	}
 	return nil
 }

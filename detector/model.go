@@ -34,10 +34,10 @@ type Model struct {
 	likMean float32
 	likVar  float32
 
-	// sinceAlarm counts the points since the last flagged one (saturating):
-	// an alarm is held for Config.HoldPoints points, during which the same incident
-	// is not flagged again.
-	sinceAlarm uint32
+	// alarmAt is the event time of the last flagged point (noAlarm if none):
+	// an alarm is held for Config.Hold after it, during which the same
+	// incident is not flagged again.
+	alarmAt int64
 
 	// lo and hi are the range of the values seen so far.
 	lo, hi float64
@@ -67,6 +67,15 @@ const (
 	priorTailShape = 0.2
 )
 
+// noAlarm is Model.alarmAt of a series that has never been flagged.
+const noAlarm = math.MinInt64
+
+// held reports whether an alarm raised at m.alarmAt still holds at time t.
+func (m *Model) held(t int64, hold int64) bool {
+	since := t - m.alarmAt // negative only if it overflowed: no alarm for ages
+	return m.alarmAt != noAlarm && since >= 0 && since < hold
+}
+
 // Points returns how many points the model has learned.
 func (m *Model) Points() int { return int(m.n) }
 
@@ -75,7 +84,7 @@ func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
 		mean: x, level: x, lo: x, hi: x,
-		sinceAlarm:  math.MaxUint32,
+		alarmAt:     noAlarm,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
 }
