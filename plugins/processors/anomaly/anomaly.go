@@ -30,15 +30,16 @@ type Anomaly struct {
 	FieldsExclude []string `toml:"fields_exclude"`
 	SeriesTags    []string `toml:"series_tags"`
 
-	Sensitivity          string   `toml:"sensitivity"`
-	Threshold            float64  `toml:"threshold"`
-	Direction            string   `toml:"direction"`
-	MinDeviation         float64  `toml:"min_deviation"`
-	MinRelativeDeviation float64  `toml:"min_relative_deviation"`
-	AnomalousPoints      int      `toml:"anomalous_points"`
-	Window               int      `toml:"window"`
-	WarmupPoints         int      `toml:"warmup_points"`
-	Seasonality          []string `toml:"seasonality"`
+	Sensitivity          string          `toml:"sensitivity"`
+	Threshold            float64         `toml:"threshold"`
+	Direction            string          `toml:"direction"`
+	MinDeviation         float64         `toml:"min_deviation"`
+	MinRelativeDeviation float64         `toml:"min_relative_deviation"`
+	AnomalousPoints      int             `toml:"anomalous_points"`
+	Window               int             `toml:"window"`
+	WarmupPoints         int             `toml:"warmup_points"`
+	Hold                 config.Duration `toml:"hold"`
+	Seasonality          []string        `toml:"seasonality"`
 
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
@@ -108,6 +109,7 @@ func newAnomaly() *Anomaly {
 		AnomalousPoints:  d.AnomalousPoints,
 		Window:           d.Window,
 		WarmupPoints:     d.WarmupPoints,
+		Hold:             config.Duration(d.Hold),
 		Seasonality:      seasonality,
 		MaxSeries:        defaultMaxSeries,
 		SeriesTTL:        defaultSeriesTTL,
@@ -142,6 +144,7 @@ func (p *Anomaly) detectorConfig() (detector.Config, error) {
 	cfg.AnomalousPoints = p.AnomalousPoints
 	cfg.Window = p.Window
 	cfg.WarmupPoints = p.WarmupPoints
+	cfg.Hold = time.Duration(p.Hold)
 	cfg.Daily, cfg.Weekly = false, false
 	for _, s := range p.Seasonality {
 		switch s {
