@@ -266,7 +266,9 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		m.learnTail(stat)
 	}
 	m.short = float32(short)
-	lr := rate(m.n, likRate)
+	// Each learning rate is the running mean's 1/n until it falls to its steady value.
+	invN := 1 / float64(m.n)
+	lr := max(invN, likRate)
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
@@ -284,10 +286,11 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	if m.n <= 2 { // no spread yet to clamp against
 		rFlat, rSeason = x-m.mean, x-seasonal
 	}
-	m.spreadFlat += float32(rate(m.n, spreadRate) * (math.Abs(rFlat) - float64(m.spreadFlat)))
-	m.spreadSeason += float32(rate(m.n, spreadRate) * (math.Abs(rSeason) - float64(m.spreadSeason)))
-	m.mean += rate(m.n, meanRate) * rFlat
-	m.level += rate(m.n, levelRate) * rSeason
+	sr := max(invN, spreadRate)
+	m.spreadFlat += float32(sr * (math.Abs(rFlat) - float64(m.spreadFlat)))
+	m.spreadSeason += float32(sr * (math.Abs(rSeason) - float64(m.spreadSeason)))
+	m.mean += max(invN, meanRate) * rFlat
+	m.level += max(invN, levelRate) * rSeason
 	// Both profiles correct the same residual; the weekly one learns slower, so
 	// the daily shape settles in the daily profile and the weekly one keeps
 	// what differs between days of the week.
@@ -307,18 +310,6 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 // minLogP is the log tail probability of score 1: a chance of 1e-10.
 var minLogP = -10 * math.Ln10
 
-// logQ is the natural log of the standard normal upper tail at z, floored at
-// log(1/2): a chance above one half is no evidence of anything.
-func logQ(z float64) float64 {
-	if z <= 0 {
-		return -math.Ln2
-	}
-	if z < 30 {
-		return math.Log(0.5 * math.Erfc(z/math.Sqrt2))
-	}
-	return -0.5*z*z - math.Log(z*math.Sqrt(2*math.Pi))
-}
-
 // minDeviation is the smallest distance from expected that can be an anomaly.
 func (d *Detector) minDeviation(expected float64) float64 {
 	return max(d.cfg.MinDeviation, d.cfg.MinRelativeDeviation*math.Abs(expected))
@@ -327,12 +318,6 @@ func (d *Detector) minDeviation(expected float64) float64 {
 // sigmaOf turns a mean absolute residual into a scale that is never zero.
 func sigmaOf(spread float32, expected float64) float64 {
 	return max(spreadToSigma*float64(spread), minSigmaRel*math.Abs(expected)+minSigmaAbs)
-}
-
-// rate is the learning rate for the n-th point: the running mean's 1/n until
-// it falls below the steady rate.
-func rate(n uint32, steady float64) float64 {
-	return max(1/float64(n), steady)
 }
 
 func clamp(v, limit float64) float64 {
