@@ -47,13 +47,14 @@ type Anomaly struct {
 	StateFile        string          `toml:"state_file"`
 	SnapshotInterval config.Duration `toml:"snapshot_interval"`
 
-	ScoreSuffix    string `toml:"score_suffix"`
-	ExpectedSuffix string `toml:"expected_suffix"`
-	LowerSuffix    string `toml:"lower_suffix"`
-	UpperSuffix    string `toml:"upper_suffix"`
-	AnomalySuffix  string `toml:"anomaly_suffix"`
-	WarmingSuffix  string `toml:"warming_suffix"`
-	AnomalyTag     string `toml:"anomaly_tag"`
+	OutputFields   []string `toml:"output_fields"`
+	ScoreSuffix    string   `toml:"score_suffix"`
+	ExpectedSuffix string   `toml:"expected_suffix"`
+	LowerSuffix    string   `toml:"lower_suffix"`
+	UpperSuffix    string   `toml:"upper_suffix"`
+	AnomalySuffix  string   `toml:"anomaly_suffix"`
+	WarmingSuffix  string   `toml:"warming_suffix"`
+	AnomalyTag     string   `toml:"anomaly_tag"`
 
 	Log telegraf.Logger `toml:"-"`
 
@@ -62,6 +63,7 @@ type Anomaly struct {
 	fields       filter.Filter
 	seriesTags   filter.Filter // nil: every tag identifies the series
 	names        map[string]*outputNames
+	emit         emitted
 	stats        *stats
 	now          func() time.Time // the wall clock, replaceable in tests
 	nextExpiry   time.Time
@@ -77,6 +79,9 @@ type Anomaly struct {
 // housekeepingTick is how often the housekeeping goroutine wakes up to see
 // whether an expiry or a snapshot is due.
 const housekeepingTick = time.Second
+
+// emitted says which of the optional float fields are added to scored metrics.
+type emitted struct{ score, expected, lower, upper bool }
 
 // outputNames are the names of the fields added for one scored field, built
 // once per field name so the hot path does not concatenate strings.
@@ -113,6 +118,7 @@ func newAnomaly() *Anomaly {
 		Seasonality:      seasonality,
 		MaxSeries:        defaultMaxSeries,
 		SeriesTTL:        defaultSeriesTTL,
+		OutputFields:     []string{"score", "expected", "lower", "upper"},
 		ScoreSuffix:      "_score",
 		ExpectedSuffix:   "_expected",
 		LowerSuffix:      "_lower",
@@ -193,6 +199,20 @@ func (p *Anomaly) Init() error {
 	}
 	if p.SnapshotInterval < 0 {
 		return fmt.Errorf("snapshot_interval = %s: want 0 (only on stop) or a positive duration", time.Duration(p.SnapshotInterval))
+	}
+	for _, f := range p.OutputFields {
+		switch f {
+		case "score":
+			p.emit.score = true
+		case "expected":
+			p.emit.expected = true
+		case "lower":
+			p.emit.lower = true
+		case "upper":
+			p.emit.upper = true
+		default:
+			return fmt.Errorf("output_fields: unknown %q: want score, expected, lower and/or upper", f)
+		}
 	}
 	p.names = make(map[string]*outputNames)
 	p.stats = newStats(p.Log)
@@ -293,10 +313,18 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		}
 		p.stats.onScored(r.Anomaly)
 		n := p.outputNames(f.Key)
-		m.AddField(n.score, r.Score)
-		m.AddField(n.expected, r.Expected)
-		m.AddField(n.lower, r.Lower)
-		m.AddField(n.upper, r.Upper)
+		if p.emit.score {
+			m.AddField(n.score, r.Score)
+		}
+		if p.emit.expected {
+			m.AddField(n.expected, r.Expected)
+		}
+		if p.emit.lower {
+			m.AddField(n.lower, r.Lower)
+		}
+		if p.emit.upper {
+			m.AddField(n.upper, r.Upper)
+		}
 		// The flags are sparse, present only when true: every added field is
 		// a heap object in a Telegraf metric, and these two are usually false.
 		if r.Warming {

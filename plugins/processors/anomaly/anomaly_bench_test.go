@@ -20,10 +20,18 @@ func (*discard) AddMetric(telegraf.Metric) {}
 // one field scored, as the pipeline benchmark feeds it: the metric is built
 // outside the timer, everything the processor does to it is inside.
 func BenchmarkAdd(b *testing.B) {
+	b.Run("output_fields=all", func(b *testing.B) { benchmarkAdd(b, nil) })
+	b.Run("output_fields=score", func(b *testing.B) { benchmarkAdd(b, []string{"score"}) })
+}
+
+func benchmarkAdd(b *testing.B, outputFields []string) {
 	const series = 100_000
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
 	p.Fields = []string{"value"}
+	if outputFields != nil {
+		p.OutputFields = outputFields
+	}
 	if err := p.Init(); err != nil {
 		b.Fatal(err)
 	}

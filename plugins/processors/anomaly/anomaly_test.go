@@ -113,6 +113,15 @@ func TestOutputNamesAreConfigurable(t *testing.T) {
 	require.True(t, got.HasTag("outlier"))
 }
 
+func TestOutputFieldsAreSelectable(t *testing.T) {
+	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"score", "upper"} })
+	require.NoError(t, p.Add(metric.New("cpu", nil, map[string]any{"value": 1.0}, t0), acc))
+	got := last(acc)
+	for field, want := range map[string]bool{"value_score": true, "value_upper": true, "value_expected": false, "value_lower": false} {
+		require.Equal(t, want, got.HasField(field), field)
+	}
+}
+
 func TestFieldSelection(t *testing.T) {
 	p, acc := newPlugin(t, func(p *Anomaly) {
 		p.Fields = []string{"usage_*"}
@@ -240,6 +249,7 @@ func TestInitRejectsBadConfig(t *testing.T) {
 		{"series_ttl", func(p *Anomaly) { p.SeriesTTL = config.Duration(-time.Second) }},
 		{"empty suffix", func(p *Anomaly) { p.ScoreSuffix = "" }},
 		{"bad glob", func(p *Anomaly) { p.Fields = []string{"[a"} }},
+		{"output field", func(p *Anomaly) { p.OutputFields = []string{"median"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newAnomaly()
