@@ -114,6 +114,27 @@ func TestLevelShiftIsAcceptedAfterItPersists(t *testing.T) {
 	}
 }
 
+// A sustained shift of 3 sigmas is absorbed by the fast level within about
+// 10 points, so no single point stands out, and it stays inside the range
+// already seen, so it is no new territory; the likelihood, fed by the
+// residual against the slow level, still sees it (its score peaked at 0.28
+// when fed by the fast level's residual).
+func TestSubtleShiftIsSeenByTheLikelihood(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
+	var m Model
+	nz := noise(5, 1)
+	d.Update(&m, t0, 90) // a wide range from the start: no new territory later
+	d.Update(&m, t0+5*minute, 110)
+	quiet := feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
+	if n := countAnomalies(quiet[1000:]); n > 0 {
+		t.Errorf("%d anomalies on steady noise", n)
+	}
+	rs := feed(t, d, &m, t0+2002*5*minute, 5*minute, 40, func(ts int64) float64 { return 103 + nz(ts) })
+	if countAnomalies(rs) == 0 {
+		t.Errorf("a 3-sigma shift for 40 points is not flagged")
+	}
+}
+
 func TestSeasonalPatternIsLearned(t *testing.T) {
 	d := newDetector(t, nil)
 	var m Model
