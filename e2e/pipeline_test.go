@@ -107,18 +107,7 @@ func TestCollectorCrash(t *testing.T) {
 
 	// Kill once every victim series is well past warm-up and a snapshot was written after that.
 	past := 3 * warm
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d points of each of %s's series in InfluxDB", past, victim), func() (bool, error) {
-		c, err := counts(l.db)
-		if err != nil {
-			return false, err
-		}
-		for _, k := range vKeys {
-			if c[k] < past {
-				return false, fmt.Errorf("counts %v", c)
-			}
-		}
-		return true, nil
-	})
+	waitForPoints(t, l, vKeys, past, victim)
 	pastAt := time.Now()
 	waitStateSaved(t, l.stateFile(victim), pastAt)
 	killTS := lastTimestamps(t, l.db)
@@ -210,18 +199,7 @@ func TestRebalance(t *testing.T) {
 	l.viaSocket = true
 	sending := l.sendInBackground(d.chunks(200), 150*time.Millisecond)
 	past := 3 * warm
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d points of each of %s's series in InfluxDB", past, leaving), func() (bool, error) {
-		c, err := counts(l.db)
-		if err != nil {
-			return false, err
-		}
-		for _, k := range moved {
-			if c[k] < past {
-				return false, fmt.Errorf("counts %v", c)
-			}
-		}
-		return true, nil
-	})
+	waitForPoints(t, l, moved, past, leaving)
 	handover := lastTimestamps(t, l.db)
 	l.collectors[leaving].stop()
 	stoppedAt := time.Now()
@@ -409,4 +387,22 @@ func windowStats(ws []window, marks map[int64]string) (in, after, hit int) {
 		}
 	}
 	return in, after, len(hits)
+}
+
+// waitForPoints waits until InfluxDB holds at least n points of each of the
+// series keys that collector holds.
+func waitForPoints(t *testing.T, l *layout, keys []key, n int, collector string) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d points of each of %s's series in InfluxDB", n, collector), func() (bool, error) {
+		c, err := counts(l.db)
+		if err != nil {
+			return false, err
+		}
+		for _, k := range keys {
+			if c[k] < n {
+				return false, fmt.Errorf("counts %v", c)
+			}
+		}
+		return true, nil
+	})
 }
