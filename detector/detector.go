@@ -58,7 +58,9 @@ type Result struct {
 // concurrent use as long as each Model is updated by one goroutine at a time.
 type Detector struct {
 	cfg Config
-	// logThreshold is the score threshold as a natural log of a tail probability.
+	// threshold is the score threshold in force; logThreshold is the same
+	// as a natural log of a tail probability.
+	threshold    float64
 	logThreshold float64
 	windowMask   uint32
 }
@@ -70,6 +72,7 @@ func New(cfg Config) (*Detector, error) {
 	}
 	return &Detector{
 		cfg:          cfg,
+		threshold:    cfg.threshold(),
 		logThreshold: -10 * cfg.threshold() * math.Ln10,
 		windowMask:   uint32(1<<cfg.Window - 1),
 	}, nil
@@ -236,16 +239,16 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	if warming {
 		score = 0
 	}
-	half := max(sigma*m.statAt(d.logThreshold, logProb), d.minDeviation(expected))
+	minDev := d.minDeviation(expected)
+	half := max(sigma*m.statAt(d.logThreshold, logProb), minDev)
 	res.Lower, res.Upper = expected-half, expected+half
 
 	// Decide. An alarm is held for Config.Hold: the incident it
 	// reports is not flagged again, and the held points score 0 (they are no
 	// evidence of a new incident), so that a sweep of the score sees one
 	// alarm too.
-	threshold := d.cfg.threshold()
 	held := m.held(t, int64(d.cfg.Hold))
-	candidate := !warming && score >= threshold && math.Abs(r) >= d.minDeviation(expected)
+	candidate := !warming && score >= d.threshold && math.Abs(r) >= minDev
 	m.hits <<= 1
 	if candidate {
 		m.hits |= 1
