@@ -171,7 +171,6 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		return Result{}, ErrOutOfOrder
 	}
 	sec := floorDiv(t, 1e9)
-	span := sec - floorDiv(m.first, 1e9)
 
 	// Predict with both models and keep the one with the smaller spread.
 	di, dj, dw := knots(sec, dailySlots, dailySlotSeconds)
@@ -188,7 +187,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	seasonSigma := sigmaOf(m.spreadSeason, seasonal)
 	expected, sigma := m.mean, flatSigma
 	// The seasonal model is trusted once it has seen a whole day and beats the plain level.
-	if (d.cfg.Daily || d.cfg.Weekly) && span >= day && m.spreadSeason < seasonGain*m.spreadFlat {
+	if (d.cfg.Daily || d.cfg.Weekly) && t-m.first >= day*1e9 && m.spreadSeason < seasonGain*m.spreadFlat {
 		expected, sigma = seasonal, seasonSigma
 	}
 

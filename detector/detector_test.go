@@ -520,3 +520,18 @@ func TestLikelihoodVarianceFloor(t *testing.T) {
 		t.Errorf("%d alerts for ordinary noise after a steady stretch, want 0", n)
 	}
 }
+
+// TestQuantize protects the knots' rounding: nearest value, clamped to the int16 range.
+func TestQuantize(t *testing.T) {
+	for _, c := range []struct {
+		v    float32
+		want int16
+	}{
+		{0, 0}, {0.4, 0}, {0.6, 1}, {-0.4, 0}, {-0.6, -1}, {1.5, 2}, {-1.5, -1},
+		{32766.7, 32767}, {-32766.7, -32767}, {1e9, 32767}, {-1e9, -32767},
+	} {
+		if got := quantize(c.v); got != c.want {
+			t.Errorf("quantize(%v) = %d, want %d", c.v, got, c.want)
+		}
+	}
+}

@@ -25,3 +25,17 @@ func TestLogQIsCloseToExactAndMonotone(t *testing.T) {
 		t.Error("negative z: want log(1/2)")
 	}
 }
+
+// TestExp protects the band's accuracy: exp is within 2e-7 of math.Exp,
+// relative, over its whole range, and saturates instead of overflowing.
+func TestExp(t *testing.T) {
+	for x := 0.0; x <= maxExp; x += 0.0137 {
+		want := math.Exp(x)
+		if got := exp(x); math.Abs(got-want) > 2e-7*want {
+			t.Fatalf("exp(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if got := exp(1e6); got != exp(maxExp) || math.IsInf(got, 0) {
+		t.Errorf("exp(1e6) = %v, want exp(%v) = %v", got, maxExp, exp(maxExp))
+	}
+}

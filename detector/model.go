@@ -100,7 +100,7 @@ func (m *Model) logTail(stat, logProb float64) float64 {
 
 // statAt inverts logTail: the statistic whose log tail probability is logP.
 func (m *Model) statAt(logP, logProb float64) float64 {
-	return tailKnot * math.Exp(float64(m.tailShape)*max(0, logProb-logP))
+	return tailKnot * exp(float64(m.tailShape)*max(0, logProb-logP))
 }
 
 // learnTail updates the tail model with one more value of the statistic: the

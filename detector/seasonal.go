@@ -53,13 +53,15 @@ func profileAt(p []int16, scale float32, i, j int, w float32) float32 {
 // learnProfile moves the two knots around a point towards its offset error e,
 // each in proportion to its interpolation weight.
 func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
-	vi := float32(p[i])**scale + rate*(1-w)*e
-	vj := float32(p[j])**scale + rate*w*e
-	if need := max(abs32(vi), abs32(vj)); need > knotMax**scale {
+	s := *scale
+	vi := float32(p[i])*s + rate*(1-w)*e
+	vj := float32(p[j])*s + rate*w*e
+	if need := max(abs32(vi), abs32(vj)); need > knotMax*s {
 		// Twice the room needed, so that the scale does not creep up a step at a time.
 		rescale(p, scale, 2*need/knotMax)
+		s = *scale
 	}
-	inv := 1 / *scale
+	inv := 1 / s
 	p[i], p[j] = quantize(vi*inv), quantize(vj*inv)
 }
 
@@ -99,13 +101,12 @@ func rescale(p []int16, scale *float32, to float32) {
 	*scale = to
 }
 
-// quantize rounds v to the nearest knot value.
+// quantize rounds v to the nearest knot value (halves up). It has no branch:
+// v is shifted to positive values, where converting to an integer truncates.
 func quantize(v float32) int16 {
 	v = max(-knotMax, min(knotMax, v))
-	if v < 0 {
-		return int16(v - 0.5)
-	}
-	return int16(v + 0.5)
+	return int16(int32(v+knotMax+1.5) - knotMax - 1)
 }
 
-func abs32(v float32) float32 { return float32(math.Abs(float64(v))) }
+// abs32 clears the sign bit, without the round trip through float64 of math.Abs.
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
