@@ -65,7 +65,7 @@ func BenchmarkStateBytesPerSeries(b *testing.B) {
 		tab, _ := benchTable(b, n)
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/series") 
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/series")
 		b.ReportMetric(float64(ModelBytes), "model-bytes")
 		runtime.KeepAlive(tab)
 	}
