@@ -34,14 +34,6 @@ type Model struct {
 	likMean float32
 	likVar  float32
 
-	// alarmAt is the event time of the last flagged point (noAlarm if none):
-	// an alarm is held for Config.Hold after it, during which the same
-	// incident is not flagged again.
-	alarmAt int64
-
-	// lo and hi are the range of the values seen so far.
-	lo, hi float64
-
 	// A run of points beyond shiftZ on one side of the prediction in use:
 	// its length (negative below the prediction) and each model's residuals
 	// summed over it, so that on a level shift each model moves by its own
@@ -50,10 +42,20 @@ type Model struct {
 	shiftSumFlat   float32
 	shiftSumSeason float32
 
-	// The seasonal profiles: knots and the scale they are multiples of (see seasonal.go).
+	// alarmAt is the event time of the last flagged point (noAlarm if none):
+	// an alarm is held for Config.Hold after it, during which the same
+	// incident is not flagged again.
+	alarmAt int64
+
+	// lo and hi are the range of the values seen so far.
+	lo, hi float64
+
+	// The seasonal profiles' scales (see seasonal.go); their knots are last,
+	// after the scalars that every point reads.
 	dailyScale, weeklyScale float32
-	daily                   [dailySlots]int16
-	weekly                  [weeklySlots]int16
+
+	daily  [dailySlots]int16
+	weekly [weeklySlots]int16
 }
 
 // ModelBytes is the size of one Model: the per-series state budget of the detector.

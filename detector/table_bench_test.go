@@ -3,6 +3,7 @@ package detector
 import (
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 )
 
@@ -46,6 +47,45 @@ func benchmarkUpdate(b *testing.B, n int) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/point")
+}
+
+// benchmarkUpdateBatch is benchmarkUpdate through UpdateBatch, size points at a time.
+func benchmarkUpdateBatch(b *testing.B, n, size int) {
+	tab, d := benchTable(b, n)
+	rng := uint64(88172645463325252)
+	ts := t0
+	points := make([]Point, size)
+	out := make([]Outcome, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += size {
+		for i := range points {
+			rng ^= rng << 13
+			rng ^= rng >> 7
+			rng ^= rng << 17
+			ts += 1e9
+			points[i] = Point{Key: benchKey(int(rng % uint64(n))), Time: ts, Value: 100 + float64(rng&1023)/64}
+		}
+		d.UpdateBatch(tab, ts, points, out)
+		for i := range out {
+			if out[i].Err != nil {
+				b.Fatal(out[i].Err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/point")
+}
+
+func BenchmarkUpdateBatch10k(b *testing.B) {
+	for _, size := range []int{1, 4, 16, 64} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) { benchmarkUpdateBatch(b, 10_000, size) })
+	}
+}
+
+func BenchmarkUpdateBatch1M(b *testing.B) {
+	for _, size := range []int{1, 4, 16, 64} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) { benchmarkUpdateBatch(b, 1_000_000, size) })
+	}
 }
 
 // BenchmarkUpdate10k is ns_per_point_10k of `make bench`.

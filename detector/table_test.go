@@ -16,12 +16,22 @@ func fillTable(t testing.TB, n, max int) (*Table, *Detector) {
 	d := newDetector(t, nil)
 	tab := NewTable(max)
 	for k := range n {
-		m, _ := tab.Get(uint64(k)*0x9e3779b97f4a7c15, int64(k))
+		m, _ := tab.Get(uint64(k)*0x9e3779b97f4a7c15, int64(k)*1e9) // seen at k seconds
 		for i := range 3 {
 			d.Update(m, t0+int64(i)*minute, float64(k+i))
 		}
 	}
 	return tab, d
+}
+
+// TestEntryLayout protects the memory a point touches: an entry's head (the
+// slot's fields and the model's scalars) fills two cache lines, and entries
+// are whole lines, so that each head starts on a line.
+func TestEntryLayout(t *testing.T) {
+	if entryHeadBytes != 2*cacheLine || EntryBytes%cacheLine != 0 {
+		t.Errorf("entry head %d bytes (want %d), entry %d bytes (want a multiple of %d)",
+			entryHeadBytes, 2*cacheLine, EntryBytes, cacheLine)
+	}
 }
 
 func TestTableGet(t *testing.T) {
@@ -86,13 +96,13 @@ func TestTableFloodStaysUnderCap(t *testing.T) {
 
 func TestTableExpire(t *testing.T) {
 	tab := NewTable(10)
-	tab.Get(1, 100)
-	tab.Get(2, 200)
-	tab.Get(3, 300)
-	if n := tab.Expire(250); n != 2 || tab.Len() != 1 || tab.Expiries() != 2 {
+	tab.Get(1, 100e9)
+	tab.Get(2, 200e9)
+	tab.Get(3, 300e9)
+	if n := tab.Expire(250e9); n != 2 || tab.Len() != 1 || tab.Expiries() != 2 {
 		t.Errorf("Expire: removed %d, len %d", n, tab.Len())
 	}
-	_, created := tab.Get(4, 400) // reuses a freed slot
+	_, created := tab.Get(4, 400e9) // reuses a freed slot
 	if !created || len(tab.entries) != 3 {
 		t.Errorf("slots %d after reuse, want 3", len(tab.entries))
 	}
@@ -100,7 +110,7 @@ func TestTableExpire(t *testing.T) {
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	tab, d := fillTable(t, 1000, 2000)
-	tab.Expire(10) // leave free slots in the file
+	tab.Expire(10e9) // leave free slots in the file
 	var buf bytes.Buffer
 	n, err := tab.WriteSnapshot(&buf, 42)
 	if err != nil || n != int64(buf.Len()) {
@@ -119,7 +129,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			t.Fatalf("key %x lost", key)
 		}
 		e := got.entries[r]
-		if e.model != *m || e.seen != seen {
+		if e.model != *m || int64(e.seen)*1e9 != seen {
 			t.Fatalf("key %x restored differently", key)
 		}
 		return true

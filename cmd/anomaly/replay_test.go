@@ -32,6 +32,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 	p, ok := processors.Processors["anomaly"]().(*anomaly.Anomaly)
 	require.True(t, ok)
 	p.Log = testutil.Logger{}
+	p.OutputFields = []string{"score", "expected"} // replay's columns; the other settings are defaults
 	require.NoError(t, p.Init())
 	acc := &testutil.Accumulator{}
 	require.NoError(t, p.Start(acc))

@@ -58,12 +58,17 @@ type Anomaly struct {
 
 	Log telegraf.Logger `toml:"-"`
 
-	detector     *detector.Detector
-	table        *detector.Table
-	fields       filter.Filter
-	seriesTags   filter.Filter // nil: every tag identifies the series
-	names        map[string]*outputNames
-	emit         emitted
+	detector   *detector.Detector
+	table      *detector.Table
+	fields     filter.Filter
+	seriesTags filter.Filter // nil: every tag identifies the series
+	names      map[string]*outputNames
+	emit       emitted
+	// Add's scratch space, reused from metric to metric: the points of the
+	// metric's scored fields, those fields, and the outcomes.
+	points       []detector.Point
+	scored       []*telegraf.Field
+	outcomes     []detector.Outcome
 	stats        *stats
 	now          func() time.Time // the wall clock, replaceable in tests
 	nextExpiry   time.Time
@@ -118,7 +123,7 @@ func newAnomaly() *Anomaly {
 		Seasonality:      seasonality,
 		MaxSeries:        defaultMaxSeries,
 		SeriesTTL:        defaultSeriesTTL,
-		OutputFields:     []string{"score", "expected", "lower", "upper"},
+		OutputFields:     []string{"score"},
 		ScoreSuffix:      "_score",
 		ExpectedSuffix:   "_expected",
 		LowerSuffix:      "_lower",
@@ -287,11 +292,12 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		base.WriteString(tag.Value)
 	}
 
-	var up, down bool
+	// The selected numeric fields are scored together: UpdateBatch fetches
+	// their models from memory at once rather than one after the other.
 	p.mu.Lock()
 	fields := m.FieldList()
-	for i := range len(fields) { // fields are appended below; score only the original ones
-		f := fields[i]
+	p.points, p.scored = p.points[:0], p.scored[:0]
+	for _, f := range fields {
 		if !p.fields.Match(f.Key) {
 			continue
 		}
@@ -302,15 +308,25 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		h := base
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
-		model, created := p.table.Get(h.Sum64(), wall)
-		if created { // the only time the table's size or evictions change, but for expiry
+		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v})
+		p.scored = append(p.scored, f)
+	}
+	if cap(p.outcomes) < len(p.points) {
+		p.outcomes = make([]detector.Outcome, len(p.points))
+	}
+	outcomes := p.outcomes[:len(p.points)]
+	p.detector.UpdateBatch(p.table, wall, p.points, outcomes)
+	var up, down bool
+	for i, f := range p.scored { // fields are appended below; these are the original ones
+		o := &outcomes[i]
+		if o.Created { // the only time the table's size or evictions change, but for expiry
 			p.stats.onSeriesCreated(p.table)
 		}
-		r, err := p.detector.Update(model, t, v)
-		if err != nil {
-			p.stats.skipped(err, m, f.Key)
+		if o.Err != nil {
+			p.stats.skipped(o.Err, m, f.Key)
 			continue
 		}
+		r := &o.Result
 		p.stats.onScored(r.Anomaly)
 		n := p.outputNames(f.Key)
 		if p.emit.score {
@@ -336,6 +352,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 			down = down || r.Direction == detector.Down
 		}
 	}
+	clear(p.scored) // no hold on the metric's fields once it is passed on
 	p.mu.Unlock()
 	switch {
 	case up && down:

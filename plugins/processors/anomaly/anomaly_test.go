@@ -59,7 +59,7 @@ func last(acc *testutil.Accumulator) telegraf.Metric {
 func stat(p *Anomaly, s selfstat.Stat) int64 { return s.Get() }
 
 func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
-	p, acc := newPlugin(t, nil)
+	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"score", "expected", "lower", "upper"} })
 	warm(t, p, acc, 500, "a")
 	ts := t0.Add(500 * time.Minute)
 	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 200.0, "note": "x"}, ts)
@@ -118,6 +118,17 @@ func TestOutputFieldsAreSelectable(t *testing.T) {
 	require.NoError(t, p.Add(metric.New("cpu", nil, map[string]any{"value": 1.0}, t0), acc))
 	got := last(acc)
 	for field, want := range map[string]bool{"value_score": true, "value_upper": true, "value_expected": false, "value_lower": false} {
+		require.Equal(t, want, got.HasField(field), field)
+	}
+}
+
+// TestDefaultOutputIsTheScore protects the default output contract: the score
+// alone of the float fields, so that scoring does not multiply what is stored.
+func TestDefaultOutputIsTheScore(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	require.NoError(t, p.Add(metric.New("cpu", nil, map[string]any{"value": 1.0}, t0), acc))
+	got := last(acc)
+	for field, want := range map[string]bool{"value_score": true, "value_expected": false, "value_lower": false, "value_upper": false} {
 		require.Equal(t, want, got.HasField(field), field)
 	}
 }
@@ -194,7 +205,7 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 }
 
 func TestIntegersAreScored(t *testing.T) {
-	p, acc := newPlugin(t, nil)
+	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"expected"} })
 	m := metric.New("net", nil, map[string]any{"bytes": int64(1 << 40), "packets": uint64(7)}, t0)
 	require.NoError(t, p.Add(m, acc))
 	got := last(acc)

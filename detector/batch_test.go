@@ -1,0 +1,36 @@
+package detector
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestUpdateBatchMatchesUpdate protects UpdateBatch's contract: the same
+// outcome, point for point, as Table.Get and Update one point at a time,
+// including batches longer than its stride, several points of one series in a
+// batch, new series, evictions at the table's cap, and rejected points.
+func TestUpdateBatchMatchesUpdate(t *testing.T) {
+	d := newDetector(t, nil)
+	one, batched := NewTable(300), NewTable(300)
+	rng := rand.New(rand.NewPCG(3, 4))
+	ts := t0
+	for round := range 200 {
+		points := make([]Point, rng.IntN(3*batchStride))
+		for i := range points {
+			ts += int64(rng.IntN(3)) * minute // some points repeat a time: duplicates
+			points[i] = Point{Key: uint64(rng.IntN(400)), Time: ts, Value: rng.NormFloat64()}
+		}
+		out := make([]Outcome, len(points))
+		d.UpdateBatch(batched, int64(round)*1e9, points, out)
+		for i, p := range points {
+			m, created := one.Get(p.Key, int64(round)*1e9)
+			r, err := d.Update(m, p.Time, p.Value)
+			if want := (Outcome{Result: r, Err: err, Created: created}); out[i] != want {
+				t.Fatalf("round %d, point %d: UpdateBatch gave %+v, Update %+v", round, i, out[i], want)
+			}
+		}
+	}
+	if batched.Evictions() == 0 || batched.Evictions() != one.Evictions() {
+		t.Errorf("evictions: %d batched, %d one at a time; want equal and some", batched.Evictions(), one.Evictions())
+	}
+}
