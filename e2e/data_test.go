@@ -183,7 +183,9 @@ func parseLP(t *testing.T, b []byte) []lpPoint {
 
 // scored is what processors.anomaly said about one point.
 type scored struct {
-	score          float64
+	score float64
+	// hasScore: the processor learned the point. It has a score, or the
+	// warming flag in a series' warm-up (learned, not scored yet).
 	hasScore       bool
 	anomaly        bool
 	warming        bool
@@ -197,6 +199,7 @@ type scored struct {
 type results map[key]map[int64]*scored
 
 func (r results) add(k key, ts int64, s scored) {
+	s.hasScore = s.hasScore || s.warming
 	if r[k] == nil {
 		r[k] = map[int64]*scored{}
 	}

@@ -182,7 +182,7 @@ func TestShimFilters(t *testing.T) {
 	require.NoError(t, err, stderr)
 	l := lines(out)
 	require.Len(t, l, 2)
-	require.Contains(t, l[0], "value_score=")
+	require.Contains(t, l[0], "value_warming=true", "a selected metric's new series is warming up")
 	require.Equal(t, "other value=1 1000000000", l[1])
 }
 

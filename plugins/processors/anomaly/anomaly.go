@@ -329,6 +329,13 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		r := &o.Result
 		p.stats.onScored(r.Anomaly)
 		n := p.outputNames(f.Key)
+		if r.Warming {
+			// A series in warm-up is learned but has no score yet (the
+			// detector's is 0, which would read as "normal"): the metric
+			// says so and carries nothing else.
+			m.AddField(n.warming, true)
+			continue
+		}
 		if p.emit.score {
 			m.AddField(n.score, r.Score)
 		}
@@ -341,11 +348,8 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		if p.emit.upper {
 			m.AddField(n.upper, r.Upper)
 		}
-		// The flags are sparse, present only when true: every added field is
-		// a heap object in a Telegraf metric, and these two are usually false.
-		if r.Warming {
-			m.AddField(n.warming, true)
-		}
+		// The anomaly flag is sparse, present only when true: every added
+		// field is a heap object in a Telegraf metric, and it is usually false.
 		if r.Anomaly {
 			m.AddField(n.anomaly, true)
 			up = up || r.Direction == detector.Up

@@ -89,13 +89,17 @@ func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
 	require.Contains(t, got.Fields(), "value_score", "every scored point has a score")
 }
 
-func TestWarmingSeriesIsScoredButNotFlagged(t *testing.T) {
+// TestWarmingSeriesIsLearnedButNotScored protects the warm-up contract: a
+// series in warm-up is marked as such, carries no score (a 0 would read as
+// normal), and is never flagged, however far off a point is.
+func TestWarmingSeriesIsLearnedButNotScored(t *testing.T) {
 	p, acc := newPlugin(t, nil)
 	warm(t, p, acc, 10, "a")
 	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 1e6}, t0.Add(10*time.Minute))
 	require.NoError(t, p.Add(m, acc))
 	got := last(acc)
 	require.Equal(t, true, got.Fields()["value_warming"])
+	require.NotContains(t, got.Fields(), "value_score")
 	require.NotContains(t, got.Fields(), "value_anomaly")
 	require.False(t, got.HasTag("anomaly"))
 }
@@ -114,8 +118,8 @@ func TestOutputNamesAreConfigurable(t *testing.T) {
 }
 
 func TestOutputFieldsAreSelectable(t *testing.T) {
-	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"score", "upper"} })
-	require.NoError(t, p.Add(metric.New("cpu", nil, map[string]any{"value": 1.0}, t0), acc))
+	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields, p.WarmupPoints = []string{"score", "upper"}, 1 })
+	warm(t, p, acc, 2, "a")
 	got := last(acc)
 	for field, want := range map[string]bool{"value_score": true, "value_upper": true, "value_expected": false, "value_lower": false} {
 		require.Equal(t, want, got.HasField(field), field)
@@ -125,8 +129,8 @@ func TestOutputFieldsAreSelectable(t *testing.T) {
 // TestDefaultOutputIsTheScore protects the default output contract: the score
 // alone of the float fields, so that scoring does not multiply what is stored.
 func TestDefaultOutputIsTheScore(t *testing.T) {
-	p, acc := newPlugin(t, nil)
-	require.NoError(t, p.Add(metric.New("cpu", nil, map[string]any{"value": 1.0}, t0), acc))
+	p, acc := newPlugin(t, func(p *Anomaly) { p.WarmupPoints = 1 })
+	warm(t, p, acc, 2, "a")
 	got := last(acc)
 	for field, want := range map[string]bool{"value_score": true, "value_expected": false, "value_lower": false, "value_upper": false} {
 		require.Equal(t, want, got.HasField(field), field)
@@ -140,10 +144,10 @@ func TestFieldSelection(t *testing.T) {
 	})
 	m := metric.New("cpu", nil, map[string]any{"usage_user": 1.0, "usage_guest": 2.0, "load": 3.0}, t0)
 	require.NoError(t, p.Add(m, acc))
-	got := last(acc)
-	require.True(t, got.HasField("usage_user_score"))
-	require.False(t, got.HasField("usage_guest_score"))
-	require.False(t, got.HasField("load_score"))
+	got := last(acc) // a new series: a selected field is marked as warming up
+	require.True(t, got.HasField("usage_user_warming"))
+	require.False(t, got.HasField("usage_guest_warming"))
+	require.False(t, got.HasField("load_warming"))
 	require.Equal(t, 3.0, got.Fields()["load"], "unselected fields stay on the metric")
 }
 
@@ -205,9 +209,11 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 }
 
 func TestIntegersAreScored(t *testing.T) {
-	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"expected"} })
-	m := metric.New("net", nil, map[string]any{"bytes": int64(1 << 40), "packets": uint64(7)}, t0)
-	require.NoError(t, p.Add(m, acc))
+	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields, p.WarmupPoints = []string{"expected"}, 1 })
+	for i := range 2 {
+		m := metric.New("net", nil, map[string]any{"bytes": int64(1 << 40), "packets": uint64(7)}, t0.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, p.Add(m, acc))
+	}
 	got := last(acc)
 	require.Equal(t, float64(1<<40), got.Fields()["bytes_expected"])
 	require.Equal(t, 7.0, got.Fields()["packets_expected"])
