@@ -20,6 +20,8 @@ bench_metric() {
 echo "== detector benchmarks (go test -bench ./detector)"
 fig[ns_per_point_10k]=$(bench_metric BenchmarkUpdate10k ns/point 5000000x)
 fig[ns_per_point_1m]=$(bench_metric BenchmarkUpdate1M ns/point 5000000x)
+fig[ns_per_point_10k_batch16]=$(bench_metric BenchmarkUpdateBatch10k ns/point 5000000x)
+fig[ns_per_point_1m_batch16]=$(bench_metric BenchmarkUpdateBatch1M ns/point 5000000x)
 fig[state_bytes_per_series]=$(bench_metric BenchmarkStateBytesPerSeries bytes/series 1x)
 fig[snapshot_write_seconds_1m]=$(bench_metric BenchmarkSnapshotWrite1M s/snapshot 3x)
 fig[snapshot_restore_seconds_1m]=$(bench_metric BenchmarkSnapshotRestore1M s/restore 3x)
@@ -87,6 +89,8 @@ printf 'state_bytes_per_series %s bytes\n' "${fig[state_bytes_per_series]}"
 printf 'rss_bytes_1m_series %s bytes\n' "${fig[rss_bytes_1m_series]}"
 printf 'ns_per_point_10k %s ns\n' "${fig[ns_per_point_10k]}"
 printf 'ns_per_point_1m %s ns\n' "${fig[ns_per_point_1m]}"
+printf 'ns_per_point_10k_batch16 %s ns\n' "${fig[ns_per_point_10k_batch16]}"
+printf 'ns_per_point_1m_batch16 %s ns\n' "${fig[ns_per_point_1m_batch16]}"
 printf 'snapshot_write_seconds_1m %s s\n' "${fig[snapshot_write_seconds_1m]}"
 printf 'snapshot_restore_seconds_1m %s s\n' "${fig[snapshot_restore_seconds_1m]}"
 printf 'pipeline_throughput_ratio %s ratio\n' "${fig[pipeline_throughput_ratio]}"
