@@ -40,8 +40,10 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 	out = out[:len(points)]
 	for start := 0; start < len(points); start += batchStride {
 		chunk := points[start:min(start+batchStride, len(points))]
-		tab.touchBuckets(chunk)
-		tab.touchModels(chunk)
+		if len(chunk) > 1 { // one point has no other's misses to overlap with
+			tab.touchBuckets(chunk)
+			tab.touchModels(chunk)
+		}
 		for i, p := range chunk {
 			m, created := tab.Get(p.Key, now)
 			o := &out[start+i]
