@@ -327,7 +327,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 			continue
 		}
 		r := &o.Result
-		p.stats.onScored(r.Anomaly)
+		p.stats.onScored(r.Warming, r.Anomaly)
 		n := p.outputNames(f.Key)
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the

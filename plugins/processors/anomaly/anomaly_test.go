@@ -292,10 +292,11 @@ func TestSampleConfigLoads(t *testing.T) {
 
 func TestCountersMove(t *testing.T) {
 	p, acc := newPlugin(t, nil)
-	scored, anomalies, created := stat(p, p.stats.scored), stat(p, p.stats.anomalies), stat(p, p.stats.seriesCreated)
+	scored, warming, anomalies, created := stat(p, p.stats.scored), stat(p, p.stats.warming), stat(p, p.stats.anomalies), stat(p, p.stats.seriesCreated)
 	warm(t, p, acc, 300, "a", "b")
 	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 500.0}, t0.Add(300*time.Minute)), acc))
 	require.Equal(t, scored+601, stat(p, p.stats.scored))
+	require.Equal(t, warming+2*int64(p.WarmupPoints), stat(p, p.stats.warming), "each series' first warmup_points points")
 	require.Equal(t, created+2, stat(p, p.stats.seriesCreated))
 	require.GreaterOrEqual(t, stat(p, p.stats.anomalies), anomalies+1)
 	require.Equal(t, int64(2*detector.EntryBytes), stat(p, p.stats.stateBytes))

@@ -15,7 +15,7 @@ type stats struct {
 	log telegraf.Logger
 
 	series, stateBytes, seriesCreated, evictions, expired  selfstat.Stat
-	scored, anomalies                                      selfstat.Stat
+	scored, warming, anomalies                             selfstat.Stat
 	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
@@ -34,6 +34,7 @@ func newStats(log telegraf.Logger) *stats {
 		evictions:     reg("series_evicted"),
 		expired:       reg("series_expired"),
 		scored:        reg("points_scored"),
+		warming:       reg("points_warming"),
 		anomalies:     reg("anomalies"),
 		notFinite:     reg("skipped_not_finite"),
 		notNumeric:    reg("skipped_not_numeric"),
@@ -55,8 +56,13 @@ func (s *stats) onSeriesCreated(t *detector.Table) {
 	s.setSeries(t)
 }
 
-func (s *stats) onScored(anomaly bool) {
+// onScored counts a point the model learned; warming, whether its series
+// was in warm-up (learned, not scored).
+func (s *stats) onScored(warming, anomaly bool) {
 	s.scored.Incr(1)
+	if warming {
+		s.warming.Incr(1)
+	}
 	if anomaly {
 		s.anomalies.Incr(1)
 	}
