@@ -47,8 +47,10 @@ func logQExact(z float64) float64 {
 // the 6th power (the 7th term is below 1.2e-7 of it).
 func exp(x float64) float64 {
 	x = min(x, maxExp)
-	k := math.Floor(x*math.Log2E + 0.5)
-	f := x - k*math.Ln2
+	// x >= 0, so truncation is the floor, and the integer k serves as is for
+	// the exponent (converting a float64 to uint64 takes a dozen instructions).
+	k := int64(x*math.Log2E + 0.5)
+	f := x - float64(k)*math.Ln2
 	p := 1 + f*(1+f*(1.0/2+f*(1.0/6+f*(1.0/24+f*(1.0/120+f*(1.0/720))))))
 	return math.Float64frombits(math.Float64bits(p) + uint64(k)<<52)
 }
