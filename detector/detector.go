@@ -274,7 +274,9 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
+	if math.Abs(z) < shiftZ {
+		m.shiftRun = 0 // no run of large residuals, or the end of one
+	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
 		// The deviation persisted: it is the new normal, not an anomaly to
 		// resist. Each model moves by its own mean error over the run, so a
 		// seasonal model that foresaw the move (a daily step, when the plain
