@@ -205,13 +205,17 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// the fast level follows a subtle shift within about 10 points, so
 	// its residuals, averaged, hide the shift the likelihood is there to
 	// see; the seasonal model's level moves ten times slower (levelRate).
-	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) / rawCap
+	// From here to the score is the longest chain of dependent operations
+	// of a point, so it multiplies by reciprocals rather than dividing: a
+	// division takes several times as long, and the product differs from
+	// the quotient by an ulp at most.
+	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) * (1 / rawCap)
 	short := float64(m.short) + shortRate*(raw-float64(m.short))
 	logLik := 0.0
 	if m.n > likPoints {
 		mu := float64(m.likMean)
 		v := max(float64(m.likVar), likVarFloor*shortRate/(2-shortRate)*mu*(1-mu))
-		zl := (short - mu) / math.Sqrt(v+1e-12)
+		zl := (short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
 		logLik = logQ(zl)
 	}
 	logP := min(logPoint, logLik)
@@ -234,7 +238,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	}
 	warming := int(m.n) < d.cfg.WarmupPoints
 	res := Result{Expected: expected, Direction: directionOf(r), Warming: warming}
-	score := min(-logP/(10*math.Ln10), 1)
+	score := min(logP*(-1/(10*math.Ln10)), 1)
 	if warming {
 		score = 0
 	}
