@@ -205,13 +205,17 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// the fast level follows a subtle shift within about 10 points, so
 	// its residuals, averaged, hide the shift the likelihood is there to
 	// see; the seasonal model's level moves ten times slower (levelRate).
-	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) / rawCap
+	// From here to the score is the longest chain of dependent operations
+	// of a point, so it multiplies by reciprocals rather than dividing: a
+	// division takes several times as long, and the product differs from
+	// the quotient by an ulp at most.
+	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) * (1 / rawCap)
 	short := float64(m.short) + shortRate*(raw-float64(m.short))
 	logLik := 0.0
 	if m.n > likPoints {
 		mu := float64(m.likMean)
 		v := max(float64(m.likVar), likVarFloor*shortRate/(2-shortRate)*mu*(1-mu))
-		zl := (short - mu) / math.Sqrt(v+1e-12)
+		zl := (short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
 		logLik = logQ(zl)
 	}
 	logP := min(logPoint, logLik)
@@ -234,7 +238,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	}
 	warming := int(m.n) < d.cfg.WarmupPoints
 	res := Result{Expected: expected, Direction: directionOf(r), Warming: warming}
-	score := min(-logP/(10*math.Ln10), 1)
+	score := min(logP*(-1/(10*math.Ln10)), 1)
 	if warming {
 		score = 0
 	}
@@ -274,7 +278,9 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
+	if math.Abs(z) < shiftZ {
+		m.shiftRun = 0 // no run of large residuals, or the end of one
+	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
 		// The deviation persisted: it is the new normal, not an anomaly to
 		// resist. Each model moves by its own mean error over the run, so a
 		// seasonal model that foresaw the move (a daily step, when the plain
@@ -338,14 +344,19 @@ func clamp(v, limit float64) float64 {
 	return max(-limit, min(limit, v))
 }
 
+// directionOf is the side of the expected value a residual r is on. The sign
+// of a residual is a coin toss on a noisy series, so it is computed without
+// a branch, which the processor would mispredict half the time.
 func directionOf(r float64) Direction {
-	switch {
-	case r > 0:
-		return Up
-	case r < 0:
-		return Down
+	return Direction(bit(r > 0)*uint8(Up) | bit(r < 0)*uint8(Down))
+}
+
+// bit is 1 for true and 0 for false; the compiler makes it a SETcc, not a branch.
+func bit(b bool) uint8 {
+	if b {
+		return 1
 	}
-	return Both
+	return 0
 }
 
 // floorDiv divides rounding towards minus infinity, so times before 1970 keep their phase.

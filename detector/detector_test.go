@@ -535,3 +535,19 @@ func TestQuantize(t *testing.T) {
 		}
 	}
 }
+
+// TestKnotWeight protects knots' division-free weight: for every second of
+// a slot, of either profile, it is the float32 quotient exactly.
+func TestKnotWeight(t *testing.T) {
+	for _, c := range []struct {
+		n     int
+		width int64
+	}{{dailySlots, dailySlotSeconds}, {weeklySlots, weeklySlotSeconds}} {
+		for k := range c.width {
+			_, _, w := knots(k, c.n, c.width)
+			if want := float32(k) / float32(c.width); w != want {
+				t.Fatalf("knots(%d, %d, %d): weight %v, want %v", k, c.n, c.width, w, want)
+			}
+		}
+	}
+}

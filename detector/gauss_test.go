@@ -24,6 +24,9 @@ func TestLogQIsCloseToExactAndMonotone(t *testing.T) {
 	if logQ(-1) != -math.Ln2 {
 		t.Error("negative z: want log(1/2)")
 	}
+	if n := logQKnots - 1; n&(n-1) != 0 {
+		t.Errorf("%d intervals in the table, want a power of 2 for logQ's index mask", n)
+	}
 }
 
 // TestExp protects the band's accuracy: exp is within 2e-7 of math.Exp,

@@ -37,7 +37,8 @@ type Model struct {
 	// A run of points beyond shiftZ on one side of the prediction in use:
 	// its length (negative below the prediction) and each model's residuals
 	// summed over it, so that on a level shift each model moves by its own
-	// mean error (a model that foresaw the move does not move).
+	// mean error (a model that foresaw the move does not move). The sums
+	// mean nothing while shiftRun is 0: a new run resets them.
 	shiftRun       int32
 	shiftSumFlat   float32
 	shiftSumSeason float32
@@ -97,6 +98,14 @@ func (m *Model) logTail(stat, logProb float64) float64 {
 	if stat <= tailKnot {
 		return 0
 	}
+	return m.logTailBeyond(stat, logProb)
+}
+
+// logTailBeyond is logTail of a statistic beyond tailKnot. It is apart so
+// that logTail, the case of almost every point, is small enough to inline.
+//
+//go:noinline
+func (m *Model) logTailBeyond(stat, logProb float64) float64 {
 	return min(0, logProb-math.Log(stat/tailKnot)/float64(m.tailShape))
 }
 
@@ -113,6 +122,14 @@ func (m *Model) learnTail(stat float64) {
 		m.logTailProb += float32(log1mTailRate)
 		return
 	}
+	m.learnExceedance(stat)
+}
+
+// learnExceedance is learnTail of a statistic beyond tailKnot. It is apart so
+// that learnTail, the case of almost every point, is small enough to inline.
+//
+//go:noinline
+func (m *Model) learnExceedance(stat float64) {
 	m.tailShape += float32(shapeRate * (math.Log(stat/tailKnot) - float64(m.tailShape)))
 	m.logTailProb = float32(math.Log(math.Exp(float64(m.logTailProb))*(1-tailRate) + tailRate))
 }
@@ -121,23 +138,22 @@ func (m *Model) learnTail(stat float64) {
 var log1mTailRate = math.Log1p(-tailRate)
 
 // acceptShift follows runs of residuals beyond shiftZ sigmas on one side of
-// the prediction in use (z). rFlat and rSeason are the residuals of the plain
-// level and of the seasonal model. When a run reaches shiftPoints it returns
-// each model's mean residual over the run and true: the level has shifted and
-// each model should move by its own mean error.
+// the prediction in use (z), for a point beyond shiftZ: a point within it
+// ends any run, which its caller marks with shiftRun = 0 (almost every point,
+// and no call). rFlat and rSeason are the residuals of the plain level and of
+// the seasonal model. When a run reaches shiftPoints it returns each model's
+// mean residual over the run and true: the level has shifted and each model
+// should move by its own mean error.
 func (m *Model) acceptShift(z, rFlat, rSeason float64) (float64, float64, bool) {
 	switch {
-	case z >= shiftZ && m.shiftRun >= 0:
+	case z >= shiftZ && m.shiftRun > 0:
 		m.shiftRun++
-	case z <= -shiftZ && m.shiftRun <= 0:
+	case z <= -shiftZ && m.shiftRun < 0:
 		m.shiftRun--
-	case z >= shiftZ:
+	case z >= shiftZ: // a new run, upwards
 		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 1, 0, 0
-	case z <= -shiftZ:
-		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = -1, 0, 0
 	default:
-		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 0, 0, 0
-		return 0, 0, false
+		m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = -1, 0, 0
 	}
 	m.shiftSumFlat += float32(rFlat)
 	m.shiftSumSeason += float32(rSeason)
@@ -150,6 +166,6 @@ func (m *Model) acceptShift(z, rFlat, rSeason float64) (float64, float64, bool) 
 	}
 	flat := float64(m.shiftSumFlat) / float64(run)
 	season := float64(m.shiftSumSeason) / float64(run)
-	m.shiftRun, m.shiftSumFlat, m.shiftSumSeason = 0, 0, 0
+	m.shiftRun = 0
 	return flat, season, true
 }

@@ -36,8 +36,13 @@ func knots(t int64, n int, width int64) (i, j int, w float32) {
 	if phase < 0 { // times before 1970 still land on the cycle
 		phase += int64(n) * width
 	}
-	i = int(phase / width)
-	w = float32(phase%width) / float32(width)
+	// The phase is less than a week: 32-bit division by a constant is
+	// cheaper than 64-bit. The weight is float32(k)/float32(width), computed
+	// as a float64 product: it is so close to the quotient that it rounds to
+	// the same float32 for every k (TestKnotWeight), without a division.
+	p, wd := uint32(phase), uint32(width)
+	i = int(p / wd)
+	w = float32(float64(p%wd) * (1 / float64(width)))
 	j = i + 1
 	if j == n {
 		j = 0
