@@ -551,3 +551,27 @@ func TestKnotWeight(t *testing.T) {
 		}
 	}
 }
+
+// TestFlatSeriesKeepsProfilesAtZero protects the profiles from a flat start:
+// with nothing learned yet (scale 0) and nothing to learn (zero residuals),
+// the knots stay 0 instead of quantizing 0 × (1/0), a NaN. After a move the
+// profiles then hold offsets of the size of the move, not of the int16 range.
+func TestFlatSeriesKeepsProfilesAtZero(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	feed(t, d, &m, t0, 5*minute, 400, func(int64) float64 { return 5 })
+	for i, k := range append(m.daily[:], m.weekly[:]...) {
+		if k != 0 {
+			t.Fatalf("knot %d of a flat series is %d, want 0", i, k)
+		}
+	}
+	feed(t, d, &m, t0+400*5*minute, 5*minute, 400, func(ts int64) float64 { return 5 + float64(ts/(5*minute)%2) })
+	for name, off := range map[string]float32{
+		"daily":  profileAt(m.daily[:], m.dailyScale, 0, 1, 0),
+		"weekly": profileAt(m.weekly[:], m.weeklyScale, 0, 1, 0),
+	} {
+		if math.Abs(float64(off)) > 2 {
+			t.Errorf("%s offset %v after a move of 1: the profile was corrupt", name, off)
+		}
+	}
+}

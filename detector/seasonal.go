@@ -66,7 +66,12 @@ func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
 		rescale(p, scale, 2*need/knotMax)
 		s = *scale
 	}
-	inv := 1 / s
+	// A profile with nothing learned and nothing to learn (a flat start) has
+	// scale 0: its knots stay 0, where 0 × (1/0) would be NaN.
+	var inv float32
+	if s > 0 {
+		inv = 1 / s
+	}
 	p[i], p[j] = quantize(vi*inv), quantize(vj*inv)
 }
 
