@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -8,10 +9,20 @@ import (
 // TestUpdateBatchMatchesUpdate protects UpdateBatch's contract: the same
 // outcome, point for point, as Table.Get and Update one point at a time,
 // including batches longer than its stride, several points of one series in a
-// batch, new series, evictions at the table's cap, and rejected points.
+// batch, new series, evictions at the table's cap, and rejected points; with
+// the batches' memory read first (staged), as in large tables, and not.
 func TestUpdateBatchMatchesUpdate(t *testing.T) {
+	for _, staged := range []bool{true, false} {
+		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) { testUpdateBatchMatchesUpdate(t, staged) })
+	}
+}
+
+func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
 	d := newDetector(t, nil)
 	one, batched := NewTable(300), NewTable(300)
+	if staged {
+		batched.stageFrom = 0
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	ts := t0
 	for round := range 200 {

@@ -20,9 +20,11 @@ type Table struct {
 	evictions uint64
 	expiries  uint64
 
-	// sink takes the values that UpdateBatch reads only to bring them into
-	// cache, so that the compiler keeps the reads.
-	sink int64
+	// stageFrom is the size from which UpdateBatch reads a batch's memory
+	// before scoring it (stageFromSeries; tests lower it), and sink takes
+	// the values read, so that the compiler keeps the reads.
+	stageFrom int
+	sink      int64
 }
 
 // An entry is one slot of the table. Every point reads and writes its head:
@@ -56,7 +58,7 @@ func NewTable(max int) *Table {
 	if max < 1 {
 		max = 1
 	}
-	return &Table{index: newIndex(0), max: max}
+	return &Table{index: newIndex(0), max: max, stageFrom: stageFromSeries}
 }
 
 // Get returns the model of the series with the given key, creating an empty
