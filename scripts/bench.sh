@@ -41,13 +41,13 @@ run_once() {
 	end=$(date +%s.%N)
 	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
-# Interleaved, best of three each, so that every variant sees the same machine.
+# Interleaved, best of five each (the VM's speed wanders by a third), so that every variant sees the same machine.
 # The headline is the default configuration; the two others, for the record,
 # score every point once a series' first is learned (all 20 points of a
 # series are in warm-up by default), with the score or all four fields.
 declare -A best=([base]=999999 [anomaly]=999999 [score]=999999 [all]=999999)
 min() { awk -v x="$1" -v y="$2" 'BEGIN { print (x < y ? x : y) }'; }
-for round in 1 2 3; do
+for round in 1 2 3 4 5; do
 	b=$(run_once base)
 	a=$(run_once anomaly)
 	s=$(run_once anomaly-scored)
