@@ -292,8 +292,9 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		base.WriteString(tag.Value)
 	}
 
-	// The selected numeric fields are scored together: UpdateBatch fetches
-	// their models from memory at once rather than one after the other.
+	// The selected numeric fields are scored together: in a large table,
+	// UpdateBatch fetches their models from memory at once rather than one
+	// after the other.
 	p.mu.Lock()
 	fields := m.FieldList()
 	p.points, p.scored = p.points[:0], p.scored[:0]
