@@ -85,11 +85,12 @@ func (t *Table) touchModels(points []Point) {
 			continue
 		}
 		e := &t.entries[i]
-		// Every line of the head: a byte each 64 bytes, and its last byte.
-		for off := uintptr(0); off < entryHeadBytes; off += 64 {
+		// A byte of each line of the head: entries start on a line in a
+		// table large enough to stage (its slice is a large allocation,
+		// page-aligned) and the head is whole lines (TestEntryLayout).
+		for off := uintptr(0); off < entryHeadBytes; off += cacheLine {
 			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off)))
 		}
-		sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), entryHeadBytes-1)))
 		sec := floorDiv(p.Time, 1e9)
 		di, _, _ := knots(sec, dailySlots, dailySlotSeconds)
 		wi, _, _ := knots(sec, weeklySlots, weeklySlotSeconds)

@@ -87,7 +87,7 @@ func (s *stats) setSeries(t *detector.Table) {
 func (s *stats) skipped(err error, m telegraf.Metric, field string) {
 	switch {
 	case errors.Is(err, detector.ErrNotFinite):
-		s.skip(s.notFinite, m, field, "its value is NaN or infinite")
+		s.skip(s.notFinite, m, field, "its value is NaN, infinite or beyond ±1e30")
 	case errors.Is(err, detector.ErrOutOfOrder):
 		s.skip(s.outOfOrder, m, field, "its timestamp is older than the series' last point")
 	case errors.Is(err, detector.ErrDuplicate):
