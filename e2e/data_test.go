@@ -27,7 +27,6 @@ type dataset struct {
 	times  map[key][]int64 // distinct timestamps per series, ascending
 	source map[key]string  // the NAB source tag, for the labelled windows
 	nab    map[key]string  // the testdata file each series replays
-	total  map[key]int     // lines per series, repeated timestamps included
 	hostOf map[string]key  // host -> its series (one series per host here)
 }
 
@@ -55,7 +54,7 @@ func nabLines(t *testing.T, name string) []string {
 func makeDataset(t *testing.T, assign [][2]string) *dataset {
 	t.Helper()
 	d := &dataset{times: map[key][]int64{}, source: map[key]string{}, nab: map[key]string{},
-		total: map[key]int{}, hostOf: map[string]key{}}
+		hostOf: map[string]key{}}
 	var per [][]string
 	var keys []key
 	for _, a := range assign {
@@ -71,7 +70,6 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 		keys = append(keys, k)
 		d.source[k] = pts[0].tags["source"]
 		d.nab[k] = name
-		d.total[k] = len(pts)
 		d.hostOf[host] = k
 		seen := map[int64]bool{}
 		for _, p := range pts {
@@ -190,9 +188,7 @@ type scored struct {
 	anomaly        bool
 	warming        bool
 	tag            string // the anomaly tag: up, down, both or ""
-	value          float64
-	rows           int // rows seen at this timestamp (InfluxDB: one per tag set)
-	unscoredCopies int // rows without a score (a repeat the model had already seen)
+	unscoredCopies int    // rows without a score (a repeat the model had already seen)
 }
 
 // results are scored points per series and timestamp.
@@ -205,7 +201,6 @@ func (r results) add(k key, ts int64, s scored) {
 	}
 	prev, ok := r[k][ts]
 	if !ok {
-		s.rows = 1
 		if !s.hasScore {
 			s.unscoredCopies = 1
 		}
@@ -214,7 +209,6 @@ func (r results) add(k key, ts int64, s scored) {
 	}
 	// A later row at the same timestamp: keep the scored one, as InfluxDB keeps
 	// the fields of every write (a repeat without scores does not erase them).
-	prev.rows++
 	if !s.hasScore {
 		prev.unscoredCopies++
 		if prev.tag == "" {
@@ -223,7 +217,7 @@ func (r results) add(k key, ts int64, s scored) {
 		return
 	}
 	if !prev.hasScore {
-		s.rows, s.unscoredCopies = prev.rows, prev.unscoredCopies
+		s.unscoredCopies = prev.unscoredCopies
 		if s.tag == "" {
 			s.tag = prev.tag
 		}
@@ -308,7 +302,6 @@ func replay(t *testing.T, d *dataset, dir string) results {
 
 func scoredOf(f map[string]any, tag string) scored {
 	s := scored{tag: tag}
-	s.value, _ = f["value"].(float64)
 	s.score, s.hasScore = f["value_score"].(float64)
 	s.anomaly, _ = f["value_anomaly"].(bool)
 	s.warming, _ = f["value_warming"].(bool)

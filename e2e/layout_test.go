@@ -31,6 +31,7 @@ type layout struct {
 	viaSocket  bool   // send over TCP instead of HTTP
 	collectors map[string]*proc
 	hosts      []string // hosts[i] is routed to partition i
+	assigned   group    // the consumer group once every collector holds partitions
 }
 
 // newLayout creates the topic (4 partitions) and the database, starts the
@@ -50,7 +51,7 @@ func newLayout(t *testing.T, name string, collectorIDs ...string) *layout {
 	for _, id := range collectorIDs {
 		l.collectors[id] = startTelegraf(t, l.dir, id, collectorConf(), l.collectorEnv(id))
 	}
-	waitGroup(t, l.group, l.topic, partitions, collectorIDs...)
+	l.assigned = waitGroup(t, l.group, l.topic, partitions, collectorIDs...)
 
 	ports, err := freePorts(2)
 	if err != nil {
@@ -150,6 +151,24 @@ func (l *layout) keysOf(d *dataset, g group, id string) []key {
 	return ks
 }
 
+// ec2OnEveryHost is the dataset of the stream tests: the ec2 series on each
+// of the four hosts, so that every partition carries one copy of it.
+func (l *layout) ec2OnEveryHost(t *testing.T) *dataset {
+	var assign [][2]string
+	for _, h := range l.hosts {
+		assign = append(assign, [2]string{h, "ec2_request_latency_system_failure"})
+	}
+	return makeDataset(t, assign)
+}
+
+// splitAtPartition0 names the collector that holds partition 0 and the other
+// one (of c1 and c2), with the series of d each of them scores.
+func (l *layout) splitAtPartition0(d *dataset) (holder, other string, holderKeys, otherKeys []key) {
+	holder = owner(l.assigned, 0)
+	other = map[string]string{"c1": "c2", "c2": "c1"}[holder]
+	return holder, other, l.keysOf(d, l.assigned, holder), l.keysOf(d, l.assigned, other)
+}
+
 // ---- checks ----
 
 // checkNoLoss asserts that every distinct timestamp of every series is in
@@ -186,12 +205,9 @@ func checkNoLoss(t *testing.T, d *dataset, got results) {
 
 // diffScores compares the pipeline's scores, flags and anomaly tags with the
 // direct replay's at every timestamp of the series at or after from[k].
-func diffScores(d *dataset, want, got results, keys []key, from map[key]int64) (n int, examples []string) {
+func diffScores(d *dataset, want, got results, keys []key) (n int, examples []string) {
 	for _, k := range keys {
 		for _, ts := range d.times[k] {
-			if ts < from[k] {
-				continue
-			}
 			w, g := want[k][ts], got[k][ts]
 			if w == nil || g == nil {
 				n++
@@ -252,7 +268,7 @@ func lastTimestamps(t *testing.T, db string) map[key]int64 {
 	return out
 }
 
-// internalSums returns, per collector, the last value of each internal_anomaly
+// internalLast returns, per collector, the last value of each internal_anomaly
 // field reported since `since` (wall clock).
 func internalLast(t *testing.T, db string, since time.Time, fields ...string) map[string]map[string]float64 {
 	t.Helper()

@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # sourced; variables are used by the callers
-# Shared helpers for scripts/kafka.sh, scripts/influxdb.sh and scripts/kafka-topic.sh.
+# Shared helpers for scripts/kafka.sh, scripts/influxdb.sh, scripts/bench-pipeline.sh and scripts/test.sh.
 # Sourced, not executed. The caller has already done `set -euo pipefail`.
 #
 # Layout (both directories are git-ignored):
@@ -89,5 +89,22 @@ as_root() {
         sudo "$@"
     else
         die "need root (or sudo) to run: $*"
+    fi
+}
+
+# apt_install PKG...: install Debian packages as root. The package lists are
+# refreshed only when apt does not know a package yet, or when the install
+# fails (stale lists pointing at files the mirror no longer has).
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-cache show "$@" >/dev/null 2>&1; then
+        log "apt-get update ($* not in the package lists)"
+        as_root apt-get update -qq
+    fi
+    log "apt-get install $*"
+    if ! as_root apt-get install -y -qq "$@" >/dev/null; then
+        log "install failed; apt-get update and retry"
+        as_root apt-get update -qq
+        as_root apt-get install -y -qq "$@" >/dev/null
     fi
 }

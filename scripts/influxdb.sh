@@ -41,22 +41,7 @@ cmd_install() {
         added_policy=1
     fi
     local rc=0
-    (
-        export DEBIAN_FRONTEND=noninteractive
-        apt_install() { as_root apt-get install -y -qq influxdb influxdb-client >/dev/null; }
-        # Refresh the package lists only when apt does not know the packages yet, or when
-        # the install fails (stale lists pointing at files the mirror no longer has).
-        if ! { apt-cache show influxdb && apt-cache show influxdb-client; } >/dev/null 2>&1; then
-            log "apt-get update (influxdb not in the package lists)"
-            as_root apt-get update -qq
-        fi
-        log "apt-get install influxdb influxdb-client"
-        if ! apt_install; then
-            log "install failed; apt-get update and retry"
-            as_root apt-get update -qq
-            apt_install
-        fi
-    ) || rc=$?
+    ( apt_install influxdb influxdb-client ) || rc=$?
     [[ -n "$added_policy" ]] && as_root rm -f "$policy"
     [[ $rc -eq 0 ]] || die "apt-get install influxdb influxdb-client failed"
     stop_system_service

@@ -4,12 +4,12 @@
 # real InfluxDB through scripts/), and short fuzz runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/_common.sh
 
 # The report's rendering test needs a real browser (Debian's chromium).
 if ! command -v chromium >/dev/null 2>&1; then
 	echo "== installing chromium (apt-get)"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+	apt_install chromium
 fi
 
 echo "== go vet"

@@ -8,7 +8,7 @@
 // In telegraf.conf (see telegraf.conf next to this file):
 //
 //	[[processors.execd]]
-//	  command = ["/usr/local/bin/anomaly-execd", "--config", "/etc/telegraf/anomaly-execd.conf"]
+//	  command = ["/usr/local/bin/anomaly-execd", "--config", "/etc/telegraf-anomaly/plugin.conf"]
 //
 // The plugin configuration is one [[processors.anomaly]] table, read with
 // Telegraf's own configuration loader: unknown keys are an error, ${VAR} and
@@ -111,13 +111,11 @@ func loadProcessor(path string) (telegraf.StreamingProcessor, error) {
 
 // filtered runs the processor behind its namepass/tagpass/... filters, as
 // Telegraf's agent does: a metric the filters do not select passes unchanged.
-type filtered struct{ rp *models.RunningProcessor }
+// The running processor has every method of a streaming processor but its
+// sample configuration.
+type filtered struct{ *models.RunningProcessor }
 
-func (f *filtered) SampleConfig() string                                  { return f.rp.Processor.SampleConfig() }
-func (f *filtered) Init() error                                           { return f.rp.Init() }
-func (f *filtered) Start(acc telegraf.Accumulator) error                  { return f.rp.Start(acc) }
-func (f *filtered) Add(m telegraf.Metric, acc telegraf.Accumulator) error { return f.rp.Add(m, acc) }
-func (f *filtered) Stop()                                                 { f.rp.Stop() }
+func (f *filtered) SampleConfig() string { return f.Processor.SampleConfig() }
 
 // stopOnSignal makes SIGTERM and SIGINT end the input as end of file does. The
 // shim stops only at end of input (then it flushes its output and the

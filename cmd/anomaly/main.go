@@ -6,8 +6,8 @@
 //
 //	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
 //	anomaly nab --nab-dir DIR [--results DIR]
-//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--out FILE] FILE...
-//	anomaly generate [--series N] [--points N] [--interval D] [--out FILE]
+//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
 
 import (
@@ -21,8 +21,8 @@ import (
 const usage = `usage:
   anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
   anomaly nab --nab-dir DIR [--results DIR]
-  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--out FILE] FILE...
-  anomaly generate [--series N] [--points N] [--interval D] [--seed N] [--out FILE]
+  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
 
 func main() {

@@ -59,12 +59,16 @@ func nabCmd(args []string, stdout io.Writer) error {
 	if *results == "" {
 		for s, thr := range detector.Thresholds {
 			cfg := detector.DefaultConfig()
-			cfg.Sensitivity = detector.Sensitivity(s)
-			d, err := detector.New(cfg)
-			if err != nil {
-				return err
+			presetScores := scores // the default preset's, detected above
+			if detector.Sensitivity(s) != cfg.Sensitivity {
+				cfg.Sensitivity = detector.Sensitivity(s)
+				d, err := detector.New(cfg)
+				if err != nil {
+					return err
+				}
+				presetScores, _ = detectCorpus(d, corpus)
 			}
-			presetScores, _ := detectCorpus(d, corpus)
+			var err error
 			if atPreset[s], err = nab.ScoreAt(corpus, profiles, presetScores, thr); err != nil {
 				return err
 			}

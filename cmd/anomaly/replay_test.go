@@ -47,6 +47,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 		require.NoError(t, p.Add(m, acc))
 	}
 	p.Stop()
+	require.Len(t, acc.GetTelegrafMetrics(), len(rows), "the plugin passes every metric on")
 
 	flagged := 0
 	for i, m := range acc.GetTelegrafMetrics() {

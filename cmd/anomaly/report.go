@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -52,13 +51,7 @@ func reportCmd(args []string, stdout io.Writer) error {
 	if *title == "" {
 		*title = "anomaly report: " + strings.Join(fs.Args(), " ")
 	}
-	return writeOutput(*out, stdout, func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		if err := report.Write(bw, *title, pages); err != nil {
-			return err
-		}
-		return bw.Flush()
-	})
+	return writeOutput(*out, stdout, func(w io.Writer) error { return report.Write(w, *title, pages) })
 }
 
 func toReport(s *input.Series, rs []detector.Result, windows []report.Window) report.Series {

@@ -19,8 +19,6 @@ const (
 	scoreH    = 56  // height of the score panel
 	axisH     = 36  // room for the two-line time tick labels
 	buckets   = plotW
-	markerR   = 3.2
-	labelR    = 6
 	maxTitles = 2000 // per series; beyond this, flagged markers carry no tooltip
 	simplTol  = 0.2  // line simplification tolerance, in user units
 )
@@ -78,11 +76,10 @@ type chart struct {
 	H        int
 	Empty    bool
 
-	MainBottom px
-	HasScore   bool
-	ScoreY     px
-	ScoreB     px
-	AxisY      px // y of the time axis line (bottom of the lowest panel)
+	HasScore bool
+	ScoreY   px
+	ScoreB   px
+	AxisY    px // y of the time axis line (bottom of the lowest panel)
 
 	Windows  []rect
 	Band     string
@@ -110,7 +107,6 @@ func buildChart(i int, s Series) chart {
 		c.Name = fmt.Sprintf("series %d", i+1)
 	}
 	c.HasScore = s.Scores != nil
-	c.MainBottom = mainY + mainH
 	bottom := float64(mainY + mainH)
 	if c.HasScore {
 		c.ScoreY = px(bottom + scoreGap)

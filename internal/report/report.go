@@ -57,13 +57,6 @@ func Write(w io.Writer, title string, series []Series) error {
 		p.Charts = append(p.Charts, c)
 		p.Total.add(c.Stats)
 	}
-	p.Total.HasWindows, p.Total.HasLabels = false, false
-	for _, c := range p.Charts {
-		p.Total.HasWindows = p.Total.HasWindows || c.Stats.HasWindows
-		p.Total.HasLabels = p.Total.HasLabels || c.Stats.HasLabels
-		p.AnyWindows = p.AnyWindows || c.Stats.HasWindows
-		p.AnyLabels = p.AnyLabels || c.Stats.HasLabels
-	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if err := pageTmpl.Execute(bw, p); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -160,6 +153,8 @@ func (t *stats) add(s stats) {
 	t.Windows += s.Windows
 	t.WindowsHit += s.WindowsHit
 	t.FlagsOutside += s.FlagsOutside
+	t.HasWindows = t.HasWindows || s.HasWindows
+	t.HasLabels = t.HasLabels || s.HasLabels
 }
 
 func computeStats(s Series) stats {

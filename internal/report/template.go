@@ -7,12 +7,10 @@ import (
 
 // page is the data of the whole report.
 type page struct {
-	Title      string
-	Multi      bool
-	Charts     []chart
-	Total      stats
-	AnyWindows bool
-	AnyLabels  bool
+	Title  string
+	Multi  bool
+	Charts []chart
+	Total  stats // HasWindows, HasLabels: any series has them
 }
 
 var funcs = template.FuncMap{
@@ -99,17 +97,17 @@ var pageTmpl = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE 
 <body>
 <main id="top">
 <h1>{{.Title}}</h1>
-<p class="sub">{{len .Charts}} series · {{n .Total.Points}} points · {{n .Total.Flagged}} flagged{{if .AnyWindows}} · {{n .Total.WindowsHit}} of {{n .Total.Windows}} labelled windows hit · {{n .Total.FlagsOutside}} flags outside windows{{end}}</p>
+<p class="sub">{{len .Charts}} series · {{n .Total.Points}} points · {{n .Total.Flagged}} flagged{{if .Total.HasWindows}} · {{n .Total.WindowsHit}} of {{n .Total.Windows}} labelled windows hit · {{n .Total.FlagsOutside}} flags outside windows{{end}}</p>
 {{- if .Multi}}
 <table class="sum">
-<thead><tr><th>Series</th><th>Points</th><th>Flagged</th>{{if .AnyLabels}}<th>Labelled points</th><th>Labelled &amp; flagged</th>{{end}}{{if .AnyWindows}}<th>Windows</th><th>Windows hit</th><th>Flags outside windows</th>{{end}}</tr></thead>
+<thead><tr><th>Series</th><th>Points</th><th>Flagged</th>{{if .Total.HasLabels}}<th>Labelled points</th><th>Labelled &amp; flagged</th>{{end}}{{if .Total.HasWindows}}<th>Windows</th><th>Windows hit</th><th>Flags outside windows</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Charts}}
 <tr><td><a href="#{{.ID}}">{{.Name}}</a></td><td>{{n .Stats.Points}}</td><td>{{n .Stats.Flagged}}</td>
-{{- if $.AnyLabels}}{{if .Stats.HasLabels}}<td>{{n .Stats.Labelled}}</td><td>{{n .Stats.LabelledFlagged}}</td>{{else}}<td>–</td><td>–</td>{{end}}{{end}}
-{{- if $.AnyWindows}}{{if .Stats.HasWindows}}<td>{{n .Stats.Windows}}</td><td{{if lt .Stats.WindowsHit .Stats.Windows}} class="warn"{{end}}>{{n .Stats.WindowsHit}}</td><td>{{n .Stats.FlagsOutside}}</td>{{else}}<td>–</td><td>–</td><td>–</td>{{end}}{{end}}</tr>
+{{- if $.Total.HasLabels}}{{if .Stats.HasLabels}}<td>{{n .Stats.Labelled}}</td><td>{{n .Stats.LabelledFlagged}}</td>{{else}}<td>–</td><td>–</td>{{end}}{{end}}
+{{- if $.Total.HasWindows}}{{if .Stats.HasWindows}}<td>{{n .Stats.Windows}}</td><td{{if lt .Stats.WindowsHit .Stats.Windows}} class="warn"{{end}}>{{n .Stats.WindowsHit}}</td><td>{{n .Stats.FlagsOutside}}</td>{{else}}<td>–</td><td>–</td><td>–</td>{{end}}{{end}}</tr>
 {{- end}}
-<tr class="tot"><td>Total</td><td>{{n .Total.Points}}</td><td>{{n .Total.Flagged}}</td>{{if .AnyLabels}}<td>{{n .Total.Labelled}}</td><td>{{n .Total.LabelledFlagged}}</td>{{end}}{{if .AnyWindows}}<td>{{n .Total.Windows}}</td><td>{{n .Total.WindowsHit}}</td><td>{{n .Total.FlagsOutside}}</td>{{end}}</tr>
+<tr class="tot"><td>Total</td><td>{{n .Total.Points}}</td><td>{{n .Total.Flagged}}</td>{{if .Total.HasLabels}}<td>{{n .Total.Labelled}}</td><td>{{n .Total.LabelledFlagged}}</td>{{end}}{{if .Total.HasWindows}}<td>{{n .Total.Windows}}</td><td>{{n .Total.WindowsHit}}</td><td>{{n .Total.FlagsOutside}}</td>{{end}}</tr>
 </tbody>
 </table>
 {{- end}}
