@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
 )
 
 // key names one scored series of the tests: the app host and the NAB series it replays.
@@ -342,12 +343,8 @@ type window struct{ start, end int64 }
 // windows returns the labelled windows of a NAB series.
 func windows(t *testing.T, series, source string) []window {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.root, "testdata", "windows.json"))
+	all, err := report.ReadWindows(filepath.Join(e.root, "testdata", "windows.json"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var all map[string][]struct{ Start, End time.Time }
-	if err := json.Unmarshal(b, &all); err != nil {
 		t.Fatal(err)
 	}
 	var out []window

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -77,18 +75,12 @@ func toReport(s *input.Series, rs []detector.Result, windows []report.Window) re
 func loadWindows(file, nabDir string) (map[string][]report.Window, error) {
 	windows := map[string][]report.Window{}
 	if file != "" {
-		data, err := os.ReadFile(file)
+		ws, err := report.ReadWindows(file)
 		if err != nil {
 			return nil, err
 		}
-		var raw map[string][]struct{ Start, End time.Time }
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
-		}
-		for name, ws := range raw {
-			for _, w := range ws {
-				windows[name] = append(windows[name], report.Window{Start: w.Start, End: w.End})
-			}
+		for name, w := range ws {
+			windows[name] = append(windows[name], w...)
 		}
 	}
 	if nabDir != "" {
@@ -99,7 +91,7 @@ func loadWindows(file, nabDir string) (map[string][]report.Window, error) {
 		for _, f := range c.Files {
 			name := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
 			for _, w := range f.Windows {
-				windows[name] = append(windows[name], report.Window{Start: w.Start, End: w.End})
+				windows[name] = append(windows[name], report.Window(w))
 			}
 		}
 	}

@@ -2,19 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	telegrafanomaly "github.com/telegraf-anomaly/telegraf-anomaly"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
 )
 
 func TestSampleConfigLoads(t *testing.T) {
@@ -75,7 +74,8 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 37047, bytes.Count(all, []byte("\n")), "every bundled point is written, scored or not")
 
-	windows := loadWindows(t, filepath.Join(repo, "testdata", "windows.json"))
+	windows, err := report.ReadWindows(filepath.Join(repo, "testdata", "windows.json"))
+	require.NoError(t, err)
 	inside, hit := 0, map[string]bool{}
 	for _, m := range flagged {
 		tag, ok := m.GetTag("anomaly")
@@ -95,16 +95,6 @@ func TestDemo(t *testing.T) {
 	// (NAB's standard profile weighs a missed incident like nine false alarms).
 	require.GreaterOrEqual(t, len(hit), 8, "the demo finds most of the 12 labelled incidents")
 	require.LessOrEqual(t, len(flagged)-inside, 2*12, "at most two flags outside windows per labelled incident")
-}
-
-type window struct{ Start, End time.Time }
-
-func loadWindows(t *testing.T, path string) map[string][]window {
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var w map[string][]window
-	require.NoError(t, json.Unmarshal(data, &w))
-	return w
 }
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.

@@ -12,10 +12,12 @@ package report
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -41,6 +43,20 @@ type Series struct {
 
 // Window is a labelled anomaly window; both ends are inclusive.
 type Window struct{ Start, End time.Time }
+
+// ReadWindows reads true anomaly windows keyed by series name from a JSON
+// file: {"series name": [{"start": RFC3339, "end": RFC3339}, ...]}.
+func ReadWindows(path string) (map[string][]Window, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var windows map[string][]Window
+	if err := json.Unmarshal(data, &windows); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return windows, nil
+}
 
 // Write renders the page for series under title to w. It returns an error,
 // naming the series and the field, when a per-point slice does not have the
