@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -341,12 +340,7 @@ func tsMap(m map[key]int64, keys []key) map[string]string {
 // length after a window's end, and the windows with at least one mark inside.
 func windowStats(ws []window, marks map[int64]string) (in, after, hit int) {
 	hits := map[int]bool{}
-	var ts []int64
 	for t := range marks {
-		ts = append(ts, t)
-	}
-	sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-	for _, t := range ts {
 		for i, w := range ws {
 			if t >= w.start && t <= w.end {
 				in++

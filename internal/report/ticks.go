@@ -64,9 +64,9 @@ func fmtValue(v, span float64) string {
 			break
 		}
 	}
-	s := strconv.FormatFloat(v/div, 'f', min(dec, 10), 64)
+	s := strconv.FormatFloat(v/div, 'f', dec, 64)
 	if strings.Trim(s, "-0.") == "" {
-		s = strconv.FormatFloat(0, 'f', min(dec, 10), 64)
+		s = strconv.FormatFloat(0, 'f', dec, 64)
 	}
 	return s + suffix
 }
