@@ -42,15 +42,29 @@ type Result struct {
 	// Score is in [0, 1]: -log10 of the estimated chance of a deviation at least
 	// this large, divided by 10. It is 0 while the series warms up.
 	Score float64
-	// Expected is the model's prediction for this point; Lower and Upper bound the
-	// values that would not have been candidates for an anomaly.
-	Expected, Lower, Upper float64
+	// Expected is the model's prediction for this point; Bounds gives the
+	// band around it.
+	Expected float64
 	// Direction is Up when the value is above Expected, Down when below, Both when equal.
 	Direction Direction
 	// Anomaly is the decision after every alert-shaping rule.
 	Anomaly bool
 	// Warming is true while the series is learned but not yet flagged.
 	Warming bool
+
+	// What Bounds needs: the sigma of the prediction, the smallest deviation
+	// that can be an anomaly, and the log of the band's width in sigmas
+	// beyond tailKnot.
+	sigma, minDev, logWidth float64
+}
+
+// Bounds returns the band around Expected that holds the values that would
+// not have been candidates for an anomaly: lower and upper bound. It is a
+// method, computed only when asked for, because it needs an exponential that
+// costs a sixth of a point's scoring, and most users of a score do not ask.
+func (r Result) Bounds() (lower, upper float64) {
+	half := max(r.sigma*(tailKnot*exp(r.logWidth)), r.minDev)
+	return r.Expected - half, r.Expected + half
 }
 
 // Detector scores points against per-series models. It holds only the
@@ -162,7 +176,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	}
 	if m.n == 0 {
 		m.start(t, x)
-		return Result{Expected: x, Lower: x, Upper: x, Direction: Both, Warming: true}, nil
+		return Result{Expected: x, Direction: Both, Warming: true}, nil
 	}
 	switch {
 	case t == m.last:
@@ -243,8 +257,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		score = 0
 	}
 	minDev := d.minDeviation(expected)
-	half := max(sigma*m.statAt(d.logThreshold, logProb), minDev)
-	res.Lower, res.Upper = expected-half, expected+half
+	res.sigma, res.minDev, res.logWidth = sigma, minDev, m.logBandWidth(d.logThreshold, logProb)
 
 	// Decide. An alarm is held for Config.Hold: the incident it
 	// reports is not flagged again, and the held points score 0 (they are no

@@ -109,9 +109,10 @@ func (m *Model) logTailBeyond(stat, logProb float64) float64 {
 	return min(0, logProb-math.Log(stat/tailKnot)/float64(m.tailShape))
 }
 
-// statAt inverts logTail: the statistic whose log tail probability is logP.
-func (m *Model) statAt(logP, logProb float64) float64 {
-	return tailKnot * exp(float64(m.tailShape)*max(0, logProb-logP))
+// logBandWidth inverts logTail, up to an exponential: the statistic whose log
+// tail probability is logP is tailKnot * e^logBandWidth (see Result.Bounds).
+func (m *Model) logBandWidth(logP, logProb float64) float64 {
+	return float64(m.tailShape) * max(0, logProb-logP)
 }
 
 // learnTail updates the tail model with one more value of the statistic: the

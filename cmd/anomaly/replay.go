@@ -76,7 +76,7 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	for i, v := range s.Values {
 		r, err := d.Update(&m, s.Times[i], v)
 		if err != nil {
-			r = detector.Result{Expected: nan, Lower: nan, Upper: nan}
+			r = detector.Result{Expected: nan} // its Bounds are NaN too
 		}
 		out[i] = r
 	}
@@ -90,8 +90,9 @@ func appendRow(row []string, t int64, v float64, r detector.Result) []string {
 	if r.Anomaly {
 		anomaly = "1"
 	}
+	lower, upper := r.Bounds()
 	return append(row, time.Unix(0, t).UTC().Format("2006-01-02 15:04:05"), num(v),
-		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(r.Lower), num(r.Upper))
+		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper))
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

@@ -62,7 +62,8 @@ func toReport(s *input.Series, rs []detector.Result, windows []report.Window) re
 	}
 	for i, res := range rs {
 		r.Times[i] = time.Unix(0, s.Times[i]).UTC()
-		r.Scores[i], r.Expected[i], r.Lower[i], r.Upper[i], r.Anomaly[i] = res.Score, res.Expected, res.Lower, res.Upper, res.Anomaly
+		r.Scores[i], r.Expected[i], r.Anomaly[i] = res.Score, res.Expected, res.Anomaly
+		r.Lower[i], r.Upper[i] = res.Bounds()
 		if res.Warming { // no band to draw before the model has one
 			r.Lower[i], r.Upper[i] = nan, nan
 		}
