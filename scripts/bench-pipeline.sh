@@ -110,6 +110,10 @@ split -l "$CHUNK" -d -a 4 "$RUN/load.lp" "$RUN/chunk."
 log "load: $(du -h "$RUN/load.lp" | cut -f1), $(find "$RUN" -name 'chunk.*' | wc -l) POSTs of $CHUNK lines"
 
 # Reference 1: the processor alone, in process (file -> processors.anomaly -> discard).
+# Its own config, not make bench's scripts/bench/pipeline-anomaly.conf: the processor
+# is set as in the collectors it is compared with (collector.conf: fields = ["*"], the
+# default series_ttl) and the buffer is sized to this load (that one: fields = ["value"],
+# series_ttl = "0s", 3M slots, allocated up front).
 cat >"$RUN/once.conf" <<EOF
 [agent]
   metric_buffer_limit = $(( POINTS + 10000 ))
