@@ -156,11 +156,7 @@ env "${common_env[@]}" ANOMALY_AGENT_HTTP_PORT="$AGENT_PORT" ANOMALY_AGENT_SOCKE
     ANOMALY_ROUTING_TAG=host "$BIN" --config e2e/configs/agent.conf >"$RUN/agent.log" 2>&1 &
 PIDS[agent]=$!
 
-deadline=$(( $(now_ms) + 90000 ))
-until [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/ping")" == 204 ]]; do
-    (( $(now_ms) < deadline )) || die "the agent did not answer /ping (see $RUN/agent.log)"
-    sleep 0.2
-done
+wait_http_204 "http://127.0.0.1:$AGENT_PORT/ping" 90 || die "the agent did not answer /ping (see $RUN/agent.log)"
 log "waiting for $COLLECTORS collectors to share the partitions"
 deadline=$(( $(now_ms) + 120000 ))
 while :; do

@@ -252,22 +252,8 @@ cmd_start() {
     log "Kafka ready on $BOOTSTRAP (pid $pid) in $(( $(now_ms) - t0 )) ms"
 }
 
-cmd_status() {
-    local pid
-    if pid="$(running_pid "$PIDFILE" "$CONFIG")"; then
-        echo "kafka: running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
-    else
-        echo "kafka: stopped"
-        return 3
-    fi
-}
-
 case "${1:-}" in
-install) cmd_install ;;
-start) cmd_start ;;
-stop) stop_pid kafka "$PIDFILE" "$CONFIG" ;;
-restart) stop_pid kafka "$PIDFILE" "$CONFIG"; cmd_start ;;
-status) cmd_status ;;
+install | start | stop | restart | status) server_command kafka "$PIDFILE" "$CONFIG" "on $BOOTSTRAP, data $DATA_DIR" "$1" ;;
 run-class) shift; run_class "$@" ;;
 *) echo "usage: $0 install|start|stop|restart|status|run-class MAIN [ARGS...]" >&2; exit 2 ;;
 esac
