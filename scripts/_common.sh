@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # sourced; variables are used by the callers
-# Shared helpers for scripts/kafka.sh, scripts/influxdb.sh, scripts/bench-pipeline.sh and scripts/test.sh.
+# Shared helpers for scripts/kafka.sh, scripts/kafka-topic.sh, scripts/influxdb.sh,
+# scripts/bench-pipeline.sh and scripts/test.sh.
 # Sourced, not executed. The caller has already done `set -euo pipefail`.
 #
 # Layout (both directories are git-ignored):
@@ -11,6 +12,7 @@ CACHE_DIR="${ANOMALY_CACHE_DIR:-$REPO_ROOT/.cache}"
 RUN_DIR="${ANOMALY_RUN_DIR:-$REPO_ROOT/.run}"
 START_TIMEOUT="${ANOMALY_START_TIMEOUT:-90}" # seconds to wait for readiness
 STOP_TIMEOUT="${ANOMALY_STOP_TIMEOUT:-15}"   # seconds to wait after TERM before KILL
+KAFKA_PORT="${ANOMALY_KAFKA_PORT:-19092}"    # Kafka broker port: kafka.sh listens, kafka-topic.sh connects
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
