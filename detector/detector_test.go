@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -534,6 +535,42 @@ func TestQuantize(t *testing.T) {
 		if got := quantize(c.v); got != c.want {
 			t.Errorf("quantize(%v) = %d, want %d", c.v, got, c.want)
 		}
+	}
+}
+
+// TestTighten protects the scale's shrinking: knots and scale as expected,
+// each knot's offset (knot × scale) unchanged, and a knot of -32768, which
+// quantize never writes but a snapshot may hold, taken at its full magnitude
+// instead of overflowing.
+func TestTighten(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		knots     []int16
+		scale     float32
+		want      []int16
+		wantScale float32
+	}{
+		{"nothing learned", []int16{0, 0, 0}, 0.5, []int16{0, 0, 0}, 0},
+		{"small knots regain resolution", []int16{100, -3, 0}, 1, []int16{12800, -384, 0}, 1.0 / 128},
+		{"a quarter of the range in use", []int16{knotMax / 4, -5}, 2, []int16{knotMax / 4, -5}, 2},
+		{"-32768 alone", []int16{0, math.MinInt16}, 1, []int16{0, math.MinInt16}, 1},
+		{"-32768 among small knots", []int16{math.MinInt16, 100}, 1, []int16{math.MinInt16, 100}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, scale := slices.Clone(c.knots), c.scale
+			tighten(p, &scale)
+			if !slices.Equal(p, c.want) || scale != c.wantScale {
+				t.Fatalf("tighten(%v, %v) = %v, %v; want %v, %v", c.knots, c.scale, p, scale, c.want, c.wantScale)
+			}
+			if scale == 0 {
+				return
+			}
+			for i := range p {
+				if got, want := float32(p[i])*scale, float32(c.knots[i])*c.scale; got != want {
+					t.Errorf("knot %d: offset %v after, %v before", i, got, want)
+				}
+			}
+		})
 	}
 }
 

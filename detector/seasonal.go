@@ -79,9 +79,11 @@ func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
 // profile whose offsets have shrunk (after a large early transient, say)
 // regains its resolution.
 func tighten(p []int16, scale *float32) {
-	var most int16
+	// The magnitude is taken in int32: quantize never writes -32768, but a
+	// snapshot may hold one, and in int16 its negation overflows to itself.
+	var most int32
 	for _, k := range p {
-		most = max(most, k, -k)
+		most = max(most, int32(k), -int32(k))
 	}
 	if most == 0 {
 		*scale = 0 // nothing learned: the next offset sets the scale afresh

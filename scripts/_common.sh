@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # sourced; variables are used by the callers
-# Shared helpers for scripts/kafka.sh, scripts/influxdb.sh, scripts/bench-pipeline.sh and scripts/test.sh.
+# Shared helpers for scripts/kafka.sh, scripts/kafka-topic.sh, scripts/influxdb.sh,
+# scripts/bench-pipeline.sh and scripts/test.sh.
 # Sourced, not executed. The caller has already done `set -euo pipefail`.
 #
 # Layout (both directories are git-ignored):
@@ -11,6 +12,7 @@ CACHE_DIR="${ANOMALY_CACHE_DIR:-$REPO_ROOT/.cache}"
 RUN_DIR="${ANOMALY_RUN_DIR:-$REPO_ROOT/.run}"
 START_TIMEOUT="${ANOMALY_START_TIMEOUT:-90}" # seconds to wait for readiness
 STOP_TIMEOUT="${ANOMALY_STOP_TIMEOUT:-15}"   # seconds to wait after TERM before KILL
+KAFKA_PORT="${ANOMALY_KAFKA_PORT:-19092}"    # Kafka broker port: kafka.sh listens, kafka-topic.sh connects
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -52,6 +54,51 @@ running_pid() {
     pid_alive "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
     echo "$pid"
+}
+
+# pid_status NAME PIDFILE MARKER DETAIL: print "NAME: running (pid N) DETAIL" if
+# the PID file names our live process (see running_pid), else "NAME: stopped" and
+# return 3, as an init script's status does.
+pid_status() {
+    local pid
+    if pid="$(running_pid "$2" "$3")"; then
+        echo "$1: running (pid $pid) $4"
+    else
+        echo "$1: stopped"
+        return 3
+    fi
+}
+
+# server_command NAME PIDFILE MARKER DETAIL COMMAND: the commands every server
+# script has. install and start are the caller's cmd_install and cmd_start; stop,
+# restart and status go by the PID file (stop_pid, pid_status).
+server_command() {
+    local name="$1" pidfile="$2" marker="$3" detail="$4"
+    case "$5" in
+    install) cmd_install ;;
+    start) cmd_start ;;
+    stop) stop_pid "$name" "$pidfile" "$marker" ;;
+    restart) stop_pid "$name" "$pidfile" "$marker"; cmd_start ;;
+    status) pid_status "$name" "$pidfile" "$marker" "$detail" ;;
+    esac
+}
+
+# wait_http_204 URL SECONDS [PID]: wait until URL answers 204 No Content, as /ping
+# does once InfluxDB or Telegraf's HTTP listener serves. Fails after SECONDS,
+# logging the last HTTP code, or as soon as PID, if given, is no longer alive.
+wait_http_204() {
+    local url="$1" seconds="$2" pid="${3:-}" deadline code
+    deadline=$(( $(now_ms) + seconds * 1000 ))
+    while :; do
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)"
+        [[ "$code" == 204 ]] && return 0
+        [[ -z "$pid" ]] || pid_alive "$pid" || return 1
+        if (( $(now_ms) > deadline )); then
+            log "no 204 from $url after ${seconds}s (last HTTP code $code)"
+            return 1
+        fi
+        sleep 0.1
+    done
 }
 
 # stop_pid NAME PIDFILE MARKER: TERM the PID from the PID file, wait up to

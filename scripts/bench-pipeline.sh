@@ -110,6 +110,10 @@ split -l "$CHUNK" -d -a 4 "$RUN/load.lp" "$RUN/chunk."
 log "load: $(du -h "$RUN/load.lp" | cut -f1), $(find "$RUN" -name 'chunk.*' | wc -l) POSTs of $CHUNK lines"
 
 # Reference 1: the processor alone, in process (file -> processors.anomaly -> discard).
+# Its own config, not make bench's scripts/bench/pipeline-anomaly.conf: the processor
+# is set as in the collectors it is compared with (collector.conf: fields = ["*"], the
+# default series_ttl) and the buffer is sized to this load (that one: fields = ["value"],
+# series_ttl = "0s", 3M slots, allocated up front).
 cat >"$RUN/once.conf" <<EOF
 [agent]
   metric_buffer_limit = $(( POINTS + 10000 ))
@@ -152,11 +156,7 @@ env "${common_env[@]}" ANOMALY_AGENT_HTTP_PORT="$AGENT_PORT" ANOMALY_AGENT_SOCKE
     ANOMALY_ROUTING_TAG=host "$BIN" --config e2e/configs/agent.conf >"$RUN/agent.log" 2>&1 &
 PIDS[agent]=$!
 
-deadline=$(( $(now_ms) + 90000 ))
-until [[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AGENT_PORT/ping")" == 204 ]]; do
-    (( $(now_ms) < deadline )) || die "the agent did not answer /ping (see $RUN/agent.log)"
-    sleep 0.2
-done
+wait_http_204 "http://127.0.0.1:$AGENT_PORT/ping" 90 || die "the agent did not answer /ping (see $RUN/agent.log)"
 log "waiting for $COLLECTORS collectors to share the partitions"
 deadline=$(( $(now_ms) + 120000 ))
 while :; do

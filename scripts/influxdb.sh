@@ -116,38 +116,15 @@ cmd_start() {
     pid=$!
     echo "$pid" >"$PIDFILE"
 
-    local deadline=$(( $(now_ms) + START_TIMEOUT * 1000 )) code
-    while :; do
-        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$URL/ping" || true)"
-        [[ "$code" == 204 ]] && break
-        if ! pid_alive "$pid"; then
-            tail_log "$LOGFILE"; rm -f "$PIDFILE"
-            die "InfluxDB exited during start-up"
-        fi
-        if (( $(now_ms) > deadline )); then
-            tail_log "$LOGFILE"
-            die "InfluxDB not ready on $URL/ping after ${START_TIMEOUT}s (last HTTP code $code; still running as pid $pid)"
-        fi
-        sleep 0.1
-    done
+    if ! wait_http_204 "$URL/ping" "$START_TIMEOUT" "$pid"; then
+        tail_log "$LOGFILE"
+        pid_alive "$pid" || { rm -f "$PIDFILE"; die "InfluxDB exited during start-up"; }
+        die "InfluxDB not ready on $URL/ping after ${START_TIMEOUT}s (still running as pid $pid)"
+    fi
     log "InfluxDB ready on $URL (pid $pid) in $(( $(now_ms) - t0 )) ms"
 }
 
-cmd_status() {
-    local pid
-    if pid="$(running_pid "$PIDFILE" "$CONFIG")"; then
-        echo "influxdb: running (pid $pid) on $URL, data $STATE"
-    else
-        echo "influxdb: stopped"
-        return 3
-    fi
-}
-
 case "${1:-}" in
-install) cmd_install ;;
-start) cmd_start ;;
-stop) stop_pid influxdb "$PIDFILE" "$CONFIG" ;;
-restart) stop_pid influxdb "$PIDFILE" "$CONFIG"; cmd_start ;;
-status) cmd_status ;;
+install | start | stop | restart | status) server_command influxdb "$PIDFILE" "$CONFIG" "on $URL, data $STATE" "$1" ;;
 *) echo "usage: $0 install|start|stop|restart|status" >&2; exit 2 ;;
 esac

@@ -7,11 +7,12 @@
 #        scripts/kafka-topic.sh delete NAME
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
-bootstrap="127.0.0.1:${ANOMALY_KAFKA_PORT:-19092}"
+# shellcheck source=scripts/_common.sh
+source "$here/_common.sh"
 
 # Kafka 4.x: the topic CLI is org.apache.kafka.tools.TopicCommand (kafka-tools jar);
 # the old kafka.admin.TopicCommand no longer exists.
-topic() { "$here/kafka.sh" run-class org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"; }
+topic() { "$here/kafka.sh" run-class org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" "$@"; }
 
 usage() { echo "usage: $0 create NAME PARTITIONS | list | describe NAME | delete NAME" >&2; exit 2; }
 

@@ -21,7 +21,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 KAFKA_VERSION="${ANOMALY_KAFKA_VERSION:-4.1.2}"
 LOG4J_VERSION="2.24.3" # Kafka 4.1 is built against log4j 2.24.x
-KAFKA_PORT="${ANOMALY_KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${ANOMALY_KAFKA_CONTROLLER_PORT:-19093}"
 HEAP_OPTS="${ANOMALY_KAFKA_HEAP:--Xms256m -Xmx1g}"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
@@ -252,22 +251,8 @@ cmd_start() {
     log "Kafka ready on $BOOTSTRAP (pid $pid) in $(( $(now_ms) - t0 )) ms"
 }
 
-cmd_status() {
-    local pid
-    if pid="$(running_pid "$PIDFILE" "$CONFIG")"; then
-        echo "kafka: running (pid $pid) on $BOOTSTRAP, data $DATA_DIR"
-    else
-        echo "kafka: stopped"
-        return 3
-    fi
-}
-
 case "${1:-}" in
-install) cmd_install ;;
-start) cmd_start ;;
-stop) stop_pid kafka "$PIDFILE" "$CONFIG" ;;
-restart) stop_pid kafka "$PIDFILE" "$CONFIG"; cmd_start ;;
-status) cmd_status ;;
+install | start | stop | restart | status) server_command kafka "$PIDFILE" "$CONFIG" "on $BOOTSTRAP, data $DATA_DIR" "$1" ;;
 run-class) shift; run_class "$@" ;;
 *) echo "usage: $0 install|start|stop|restart|status|run-class MAIN [ARGS...]" >&2; exit 2 ;;
 esac

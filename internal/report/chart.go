@@ -26,7 +26,7 @@ const (
 // px is a coordinate; it prints with at most one decimal.
 type px float64
 
-func (p px) String() string { return fmtTenths(int64(math.Round(float64(p) * 10))) }
+func (p px) String() string { return fmtTenths(tenths(float64(p))) }
 
 // fmtTenths prints v/10 with at most one decimal and no leading zero
 // ("-1.2", ".5", "3").
@@ -384,6 +384,7 @@ type pathWriter struct {
 	inLine     bool
 }
 
+// tenths is v in whole tenths, rounded half away from zero.
 func tenths(v float64) int64 { return int64(math.Round(v * 10)) }
 
 func (w *pathWriter) num(v int64) {

@@ -125,33 +125,23 @@ func sortByTime(s Series) Series {
 		perm[i] = i
 	}
 	sort.SliceStable(perm, func(a, b int) bool { return s.Times[perm[a]].Before(s.Times[perm[b]]) })
-	f := func(v []float64) []float64 {
-		if v == nil {
-			return nil
-		}
-		out := make([]float64, len(v))
-		for i, p := range perm {
-			out[i] = v[p]
-		}
-		return out
-	}
-	b := func(v []bool) []bool {
-		if v == nil {
-			return nil
-		}
-		out := make([]bool, len(v))
-		for i, p := range perm {
-			out[i] = v[p]
-		}
-		return out
-	}
-	t := make([]time.Time, len(s.Times))
-	for i, p := range perm {
-		t[i] = s.Times[p]
-	}
-	s.Times, s.Values, s.Scores, s.Expected = t, f(s.Values), f(s.Scores), f(s.Expected)
-	s.Lower, s.Upper, s.Anomaly, s.Labels = f(s.Lower), f(s.Upper), b(s.Anomaly), b(s.Labels)
+	s.Times, s.Values, s.Scores = permute(s.Times, perm), permute(s.Values, perm), permute(s.Scores, perm)
+	s.Expected, s.Lower, s.Upper = permute(s.Expected, perm), permute(s.Lower, perm), permute(s.Upper, perm)
+	s.Anomaly, s.Labels = permute(s.Anomaly, perm), permute(s.Labels, perm)
 	return s
+}
+
+// permute returns a new slice holding s[order[0]], s[order[1]], ...; nil
+// stays nil, as an absent per-point slice of a Series.
+func permute[T any](s []T, order []int) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, p := range order {
+		out[i] = s[p]
+	}
+	return out
 }
 
 // stats is the per-series summary shown in the tables.

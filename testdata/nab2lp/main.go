@@ -56,12 +56,14 @@ func convert(nabDir, out string) error {
 			continue
 		}
 		series := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
-		// The key is the series as the replay tool names it: measurement, tags, field.
-		key := fmt.Sprintf("nab,series=%s,source=%s value", series, f.Folder())
+		// prefix is measurement and tags of every line; the windows key adds
+		// the field, as the replay tool names a series.
+		prefix := fmt.Sprintf("nab,series=%s,source=%s", series, f.Folder())
 		path := filepath.Join(out, series+".lp")
-		if err := writeLP(path, f, series); err != nil {
+		if err := writeLP(path, f, prefix); err != nil {
 			return err
 		}
+		key := prefix + " value"
 		for _, w := range f.Windows {
 			windows[key] = append(windows[key], window{w.Start, w.End})
 		}
@@ -73,14 +75,16 @@ func convert(nabDir, out string) error {
 	return os.WriteFile(filepath.Join(out, "windows.json"), append(data, '\n'), 0o644)
 }
 
-func writeLP(path string, f *nab.File, series string) error {
+// writeLP writes f's points to path as lines of prefix (measurement and
+// tags) with the field value.
+func writeLP(path string, f *nab.File, prefix string) error {
 	out, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(out)
 	for i, v := range f.Values {
-		fmt.Fprintf(w, "nab,series=%s,source=%s value=%v %d\n", series, f.Folder(), v, f.Times[i].UnixNano())
+		fmt.Fprintf(w, "%s value=%v %d\n", prefix, v, f.Times[i].UnixNano())
 	}
 	if err := w.Flush(); err != nil {
 		return err
