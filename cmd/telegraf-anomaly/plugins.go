@@ -1,7 +1,9 @@
 package main
 
 // The plugins compiled into the binary: ours, and the upstream ones an
-// anomaly-detection pipeline needs (Kafka, InfluxDB, files, sockets, HTTP).
+// anomaly-detection pipeline needs (Kafka, InfluxDB, files, sockets, HTTP;
+// processors.defaults fills in missing fields, and is the benchmarks'
+// reference for a processor that adds one field to each metric).
 import (
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/inputs/internalstats"
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
@@ -12,6 +14,8 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/inputs/kafka_consumer"
 	_ "github.com/influxdata/telegraf/plugins/inputs/socket_listener"
 	_ "github.com/influxdata/telegraf/plugins/inputs/tail"
+
+	_ "github.com/influxdata/telegraf/plugins/processors/defaults"
 
 	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"
