@@ -24,11 +24,15 @@ fig[ns_per_point_1m]=$(bench_metric BenchmarkUpdate1M ns/point 5000000x)
 # points at a time, as the processor scores a metric of 16 fields.
 batch10k=$(bench_metric BenchmarkUpdateBatch10k ns/point 5000000x)
 batch1m=$(bench_metric BenchmarkUpdateBatch1M ns/point 5000000x)
+# And without the table's lookup, each model found by its slot: the floor of any table.
+models10k=$(bench_metric BenchmarkModelsOnly10k ns/point 5000000x)
+models1m=$(bench_metric BenchmarkModelsOnly1M ns/point 5000000x)
 fig[state_bytes_per_series]=$(bench_metric BenchmarkStateBytesPerSeries bytes/series 1x)
 fig[snapshot_write_seconds_1m]=$(bench_metric BenchmarkSnapshotWrite1M s/snapshot 3x)
 fig[snapshot_restore_seconds_1m]=$(bench_metric BenchmarkSnapshotRestore1M s/restore 3x)
 grep '^Benchmark' "$work/go-bench.txt"
 echo "in batches of 16 points: ${batch10k} ns/point at 10k series, ${batch1m} ns/point at 1M"
+echo "models alone, no lookup: ${models10k} ns/point at 10k series, ${models1m} ns/point at 1M"
 
 echo "== pipeline: 2M points of 100k series, file -> [processors.anomaly] -> outputs.discard"
 make -s build
