@@ -9,6 +9,7 @@ package anomaly
 import (
 	_ "embed"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,7 @@ type Anomaly struct {
 	seriesTags filter.Filter // nil: every tag identifies the series
 	names      map[string]*outputNames
 	emit       emitted
+	suffixes   []string // the output fields' suffixes, for isOutput
 	// Add's scratch space, reused from metric to metric: the points of the
 	// metric's scored fields, those fields, and the outcomes.
 	points   []detector.Point
@@ -224,6 +226,7 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("output_fields: unknown %q: want score, expected, lower and/or upper", f)
 		}
 	}
+	p.suffixes = []string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.WarmingSuffix}
 	p.names = make(map[string]*outputNames)
 	p.stats = newStats(p.Log)
 	if p.now == nil {
@@ -309,6 +312,10 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		if !p.fields.Match(f.Key) {
 			continue
 		}
+		if p.isOutput(m, f.Key) {
+			p.stats.skippedOutput(m, f.Key)
+			continue
+		}
 		v, ok := p.toFloat(m, f)
 		if !ok {
 			continue
@@ -379,6 +386,19 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	}
 	acc.AddMetric(m)
 	return nil
+}
+
+// isOutput reports whether field is what this processor adds for another
+// field of m (value_score beside value, say): m was scored upstream, by
+// another collector or before it was exported for a replay, and scoring the
+// score would learn a series of scores.
+func (p *Anomaly) isOutput(m telegraf.Metric, field string) bool {
+	for _, suffix := range p.suffixes {
+		if scored, ok := strings.CutSuffix(field, suffix); ok && m.HasField(scored) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxExactInt is the largest integer magnitude a float64 holds exactly.

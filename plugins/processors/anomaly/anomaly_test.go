@@ -208,6 +208,21 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 	require.NotContains(t, last(acc).Fields(), "value_anomaly")
 }
 
+func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	skipped := stat(p, p.stats.output)
+	// Scored upstream: value's score and warming flag are output; credit_score
+	// has no credit beside it, so it is a field of its own.
+	m := metric.New("m", nil, map[string]any{"value": 1.0, "value_score": 0.2, "value_warming": true, "credit_score": 700.0}, t0)
+	require.NoError(t, p.Add(m, acc))
+	require.Equal(t, 2, p.table.Len(), "value and credit_score are series; the output fields are not")
+	require.Equal(t, skipped+2, stat(p, p.stats.output))
+	fields := last(acc).Fields()
+	require.Contains(t, fields, "credit_score_warming")
+	require.NotContains(t, fields, "value_score_warming")
+	require.NotContains(t, fields, "value_warming_warming")
+}
+
 func TestIntegersAreScored(t *testing.T) {
 	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields, p.WarmupPoints = []string{"expected"}, 1 })
 	for i := range 2 {

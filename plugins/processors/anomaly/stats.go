@@ -17,6 +17,7 @@ type stats struct {
 	series, stateBytes, seriesCreated, evictions, expired  selfstat.Stat
 	scored, warming, anomalies                             selfstat.Stat
 	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
+	output                                                 selfstat.Stat
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
 
@@ -41,6 +42,7 @@ func newStats(log telegraf.Logger) *stats {
 		overflow:      reg("skipped_overflow"),
 		outOfOrder:    reg("skipped_out_of_order"),
 		duplicate:     reg("skipped_duplicate"),
+		output:        reg("skipped_output_field"),
 
 		restored:         reg("series_restored"),
 		snapshots:        reg("snapshots"),
@@ -101,6 +103,10 @@ func (s *stats) skippedNotNumeric(m telegraf.Metric, field string) {
 
 func (s *stats) skippedOverflow(m telegraf.Metric, field string) {
 	s.skip(s.overflow, m, field, "its integer value is beyond 2^53, where a float64 loses precision")
+}
+
+func (s *stats) skippedOutput(m telegraf.Metric, field string) {
+	s.skip(s.output, m, field, "it is this processor's output for another field of the metric, which was scored upstream")
 }
 
 func (s *stats) skip(counter selfstat.Stat, m telegraf.Metric, field, why string) {
