@@ -288,12 +288,14 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	t := m.Time().UnixNano()
 
 	// The series key hashes the measurement and identifying tags once per
-	// metric; each field extends a copy of it.
+	// metric; each field extends a copy of it. The anomaly tag is this
+	// processor's output, not an identity: a metric scored upstream belongs
+	// to its series whether it was flagged there or not.
 	var base xxhash.Digest
 	base.Reset()
 	base.WriteString(m.Name())
 	for _, tag := range m.TagList() {
-		if p.seriesTags != nil && !p.seriesTags.Match(tag.Key) {
+		if tag.Key == p.AnomalyTag || p.seriesTags != nil && !p.seriesTags.Match(tag.Key) {
 			continue
 		}
 		base.WriteString("\x00")

@@ -221,6 +221,11 @@ func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
 	require.Contains(t, fields, "credit_score_warming")
 	require.NotContains(t, fields, "value_score_warming")
 	require.NotContains(t, fields, "value_warming_warming")
+
+	// Flagged upstream, the next point is still of the same two series.
+	flagged := metric.New("m", map[string]string{"anomaly": "up"}, map[string]any{"value": 9.0, "value_score": 0.7, "credit_score": 700.0}, t0.Add(time.Minute))
+	require.NoError(t, p.Add(flagged, acc))
+	require.Equal(t, 2, p.table.Len(), "the anomaly tag does not make a series of its own")
 }
 
 func TestIntegersAreScored(t *testing.T) {
