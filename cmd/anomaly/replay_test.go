@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/csv"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/influxdata/telegraf/plugins/processors"
+	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -24,6 +26,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"replay", file}, &out, &out))
+	first := out.String()
 	rows, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}, rows[0])
@@ -32,7 +35,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 	p, ok := processors.Processors["anomaly"]().(*anomaly.Anomaly)
 	require.True(t, ok)
 	p.Log = testutil.Logger{}
-	p.OutputFields = []string{"score", "expected"} // replay's columns; the other settings are defaults
+	p.OutputFields = []string{"score", "expected", "lower", "upper"} // every output; the other settings are defaults
 	require.NoError(t, p.Init())
 	acc := &testutil.Accumulator{}
 	require.NoError(t, p.Start(acc))
@@ -71,6 +74,18 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 		require.Equal(t, rows[i][4], num(fields["value_expected"].(float64)), "expected value of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
+
+	// An export of the plugin's output, scores, flags and tags included,
+	// replays as the series it was scored from.
+	serializer := &serializers_influx.Serializer{}
+	require.NoError(t, serializer.Init())
+	scored, err := serializer.SerializeBatch(acc.GetTelegrafMetrics())
+	require.NoError(t, err)
+	export := filepath.Join(t.TempDir(), "export.lp")
+	require.NoError(t, os.WriteFile(export, scored, 0o600))
+	var again bytes.Buffer
+	require.NoError(t, run([]string{"replay", export}, &again, &again))
+	require.Equal(t, first, again.String(), "the export replays as the original")
 }
 
 func TestReplayReportsBadRowsWithFileAndLine(t *testing.T) {

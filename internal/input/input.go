@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,7 +127,9 @@ func parseTime(s string) (int64, error) {
 // numeric field of each measurement and tag set is a series, named like
 // "cpu,host=a usage_idle"; series come out in order of first appearance.
 // Lines without a timestamp are an error: a replay needs event time. String
-// and boolean fields are skipped.
+// and boolean fields are skipped, and so is what processors.anomaly added
+// with its default names (see scoredTag), so that an export of scored
+// metrics replays as the series that were scored.
 func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -152,7 +155,9 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			if k == nil {
 				break
 			}
-			tags = append(tags, tag{string(k), string(v)})
+			if string(k) != scoredTag {
+				tags = append(tags, tag{string(k), string(v)})
+			}
 		}
 		sort.Slice(tags, func(i, j int) bool { return tags[i].k < tags[j].k })
 		key.Reset()
@@ -160,11 +165,7 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 		for _, t := range tags {
 			fmt.Fprintf(&key, ",%s=%s", t.k, t.v)
 		}
-		type field struct {
-			k string
-			v float64
-		}
-		var fields []field
+		var fields []lpField
 		for {
 			k, v, err := dec.NextField()
 			if err != nil {
@@ -184,7 +185,7 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			default:
 				continue
 			}
-			fields = append(fields, field{string(k), f})
+			fields = append(fields, lpField{string(k), f})
 		}
 		ts, err := dec.TimeBytes()
 		if err != nil {
@@ -198,6 +199,9 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
 		}
 		for _, f := range fields {
+			if isScoredOutput(f.k, fields) {
+				continue
+			}
 			name := key.String() + " " + f.k
 			s := byName[name]
 			if s == nil {
@@ -213,6 +217,32 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 		return nil, lpError(0, err)
 	}
 	return order, nil
+}
+
+// The tag and the float fields' suffixes processors.anomaly adds by default
+// (bool fields are skipped anyway). cmd/anomaly's replay test checks them
+// against the plugin: an export of its output replays as its input.
+const scoredTag = "anomaly"
+
+var scoredSuffixes = []string{"_score", "_expected", "_lower", "_upper"}
+
+// lpField is a numeric field of a line.
+type lpField struct {
+	k string
+	v float64
+}
+
+// isScoredOutput reports whether the field named name is processors.anomaly's
+// output for another of the line's fields.
+func isScoredOutput(name string, fields []lpField) bool {
+	for _, suffix := range scoredSuffixes {
+		if scored, ok := strings.CutSuffix(name, suffix); ok {
+			if slices.ContainsFunc(fields, func(f lpField) bool { return f.k == scored }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // lpError keeps the decoder's own line number when it has one.

@@ -6,8 +6,10 @@ import (
 )
 
 func TestReadLineProtocolMakesASeriesPerField(t *testing.T) {
+	// The second line was scored by processors.anomaly: its outputs, tag
+	// included, are not series (credit_score, with no credit, is).
 	lp := `cpu,host=b,dc=x usage=1.5,idle=98i,state="ok",up=true 1000
-cpu,dc=x,host=b usage=2.5,idle=97i 2000
+cpu,anomaly=up,dc=x,host=b usage=2.5,usage_score=0.7,usage_expected=1.5,usage_anomaly=true,idle=97i,credit_score=5 2000
 cpu,host=c usage=3u 1000
 `
 	ss, err := ReadLineProtocol(strings.NewReader(lp))
@@ -18,15 +20,15 @@ cpu,host=c usage=3u 1000
 	for _, s := range ss {
 		names = append(names, s.Name)
 	}
-	want := []string{"cpu,dc=x,host=b usage", "cpu,dc=x,host=b idle", "cpu,host=c usage"}
+	want := []string{"cpu,dc=x,host=b usage", "cpu,dc=x,host=b idle", "cpu,dc=x,host=b credit_score", "cpu,host=c usage"}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
-		t.Fatalf("series %q, want %q (tags sorted, strings and booleans skipped)", names, want)
+		t.Fatalf("series %q, want %q (tags sorted, strings, booleans and scores skipped)", names, want)
 	}
 	if got := ss[0]; len(got.Values) != 2 || got.Values[1] != 2.5 || got.Times[1] != 2000 {
 		t.Errorf("usage of host b: %+v", got)
 	}
-	if ss[2].Values[0] != 3 {
-		t.Errorf("unsigned value read as %v", ss[2].Values[0])
+	if ss[3].Values[0] != 3 {
+		t.Errorf("unsigned value read as %v", ss[3].Values[0])
 	}
 }
 
