@@ -53,8 +53,8 @@ type Result struct {
 	Warming bool
 
 	// What Bounds needs: the sigma of the prediction, the smallest deviation
-	// that can be an anomaly, and the log of the band's width in sigmas
-	// beyond tailKnot.
+	// that can be an anomaly, and logWidth: the band's half-width is
+	// tailKnot * e^logWidth sigmas.
 	sigma, minDev, logWidth float64
 }
 

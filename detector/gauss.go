@@ -42,11 +42,12 @@ func logQExact(z float64) float64 {
 	return math.Log(0.5 * math.Erfc(z/math.Sqrt2))
 }
 
-// exp returns e^x for x in [0, maxExp], within 2e-7 of math.Exp relative to its
-// value; beyond maxExp it returns e^maxExp. It is for the band of every point:
-// math.Exp there cost a fifth of a point's scoring. x = k*ln2 + f with k an
-// integer and |f| <= ln2/2, so e^x = 2^k * e^f, and e^f is its Taylor series to
-// the 6th power (the 7th term is below 1.2e-7 of it).
+// exp returns e^x for x in [0, maxExp], within 2e-7 of math.Exp relative to
+// its value; beyond maxExp it returns e^maxExp. It is for Result.Bounds,
+// called for every point when the band is output, where math.Exp cost a
+// fifth of a point's scoring. x = k*ln2 + f with k an integer and
+// |f| <= ln2/2, so e^x = 2^k * e^f, and e^f is its Taylor series to the 6th
+// power (the 7th term is below 1.2e-7 of it).
 func exp(x float64) float64 {
 	x = min(x, maxExp)
 	// x >= 0, so truncation is the floor, and the integer k serves as is for

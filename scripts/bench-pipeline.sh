@@ -29,6 +29,11 @@
 # The last line of the output is: pipeline_points_per_second N
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# The servers' ports of this benchmark, set before _common.sh derives its own from them.
+export ANOMALY_KAFKA_PORT="${ANOMALY_KAFKA_PORT:-39092}"
+export ANOMALY_KAFKA_CONTROLLER_PORT="${ANOMALY_KAFKA_CONTROLLER_PORT:-39093}"
+export ANOMALY_INFLUXDB_PORT="${ANOMALY_INFLUXDB_PORT:-38086}"
+export ANOMALY_INFLUXDB_RPC_PORT="${ANOMALY_INFLUXDB_RPC_PORT:-38088}"
 # shellcheck source=scripts/_common.sh
 source scripts/_common.sh
 
@@ -44,10 +49,6 @@ POINTS=$(( STEPS * SERIES ))
 
 RUN="$(mktemp -d "${TMPDIR:-/tmp}/anomaly-bench-XXXXXX")"
 export ANOMALY_RUN_DIR="$RUN/run"
-export ANOMALY_KAFKA_PORT="${ANOMALY_KAFKA_PORT:-39092}"
-export ANOMALY_KAFKA_CONTROLLER_PORT="${ANOMALY_KAFKA_CONTROLLER_PORT:-39093}"
-export ANOMALY_INFLUXDB_PORT="${ANOMALY_INFLUXDB_PORT:-38086}"
-export ANOMALY_INFLUXDB_RPC_PORT="${ANOMALY_INFLUXDB_RPC_PORT:-38088}"
 INFLUX="http://127.0.0.1:$ANOMALY_INFLUXDB_PORT"
 TOPIC=bench
 DB=bench
@@ -156,7 +157,7 @@ env "${common_env[@]}" ANOMALY_AGENT_HTTP_PORT="$AGENT_PORT" ANOMALY_AGENT_SOCKE
     ANOMALY_ROUTING_TAG=host "$BIN" --config e2e/configs/agent.conf >"$RUN/agent.log" 2>&1 &
 PIDS[agent]=$!
 
-wait_http_204 "http://127.0.0.1:$AGENT_PORT/ping" 90 || die "the agent did not answer /ping (see $RUN/agent.log)"
+wait_http_204 "http://127.0.0.1:$AGENT_PORT/ping" 90 "${PIDS[agent]}" || die "the agent did not answer /ping (see $RUN/agent.log)"
 log "waiting for $COLLECTORS collectors to share the partitions"
 deadline=$(( $(now_ms) + 120000 ))
 while :; do

@@ -72,6 +72,8 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 		require.Equal(t, rows[i][2], score, "score of point %d", i)
 		require.Equal(t, rows[i][3], anomalous, "decision on point %d", i)
 		require.Equal(t, rows[i][4], num(fields["value_expected"].(float64)), "expected value of point %d", i)
+		require.Equal(t, rows[i][5], num(fields["value_lower"].(float64)), "lower bound of point %d", i)
+		require.Equal(t, rows[i][6], num(fields["value_upper"].(float64)), "upper bound of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
 

@@ -174,18 +174,18 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			if k == nil {
 				break
 			}
-			var f float64
+			f := lpField{k: string(k), numeric: true}
 			switch v.Kind() {
 			case lineprotocol.Float:
-				f = v.FloatV()
+				f.v = v.FloatV()
 			case lineprotocol.Int:
-				f = float64(v.IntV())
+				f.v = float64(v.IntV())
 			case lineprotocol.Uint:
-				f = float64(v.UintV())
+				f.v = float64(v.UintV())
 			default:
-				continue
+				f.numeric = false
 			}
-			fields = append(fields, lpField{string(k), f})
+			fields = append(fields, f)
 		}
 		ts, err := dec.TimeBytes()
 		if err != nil {
@@ -199,7 +199,7 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
 		}
 		for _, f := range fields {
-			if isScoredOutput(f.k, fields) {
+			if !f.numeric || isScoredOutput(f.k, fields) {
 				continue
 			}
 			name := key.String() + " " + f.k
@@ -220,16 +220,17 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 }
 
 // The tag and the float fields' suffixes processors.anomaly adds by default
-// (bool fields are skipped anyway). cmd/anomaly's replay test checks them
+// (its bool fields are skipped anyway). cmd/anomaly's replay test checks them
 // against the plugin: an export of its output replays as its input.
 const scoredTag = "anomaly"
 
 var scoredSuffixes = []string{"_score", "_expected", "_lower", "_upper"}
 
-// lpField is a numeric field of a line.
+// lpField is a field of a line: its value, if numeric.
 type lpField struct {
-	k string
-	v float64
+	k       string
+	v       float64
+	numeric bool
 }
 
 // isScoredOutput reports whether the field named name is processors.anomaly's

@@ -7,10 +7,12 @@ import (
 
 func TestReadLineProtocolMakesASeriesPerField(t *testing.T) {
 	// The second line was scored by processors.anomaly: its outputs, tag
-	// included, are not series (credit_score, with no credit, is).
+	// included, are not series (credit_score, with no credit, is), and
+	// state_score beside a string state is an output too, as in the plugin.
 	lp := `cpu,host=b,dc=x usage=1.5,idle=98i,state="ok",up=true 1000
 cpu,anomaly=up,dc=x,host=b usage=2.5,usage_score=0.7,usage_expected=1.5,usage_anomaly=true,idle=97i,credit_score=5 2000
 cpu,host=c usage=3u 1000
+cpu,host=c state="ok",state_score=1 2000
 `
 	ss, err := ReadLineProtocol(strings.NewReader(lp))
 	if err != nil {

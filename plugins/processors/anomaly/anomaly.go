@@ -310,12 +310,18 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	p.mu.Lock()
 	fields := m.FieldList()
 	p.points, p.scored = p.points[:0], p.scored[:0]
+	// A metric scored upstream carries that processor's outputs: they are
+	// not scored, and those of the fields scored here are replaced.
+	upstream := m.HasTag(p.AnomalyTag)
 	for _, f := range fields {
-		if !p.fields.Match(f.Key) {
+		if p.isOutput(m, f.Key) {
+			upstream = true
+			if p.fields.Match(f.Key) {
+				p.stats.skippedOutput(m, f.Key)
+			}
 			continue
 		}
-		if p.isOutput(m, f.Key) {
-			p.stats.skippedOutput(m, f.Key)
+		if !p.fields.Match(f.Key) {
 			continue
 		}
 		v, ok := p.toFloat(m, f)
@@ -333,7 +339,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	}
 	outcomes := p.outcomes[:len(p.points)]
 	p.detector.UpdateBatch(p.table, p.wall, p.points, outcomes)
-	var up, down bool
+	var up, down, replaced bool
 	for i, f := range p.scored { // fields are appended below; these are the original ones
 		o := &outcomes[i]
 		if o.Created { // the only time the table's size or evictions change, but for expiry
@@ -346,6 +352,12 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		r := &o.Result
 		p.stats.onScored(r.Warming, r.Anomaly)
 		n := p.outputNames(f.Key)
+		if upstream {
+			replaced = true
+			for _, name := range []string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.warming} {
+				m.RemoveField(name)
+			}
+		}
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the
 			// detector's is 0, which would read as "normal"): the metric
@@ -378,6 +390,9 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	}
 	clear(p.scored) // no hold on the metric's fields once it is passed on
 	p.mu.Unlock()
+	if replaced {
+		m.RemoveTag(p.AnomalyTag)
+	}
 	switch {
 	case up && down:
 		m.AddTag(p.AnomalyTag, detector.Both.String())

@@ -222,10 +222,15 @@ func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
 	require.NotContains(t, fields, "value_score_warming")
 	require.NotContains(t, fields, "value_warming_warming")
 
-	// Flagged upstream, the next point is still of the same two series.
-	flagged := metric.New("m", map[string]string{"anomaly": "up"}, map[string]any{"value": 9.0, "value_score": 0.7, "credit_score": 700.0}, t0.Add(time.Minute))
+	// Flagged upstream, the next point is still of the same two series, and
+	// what upstream said of value is replaced by what is said here (value is
+	// in warm-up here: that flag alone).
+	flagged := metric.New("m", map[string]string{"anomaly": "up"},
+		map[string]any{"value": 9.0, "value_score": 0.7, "value_expected": 1.0, "value_anomaly": true, "credit_score": 700.0}, t0.Add(time.Minute))
 	require.NoError(t, p.Add(flagged, acc))
 	require.Equal(t, 2, p.table.Len(), "the anomaly tag does not make a series of its own")
+	want := metric.New("m", nil, map[string]any{"value": 9.0, "value_warming": true, "credit_score": 700.0, "credit_score_warming": true}, t0.Add(time.Minute))
+	testutil.RequireMetricEqual(t, want, last(acc), testutil.SortMetrics())
 }
 
 func TestIntegersAreScored(t *testing.T) {

@@ -106,7 +106,7 @@ func (s *stats) skippedOverflow(m telegraf.Metric, field string) {
 }
 
 func (s *stats) skippedOutput(m telegraf.Metric, field string) {
-	s.skip(s.output, m, field, "it is this processor's output for another field of the metric, which was scored upstream")
+	s.skip(s.output, m, field, "it is this processor's output for another field, scored upstream; the fields scored here get their outputs replaced")
 }
 
 func (s *stats) skip(counter selfstat.Stat, m telegraf.Metric, field, why string) {
@@ -115,6 +115,6 @@ func (s *stats) skip(counter selfstat.Stat, m telegraf.Metric, field, why string
 		return
 	}
 	s.warned[counter] = true
-	s.log.Warnf("Field %q of metric %q not scored: %s. The metric passes unchanged; further cases are only counted in internal_anomaly.%s",
+	s.log.Warnf("Field %q of metric %q not scored: %s. Further cases are only counted in internal_anomaly.%s",
 		field, m.Name(), why, counter.FieldName())
 }
