@@ -57,10 +57,7 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "telegraf-anomaly")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	bin := buildBinary(t, dir)
 
 	// 200 series, 600 points each, one point every 5 minutes, in time order.
 	var lines []string
@@ -131,6 +128,59 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 	require.GreaterOrEqual(t, anomalies, refAnomalies-5, "the restored models still see the incidents")
 }
 
+// TestSIGHUPReloadsAndKeepsTheModels sends the running binary SIGHUP, as
+// systemd's reload does: it must go on running on the configuration as it is
+// on disk, with the models it had (the snapshot written on stop, here the
+// only one, is read back on start), so no series warms up again.
+func TestSIGHUPReloadsAndKeepsTheModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	var lines []string
+	for i := range 300 {
+		for s := range 20 {
+			lines = append(lines, fmt.Sprintf("m,series=s%d value=%d %d", s, 100+(i*7+s)%13, time.Date(2024, 1, 1, 0, 5*i, 0, 0, time.UTC).UnixNano()))
+		}
+	}
+	half := len(lines) / 2 // 150 points a series, past the warm-up of 100
+	state := filepath.Join(dir, "anomaly.state")
+	port := freePort(t)
+	conf := filepath.Join(dir, "telegraf.conf")
+	out1, out2 := filepath.Join(dir, "before.lp"), filepath.Join(dir, "after.lp")
+	writeConf := func(out string) {
+		c := strings.Replace(crashConfig, `snapshot_interval = "1s"`, `snapshot_interval = "1h"`, 1)
+		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, c, port, state, out), 0o644))
+	}
+
+	writeConf(out1)
+	cmd := start(t, bin, conf)
+	post(t, port, lines[:half])
+	waitForMetrics(t, out1, half)
+	require.NoFileExists(t, state, "no snapshot yet: the interval is an hour")
+	writeConf(out2) // the reloaded configuration writes elsewhere
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { _, err := os.Stat(state); return err == nil }, 20*time.Second, 100*time.Millisecond,
+		"the agent stopped for the reload and wrote the state file")
+	post(t, port, lines[half:])
+	after := waitForMetrics(t, out2, len(lines)-half)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "the binary ran on after SIGHUP and stopped cleanly")
+	for _, m := range after {
+		require.True(t, m.HasField("value_score"), "every point after the reload is scored, none warms up again: %v", m)
+	}
+}
+
+// buildBinary builds the binary into dir.
+func buildBinary(t *testing.T, dir string) string {
+	bin := filepath.Join(dir, "telegraf-anomaly")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return bin
+}
+
 func start(t *testing.T, bin, conf string) *exec.Cmd {
 	cmd := exec.Command(bin, "--config", conf)
 	cmd.Stderr = os.Stderr
@@ -139,13 +189,17 @@ func start(t *testing.T, bin, conf string) *exec.Cmd {
 	return cmd
 }
 
-// post sends lines to the binary's HTTP listener in batches, waiting for it to listen.
+// post sends lines to the binary's HTTP listener in batches, waiting for it
+// to listen. Each batch on a new connection: after a reload, a connection
+// kept alive is still served by the stopped listener, which answers 410 Gone
+// (http_listener_v2 closes its listener on stop, not its connections).
 func post(t *testing.T, port int, lines []string) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/write", port)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := 0; i < len(lines); i += 2000 {
 		body := strings.Join(lines[i:min(i+2000, len(lines))], "\n")
 		require.Eventually(t, func() bool {
-			resp, err := http.Post(url, "text/plain", strings.NewReader(body))
+			resp, err := client.Post(url, "text/plain", strings.NewReader(body))
 			if err != nil {
 				return false
 			}

@@ -139,30 +139,80 @@ func printPlugins(w io.Writer) {
 	list("outputs", out)
 }
 
-// runAgent loads the configuration and runs the agent until it is done
-// (--once, --test) or interrupted.
+// runAgent runs the agent until it is done (--once, --test) or interrupted.
+// Running, it reloads on SIGHUP as Telegraf does (systemd's reload sends it):
+// the agent stops, which writes processors.anomaly's state file, and starts
+// again on the configuration as it is now on disk, so the models carry over.
 func runAgent(o options) error {
+	if o.pidFile != "" {
+		if err := os.WriteFile(o.pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+			return fmt.Errorf("writing the pid file: %w", err)
+		}
+		defer os.Remove(o.pidFile)
+	}
+	watched := []os.Signal{os.Interrupt, syscall.SIGTERM}
+	if !o.once && !o.test {
+		watched = append(watched, syscall.SIGHUP)
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, watched...)
+	defer signal.Stop(signals)
+	for {
+		ag, err := loadAgent(o)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		reload := make(chan bool, 1)
+		go func() {
+			select {
+			case sig := <-signals:
+				reload <- sig == syscall.SIGHUP
+				cancel()
+			case <-ctx.Done():
+				reload <- false
+			}
+		}()
+		wait := time.Duration(o.testWait) * time.Second
+		switch {
+		case o.once:
+			err = ag.Once(ctx, wait)
+		case o.test:
+			err = ag.Test(ctx, wait)
+		default:
+			err = ag.Run(ctx)
+		}
+		cancel()
+		if !<-reload || err != nil {
+			return err
+		}
+		log.Printf("I! Reloading the configuration (SIGHUP)")
+	}
+}
+
+// loadAgent loads the configuration files and makes an agent of them.
+func loadAgent(o options) (*agent.Agent, error) {
 	files := slices.Clone([]string(o.configs))
 	for _, dir := range o.configDirs {
 		more, err := config.WalkDirectory(dir)
 		if err != nil {
-			return fmt.Errorf("reading config directory %s: %w", dir, err)
+			return nil, fmt.Errorf("reading config directory %s: %w", dir, err)
 		}
 		files = append(files, more...)
 	}
 	if len(files) == 0 {
-		return errors.New("no configuration: pass --config FILE (see 'telegraf-anomaly config' for a sample)")
+		return nil, errors.New("no configuration: pass --config FILE (see 'telegraf-anomaly config' for a sample)")
 	}
 	c := config.NewConfig()
 	c.TestMode = !o.once && o.test
 	if err := c.LoadAll(files...); err != nil {
-		return err
+		return nil, err
 	}
 	if !o.test && len(c.Outputs) == 0 {
-		return errors.New("no outputs found in the configuration")
+		return nil, errors.New("no outputs found in the configuration")
 	}
 	if len(c.Inputs) == 0 {
-		return errors.New("no inputs found in the configuration")
+		return nil, errors.New("no inputs found in the configuration")
 	}
 	err := logger.SetupLogging(&logger.Config{
 		Debug:     c.Agent.Debug || o.debug,
@@ -171,28 +221,11 @@ func runAgent(o options) error {
 		Logfile:   c.Agent.Logfile,
 	})
 	if err != nil {
-		return fmt.Errorf("setting up logging: %w", err)
+		return nil, fmt.Errorf("setting up logging: %w", err)
 	}
 	log.Printf("I! Starting telegraf-anomaly %s (Telegraf %s)", version, telegrafVersion())
 	log.Printf("I! Loaded inputs: %s", strings.Join(c.InputNames(), " "))
 	log.Printf("I! Loaded processors: %s", strings.Join(c.ProcessorNames(), " "))
 	log.Printf("I! Loaded outputs: %s", strings.Join(c.OutputNames(), " "))
-	if o.pidFile != "" {
-		if err := os.WriteFile(o.pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
-			return fmt.Errorf("writing the pid file: %w", err)
-		}
-		defer os.Remove(o.pidFile)
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ag := agent.NewAgent(c)
-	wait := time.Duration(o.testWait) * time.Second
-	switch {
-	case o.once:
-		return ag.Once(ctx, wait)
-	case o.test:
-		return ag.Test(ctx, wait)
-	}
-	return ag.Run(ctx)
+	return agent.NewAgent(c), nil
 }
