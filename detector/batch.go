@@ -76,7 +76,8 @@ func (t *Table) touchBuckets(points []Point) {
 }
 
 // touchModels reads the cache lines the points' Update will: the entry's
-// head, the model's scalars, and the profile knots around each point's time.
+// head, the model's scalars, the profile knots around each point's time, and
+// the sequence novelty.
 func (t *Table) touchModels(points []Point) {
 	var sum int64
 	for _, p := range points {
@@ -94,7 +95,7 @@ func (t *Table) touchModels(points []Point) {
 		sec := floorDiv(p.Time, 1e9)
 		di, _, _ := knots(sec, dailySlots, dailySlotSeconds)
 		wi, _, _ := knots(sec, weeklySlots, weeklySlotSeconds)
-		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi])
+		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi]) + int64(e.model.recent)
 	}
 	t.sink += sum
 }

@@ -22,8 +22,8 @@ const (
 // best threshold under its standard profile, low under reward_low_FP_rate and
 // high under reward_low_FN_rate (see the top-level README). Because an alarm
 // is held at the detector's own threshold, each preset was measured with a
-// detector configured at it (0.5: 65.4 standard; 0.65: 63.2 low FP; 0.4:
-// 71.4 low FN). Medium is also Ahmad et al.'s alarm level, a chance of 1e-5.
+// detector configured at it (0.5: 67.5 standard; 0.65: 65.3 low FP; 0.4:
+// 72.7 low FN). Medium is also Ahmad et al.'s alarm level, a chance of 1e-5.
 var Thresholds = [...]float64{
 	Medium: 0.5,
 	Low:    0.65,

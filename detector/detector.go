@@ -9,12 +9,15 @@
 //
 //	score = -log10(p) / 10     (score 0.5: a deviation seen once in 100,000 points)
 //
-// p is the smallest of three tail probabilities:
+// p is the smallest of four tail probabilities:
 //
 //   - the point's deviation from the expected value, in sigmas, against a
 //     Pareto tail learned per series (a SPOT-style tail with a Hill estimate);
 //   - the anomaly likelihood of Ahmad et al. 2017: the average surprise of
 //     about the last 10 points against its own long-run mean and spread;
+//   - sequence novelty, after CAD OSE: how many of the last 16 points ended
+//     a sequence of values (quantized) that the series had never shown,
+//     against its own long-run rate of such points (novelty.go);
 //   - new territory: an unexpected value beyond the range seen so far.
 //
 // An alarm is held for a while: the points after a flag are not flagged again
@@ -120,9 +123,11 @@ const (
 	// rawCap is the deviation, in sigmas, at which the raw surprise (a share
 	// in [0, 1], like an HTM prediction error) saturates: beyond it a point
 	// is a spike for the point tail, not for the average. On NAB (standard,
-	// low FP, low FN at the best threshold) 4: 66.5, 61.2, 70.2; 5: 66.0,
-	// 60.4, 69.9; 6: 65.7, 59.1, 70.9; but below 5 the likelihood rarely
-	// reaches the low preset's threshold (its score falls to 62.3 at 4).
+	// low FP, low FN at the best threshold) before the sequence novelty 4:
+	// 66.5, 61.2, 70.2; 5: 66.0, 60.4, 69.9; 6: 65.7, 59.1, 70.9; with it
+	// 4: 68.5, 62.8, 72.4; 5: 68.1, 62.0, 72.1; 6: 67.6, 60.8, 72.2; but
+	// below 5 the likelihood rarely reaches the low preset's threshold (its
+	// low FP score falls to 62.3 at 4 before the novelty, 63.7 with it).
 	rawCap = 5.0
 	// likVarFloor keeps the likelihood from trusting a series to be steadier
 	// than it can show. The raw surprise is a share in [0, 1] with mean mu,
@@ -232,7 +237,16 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		zl := (short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
 		logLik = logQ(zl)
 	}
-	logP := min(logPoint, logLik)
+	// A point whose recent sequence of values is new to the series, on the
+	// side watched, is evidence by how many of the latest points were, too
+	// (a shape the series has not shown, with values it has).
+	ctx := m.contextOf(x)
+	novel := m.novel<<1 | uint16(bit(!m.seen(ctx)))
+	logNovel := 0.0
+	if novel&1 != 0 && m.n > likPoints && (d.cfg.Direction == Both || stat > 0) {
+		logNovel = m.logNovelty(bits.OnesCount16(novel))
+	}
+	logP := min(logPoint, logLik, logNovel)
 	// A value beyond the range seen so far, that the model did not expect
 	// either, is new territory: the strongest evidence, score 1.
 	if m.hi > m.lo && stat > tailKnot {
@@ -291,6 +305,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
+	m.learnContext(ctx, novel, lr) // the novelty's rate learns at the likelihood's (novelRate)
 	if math.Abs(z) < shiftZ {
 		m.shiftRun = 0 // no run of large residuals, or the end of one
 	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {

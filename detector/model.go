@@ -51,12 +51,22 @@ type Model struct {
 	// lo and hi are the range of the values seen so far.
 	lo, hi float64
 
-	// The seasonal profiles' scales (see seasonal.go); their knots are last,
+	// The seasonal profiles' scales (see seasonal.go); their knots come
 	// after the scalars that every point reads.
 	dailyScale, weeklyScale float32
 
 	daily  [dailySlots]int16
 	weekly [weeklySlots]int16
+
+	// Sequence novelty (see novelty.go), last, in one cache line of an
+	// entry: contexts is the set of contexts seen, 256 bits; novelRate is
+	// the long-run share of points whose context was not in it; novel marks
+	// which of the last novelWindow points were such, newest lowest; recent
+	// holds the levels of the last contextPoints-1 points, newest lowest.
+	contexts  [4]uint64
+	novelRate float32
+	novel     uint16
+	recent    uint16
 }
 
 // ModelBytes is the size of one Model: the per-series state budget of the detector.

@@ -29,10 +29,12 @@ type Table struct {
 
 // An entry is one slot of the table. Every point reads and writes its head:
 // the slot's own fields and the model's scalars, 128 bytes; then the two knots
-// around the point's time in each seasonal profile. The entry is padded to a
-// whole number of 64-byte cache lines, so that in the table's slice (whose
-// large allocation starts on a page) each head fills exactly two lines: a
-// point then touches 4 lines of its entry, not 5 or 6.
+// around the point's time in each seasonal profile, and the model's sequence
+// novelty, in its last line. The entry is padded to a whole number
+// of 64-byte cache lines, so that in the table's slice (whose large
+// allocation starts on a page) each head fills exactly two lines: a point
+// then touches 5 lines of its entry (4 when its weekly knots are in the
+// last), not 6 or 7.
 type entry struct {
 	key  uint64
 	seen uint32 // wall-clock time of the last lookup, s since the Unix epoch (for expiry)
