@@ -102,23 +102,33 @@ func (m *Model) learnContext(c uint32, novel uint16, lr float64) {
 //go:noinline
 func (m *Model) logNovelty(count int) float64 {
 	p := min(max(float64(m.novelRate), novelRate), 1-novelRate)
-	// The first term, then the others as multiples of it: each is the one
-	// before times (n-i)/(i+1) * p/(1-p).
-	first := logChoose[count] + float64(count)*math.Log(p) + float64(novelWindow-count)*math.Log1p(-p)
-	odds := p / (1 - p)
-	sum, term := 0.0, 1.0
+	q := 1 - p
+	// The first term, P(N = count), then the others as multiples of it: each
+	// is the one before times (n-i)/(i+1) * p/q. Every term is at least
+	// novelRate^novelWindow (1e-48), far from underflow, so the sum is taken
+	// as is and only it needs a logarithm: three of them cost more than the
+	// rest of the call.
+	first := choose[count]
+	for range count {
+		first *= p
+	}
+	for range novelWindow - count {
+		first *= q
+	}
+	odds := p / q
+	sum, term := 0.0, first
 	for i := count; i <= novelWindow; i++ {
 		sum += term
 		term *= float64(novelWindow-i) / float64(i+1) * odds
 	}
-	return min(0, first+math.Log(sum))
+	return min(0, math.Log(sum))
 }
 
-// logChoose[k] is the log of the binomial coefficient (novelWindow choose k).
-var logChoose = func() (t [novelWindow + 1]float64) {
-	lg := func(k int) float64 { v, _ := math.Lgamma(float64(k + 1)); return v }
-	for k := range t {
-		t[k] = lg(novelWindow) - lg(k) - lg(novelWindow-k)
+// choose[k] is the binomial coefficient (novelWindow choose k).
+var choose = func() (t [novelWindow + 1]float64) {
+	t[0] = 1
+	for k := 1; k <= novelWindow; k++ {
+		t[k] = t[k-1] * float64(novelWindow-k+1) / float64(k)
 	}
 	return t
 }()

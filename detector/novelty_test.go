@@ -12,7 +12,10 @@ func TestLogNoveltyIsTheBinomialTail(t *testing.T) {
 		for count := 1; count <= novelWindow; count++ {
 			var tail float64
 			for i := count; i <= novelWindow; i++ {
-				tail += math.Exp(logChoose[i]) * math.Pow(p, float64(i)) * math.Pow(1-p, float64(novelWindow-i))
+				n, _ := math.Lgamma(novelWindow + 1)
+				a, _ := math.Lgamma(float64(i + 1))
+				b, _ := math.Lgamma(float64(novelWindow - i + 1))
+				tail += math.Exp(n-a-b) * math.Pow(p, float64(i)) * math.Pow(1-p, float64(novelWindow-i))
 			}
 			m := Model{novelRate: float32(p)}
 			got, want := m.logNovelty(count), math.Log(min(tail, 1))
