@@ -35,7 +35,7 @@ type Outcome struct {
 
 // batchStride is how many points UpdateBatch brings into cache at once: enough
 // to keep the memory system busy, few enough that their lines stay in the L1
-// cache until they are scored (16 points of 5 lines: 5 KiB).
+// cache until they are scored (16 points of up to 6 lines: 6 KiB).
 const batchStride = 16
 
 // stageFromSeries is the table size from which UpdateBatch reads a batch's

@@ -240,10 +240,11 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// A point whose recent sequence of values is new to the series, on the
 	// side watched, is evidence by how many of the latest points were, too
 	// (a shape the series has not shown, with values it has).
+	// Novel points on the other side are not counted.
 	ctx := m.contextOf(x)
-	novel := m.novel<<1 | uint16(bit(!m.seen(ctx)))
+	novel := m.novel<<1 | uint16(bit(!m.seen(ctx) && (d.cfg.Direction == Both || stat > 0)))
 	logNovel := 0.0
-	if novel&1 != 0 && m.n > likPoints && (d.cfg.Direction == Both || stat > 0) {
+	if novel&1 != 0 && m.n > likPoints {
 		logNovel = m.logNovelty(bits.OnesCount16(novel))
 	}
 	logP := min(logPoint, logLik, logNovel)
@@ -305,7 +306,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	dev := short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	m.learnContext(ctx, novel, lr) // the novelty's rate learns at the likelihood's (novelRate)
+	m.learnContext(ctx, novel, lr)
 	if math.Abs(z) < shiftZ {
 		m.shiftRun = 0 // no run of large residuals, or the end of one
 	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {

@@ -507,22 +507,32 @@ func TestDailyStepDoesNotShiftTheSeasonalLevel(t *testing.T) {
 
 // TestLikelihoodVarianceFloor: a series that alternates exactly ±1 shows a
 // constant surprise, so its likelihood variance collapses; ordinary Gaussian
-// noise of the same size afterwards is no incident (likVarFloor). It is a
-// new sequence of values, though, which the sequence novelty rightly flags:
-// every context is marked seen, so that the test is of the likelihood.
+// noise of the same size afterwards is no incident for the likelihood
+// (likVarFloor). It is a new sequence of values, though, a change of regime
+// that the sequence novelty reports, once (the alarm hold): the first case
+// marks every context seen, so that it tests the likelihood alone; the
+// second pins what the whole detector says.
 func TestLikelihoodVarianceFloor(t *testing.T) {
-	d := newDetector(t, nil)
-	var m Model
-	i := 0
-	feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
-		i++
-		return 100 + float64(2*(i%2)-1)
-	})
-	m.contexts = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
-	nz := noise(15, 1)
-	rs := feed(t, d, &m, t0+3000*minute, minute, 60, func(ts int64) float64 { return 100 + max(-2, min(2, nz(ts))) })
-	if n := countAnomalies(rs); n != 0 {
-		t.Errorf("%d alerts for ordinary noise after a steady stretch, want 0", n)
+	for _, tc := range []struct {
+		name       string
+		allSeen    bool
+		wantAlarms int
+	}{{"likelihood alone", true, 0}, {"whole detector", false, 1}} {
+		d := newDetector(t, nil)
+		var m Model
+		i := 0
+		feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
+			i++
+			return 100 + float64(2*(i%2)-1)
+		})
+		if tc.allSeen {
+			m.contexts = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+		}
+		nz := noise(15, 1)
+		rs := feed(t, d, &m, t0+3000*minute, minute, 60, func(ts int64) float64 { return 100 + max(-2, min(2, nz(ts))) })
+		if n := countAnomalies(rs); n != tc.wantAlarms {
+			t.Errorf("%s: %d alarms for ordinary noise after a steady stretch, want %d", tc.name, n, tc.wantAlarms)
+		}
 	}
 }
 

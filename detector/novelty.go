@@ -8,10 +8,15 @@ import "math"
 // shape whose values stay within the normal range (a cycle that stops, a new
 // rhythm), which the deviation from the prediction does not.
 //
-// Each value is quantized to a level of the range seen so far (the range
-// only grows, so a level keeps its meaning, as CAD's bins over a fixed
-// range do); the levels of contextPoints points in a row are one context,
-// hashed into a 256-bit set of the contexts seen, Bloom-style with one hash.
+// Each value is quantized to a level of the range seen so far, as CAD
+// bins a fixed range (the range only grows: a new extreme re-bins the
+// values after it, and one that widens it for good leaves ordinary values
+// in fewer levels, the novelty quieter, while the other evidence holds);
+// the bins are never narrower than the smallest sigma (minSigmaRel), so a
+// flat series that moves by a hair shows no new level, as its deviation
+// is no evidence either. The levels of contextPoints points in a row are
+// one context, hashed into a 256-bit set of the contexts seen,
+// Bloom-style with one hash.
 // The set is never aged: a series that has shown most contexts (a noisy
 // one) fills it, its points are then rarely novel, and its score rests on
 // the other evidence, as before. On NAB (standard profile, best threshold;
@@ -46,25 +51,30 @@ const (
 	// 32: 68.3, 62.4, 72.2, which would take 2 more bytes of Model and so
 	// a whole cache line more in each table entry.
 	novelWindow = 16
-	// novelRate is the learning rate of the long-run rate of novelty: the
-	// likelihood's memory, about the last 1000 points (in the sweep form
-	// 0.0005 and 0.002 scored the same, 0.005 1.6 lower in standard). A
-	// rate below it, or as close to 1, cannot be told apart over that
-	// memory, so the rate used is kept at least that far from 0 and 1
-	// (floors from 1e-5 to 1e-2 scored the same on NAB).
-	novelRate = likRate
+	// The long-run rate of novelty learns at the likelihood's rate, over
+	// about the last 1000 points (in the sweep form 0.0005 and 0.002 scored
+	// the same, 0.005 1.6 lower in standard). A rate below novelRateFloor,
+	// or as close to 1, cannot be told apart over that memory, so the rate
+	// used is kept at least that far from 0 and 1 (floors from 1e-5 to
+	// 1e-2 scored the same on NAB).
+	novelRateFloor = likRate
 )
+
+// A level takes levelBits of a context, with room for all of them.
+var _ [1<<levelBits - (novelLevels + 2)]struct{}
 
 // contextOf returns the context of the point x: the level of x in the
 // range seen so far after the levels of the points before it. Level 0 is
 // below the range, 1 to novelLevels its bins, novelLevels+1 at or above
-// its top. A series with no range yet has bins of the smallest sigma, so a
-// value is at its level 1, or beyond it.
+// its top. Bins are at least the smallest sigma wide (see sigmaOf), so a
+// series with no range yet, or a flat one, has its values at level 1, or
+// beyond the range.
 func (m *Model) contextOf(x float64) uint32 {
 	// The level is 1 + the floor of the position in bins, clamped to
 	// [-1, novelLevels]; clamped first, the sum is at least 0, where a
 	// conversion to an integer truncates to the floor.
-	u := novelLevels*(x-m.lo)/max(m.hi-m.lo, minSigmaAbs) + 1
+	bins := max(m.hi-m.lo, novelLevels*(minSigmaRel*max(math.Abs(m.lo), math.Abs(m.hi))+minSigmaAbs))
+	u := novelLevels*(x-m.lo)/bins + 1
 	level := uint32(max(0, min(novelLevels+1, u)))
 	return uint32(m.recent)<<levelBits | level
 }
@@ -85,7 +95,7 @@ func (m *Model) seen(c uint32) bool {
 // learnContext adds context c to the set, makes it the recent levels of
 // the next point, and records whether it was novel: novel is Model.novel
 // with this point's bit, newest lowest. lr is the learning rate of the
-// long-run rate of novelty (novelRate, or 1/n before it falls to it).
+// long-run rate of novelty (the likelihood's).
 func (m *Model) learnContext(c uint32, novel uint16, lr float64) {
 	w, b := contextBit(c)
 	m.contexts[w&3] |= b
@@ -101,11 +111,16 @@ func (m *Model) learnContext(c uint32, novel uint16, lr float64) {
 //
 //go:noinline
 func (m *Model) logNovelty(count int) float64 {
-	p := min(max(float64(m.novelRate), novelRate), 1-novelRate)
+	// Clamped so that a NaN (a crafted snapshot) becomes the floor too.
+	p := float64(m.novelRate)
+	if !(p >= novelRateFloor) {
+		p = novelRateFloor
+	}
+	p = min(p, 1-novelRateFloor)
 	q := 1 - p
 	// The first term, P(N = count), then the others as multiples of it: each
 	// is the one before times (n-i)/(i+1) * p/q. Every term is at least
-	// novelRate^novelWindow (1e-48), far from underflow, so the sum is taken
+	// novelRateFloor^novelWindow (1e-48), far from underflow, so the sum is taken
 	// as is and only it needs a logarithm: three of them cost more than the
 	// rest of the call.
 	first := choose[count]

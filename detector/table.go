@@ -32,9 +32,9 @@ type Table struct {
 // around the point's time in each seasonal profile, and the model's sequence
 // novelty, in its last line. The entry is padded to a whole number
 // of 64-byte cache lines, so that in the table's slice (whose large
-// allocation starts on a page) each head fills exactly two lines: a point
-// then touches 5 lines of its entry (4 when its weekly knots are in the
-// last), not 6 or 7.
+// allocation starts on a page) each head fills exactly two lines and the
+// novelty one: a point then touches, as a rule, 5 lines of its entry, not 6
+// or 7 (TestEntryLayout).
 type entry struct {
 	key  uint64
 	seen uint32 // wall-clock time of the last lookup, s since the Unix epoch (for expiry)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 )
 
 // fillTable puts n series with a few learned points each into a table.
@@ -31,6 +32,13 @@ func TestEntryLayout(t *testing.T) {
 	if entryHeadBytes != 2*cacheLine || EntryBytes%cacheLine != 0 {
 		t.Errorf("entry head %d bytes (want %d), entry %d bytes (want a multiple of %d)",
 			entryHeadBytes, 2*cacheLine, EntryBytes, cacheLine)
+	}
+	// The sequence novelty, read by every point, is in one line.
+	model := unsafe.Offsetof(entry{}.model)
+	first := model + unsafe.Offsetof(Model{}.contexts)
+	last := model + unsafe.Offsetof(Model{}.recent) + unsafe.Sizeof(Model{}.recent) - 1
+	if first/cacheLine != last/cacheLine {
+		t.Errorf("the novelty's bytes %d to %d of an entry span two cache lines", first, last)
 	}
 }
 
