@@ -9,6 +9,7 @@ package anomaly
 import (
 	_ "embed"
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,10 @@ type Anomaly struct {
 	seriesTags filter.Filter // nil: every tag identifies the series
 	names      map[string]*outputNames
 	emit       emitted
-	suffixes   []string // the output fields' suffixes, for isOutput
+	// The output fields' suffixes, for isOutput, and for each byte which of
+	// them end in it, one bit each.
+	suffixes   [6]string
+	suffixEnds [256]uint8
 	// Add's scratch space, reused from metric to metric: the points of the
 	// metric's scored fields, those fields, and the outcomes.
 	points   []detector.Point
@@ -99,6 +103,11 @@ type emitted struct{ score, expected, lower, upper bool }
 // once per field name so the hot path does not concatenate strings.
 type outputNames struct {
 	score, expected, lower, upper, anomaly, warming string
+}
+
+// all returns every name, in the order of Anomaly.suffixes.
+func (n *outputNames) all() [6]string {
+	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.warming}
 }
 
 // Defaults that are the plugin's own; the detector's come from detector.DefaultConfig.
@@ -226,7 +235,10 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("output_fields: unknown %q: want score, expected, lower and/or upper", f)
 		}
 	}
-	p.suffixes = []string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.WarmingSuffix}
+	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.WarmingSuffix}
+	for i, suffix := range p.suffixes { // not empty: checked above
+		p.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
+	}
 	p.names = make(map[string]*outputNames)
 	p.stats = newStats(p.Log)
 	if p.now == nil {
@@ -354,7 +366,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		n := p.outputNames(f.Key)
 		if upstream {
 			replaced = true
-			for _, name := range []string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.warming} {
+			for _, name := range n.all() {
 				m.RemoveField(name)
 			}
 		}
@@ -409,9 +421,17 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 // field of m (value_score beside value, say): m was scored upstream, by
 // another collector or before it was exported for a replay, and scoring the
 // score would learn a series of scores.
+//
+// It runs for every field of every metric, so it first looks up which
+// suffixes end in the field's last byte (usually none): comparing every
+// suffix cost 450 ns on a metric of cpu's 10 fields, more than scoring
+// one of them; this costs 90.
 func (p *Anomaly) isOutput(m telegraf.Metric, field string) bool {
-	for _, suffix := range p.suffixes {
-		if scored, ok := strings.CutSuffix(field, suffix); ok && m.HasField(scored) {
+	if field == "" {
+		return false
+	}
+	for ends := p.suffixEnds[field[len(field)-1]]; ends != 0; ends &= ends - 1 {
+		if scored, ok := strings.CutSuffix(field, p.suffixes[bits.TrailingZeros8(ends)]); ok && m.HasField(scored) {
 			return true
 		}
 	}
