@@ -225,9 +225,9 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// its residuals, averaged, hide the shift the likelihood is there to
 	// see; the seasonal model's level moves ten times slower (levelRate).
 	// From here to the score is the longest chain of dependent operations
-	// of a point, so it multiplies by reciprocals rather than dividing: a
-	// division takes several times as long, and the product differs from
-	// the quotient by an ulp at most.
+	// of a point, so constant divisors and the likelihood's spread are
+	// multiplied as reciprocals: a division takes several times as long,
+	// and the product differs from the quotient by an ulp at most.
 	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) * (1 / rawCap)
 	short := float64(m.short) + shortRate*(raw-float64(m.short))
 	logLik := 0.0

@@ -68,18 +68,18 @@ func NewTable(max int) *Table {
 // the wall-clock time in ns, used by Expire. The pointer is valid until the
 // next call that adds or removes series.
 func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
-	if i, ok := t.index.get(key); ok {
-		e := &t.entries[i]
-		e.seen, e.ref = seconds(now), 1
-		return &e.model, false
+	i, found := t.index.get(key)
+	if !found {
+		i = t.add(key)
 	}
-	e := t.add(key)
+	e := &t.entries[i]
 	e.seen, e.ref = seconds(now), 1
-	return &e.model, true
+	return &e.model, !found
 }
 
-// add places a new, empty series in a free slot, a new one, or an evicted one.
-func (t *Table) add(key uint64) *entry {
+// add places a new, empty series in a free slot, a new one, or an evicted
+// one, and returns the slot.
+func (t *Table) add(key uint64) int32 {
 	var i int32
 	switch {
 	case len(t.free) > 0:
@@ -94,9 +94,8 @@ func (t *Table) add(key uint64) *entry {
 		t.evictions++
 	}
 	t.index.set(key, i)
-	e := &t.entries[i]
-	*e = entry{key: key, used: 1}
-	return e
+	t.entries[i] = entry{key: key, used: 1}
+	return i
 }
 
 // victim advances the CLOCK hand to a slot not looked up since its last pass.
@@ -116,8 +115,8 @@ func (t *Table) victim() int32 {
 }
 
 // Expire removes the series not looked up since before (wall-clock ns, to
-// the second) and returns how many it removed. It visits every series: call it now and then,
-// not per point.
+// the second) and returns how many it removed. It visits every series: call
+// it now and then, not per point.
 func (t *Table) Expire(before int64) int {
 	n := 0
 	limit := seconds(before)

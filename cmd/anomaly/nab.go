@@ -68,7 +68,6 @@ func nabCmd(args []string, stdout io.Writer) error {
 				}
 				presetScores, _ = detectCorpus(d, corpus)
 			}
-			var err error
 			if atPreset[s], err = nab.ScoreAt(corpus, profiles, presetScores, thr); err != nil {
 				return err
 			}
