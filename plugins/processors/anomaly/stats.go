@@ -2,6 +2,8 @@ package anomaly
 
 import (
 	"errors"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/selfstat"
@@ -9,8 +11,11 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
-// stats are the processor's numbers about itself. They are selfstat counters,
-// so inputs.internal reports them as the measurement internal_anomaly.
+// stats are the processor's numbers about itself. They are selfstat counters
+// of the instance's own collector, which Telegraf gives each plugin instance
+// with the tags _id, processor and alias, so that two instances in one agent
+// keep their own; inputs.internal reports them as the measurement
+// internal_anomaly.
 type stats struct {
 	log telegraf.Logger
 
@@ -25,8 +30,15 @@ type stats struct {
 	warned        map[selfstat.Stat]bool // a skip reason is logged once, then only counted
 }
 
-func newStats(log telegraf.Logger) *stats {
-	reg := func(field string) selfstat.Stat { return selfstat.Register("anomaly", field, nil) }
+// newStats registers the counters with c, the instance's collector. Outside
+// Telegraf's agent (in tests, or a tool that made the processor itself) c is
+// nil, and the instance gets a collector of its own, tagged with a number
+// unique in the process.
+func newStats(c *selfstat.Collector, log telegraf.Logger) *stats {
+	if c == nil {
+		c = selfstat.NewCollector(map[string]string{"_id": "anomaly-" + strconv.FormatUint(instances.Add(1), 10)})
+	}
+	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
 	return &stats{
 		log:           log,
 		series:        reg("series"),
@@ -52,6 +64,9 @@ func newStats(log telegraf.Logger) *stats {
 		warned:           map[selfstat.Stat]bool{},
 	}
 }
+
+// instances numbers the processors made outside Telegraf's agent.
+var instances atomic.Uint64
 
 func (s *stats) onSeriesCreated(t *detector.Table) {
 	s.seriesCreated.Incr(1)
