@@ -111,8 +111,8 @@ func nabCmd(args []string, stdout io.Writer) error {
 }
 
 // detectCorpus streams every file through its own fresh model, strictly in
-// order, and returns the score of every point. A point the detector skips (a
-// repeated or out-of-order timestamp) scores 0.
+// order, and returns the score of every point, as the plugin scores it (a
+// repeated timestamp is scored, not learned).
 func detectCorpus(d *detector.Detector, c *nab.Corpus) (map[string][]float64, int) {
 	scores := make(map[string][]float64, len(c.Files))
 	n := 0
@@ -120,9 +120,8 @@ func detectCorpus(d *detector.Detector, c *nab.Corpus) (map[string][]float64, in
 		var m detector.Model
 		s := make([]float64, len(f.Values))
 		for i, v := range f.Values {
-			if r, err := d.Update(&m, f.Times[i].UnixNano(), v); err == nil {
-				s[i] = r.Score
-			}
+			r, _ := d.Update(&m, f.Times[i].UnixNano(), v) // NAB's values are finite
+			s[i] = r.Score
 		}
 		scores[f.Name] = s
 		n += len(f.Values)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,14 +59,16 @@ func replayCmd(args []string, stdout io.Writer) error {
 	})
 }
 
-// replay runs one series through a fresh model. A point the detector skips
-// (NaN, duplicate or out-of-order time) gets a zero Result with NaN estimates.
+// replay runs one series through a fresh model, as the plugin does: a point
+// whose time is not after the series' last is scored but not learned, and
+// one that cannot be scored (NaN, ±Inf) gets a zero Result with NaN
+// estimates.
 func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))
 	for i, v := range s.Values {
 		r, err := d.Update(&m, s.Times[i], v)
-		if err != nil {
+		if errors.Is(err, detector.ErrNotFinite) {
 			r = detector.Result{Expected: nan} // its Bounds are NaN too
 		}
 		out[i] = r

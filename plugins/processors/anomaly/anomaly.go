@@ -8,6 +8,7 @@ package anomaly
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -345,12 +346,12 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 		if o.Created { // the only time the table's size or evictions change, but for expiry
 			p.stats.onSeriesCreated(p.table)
 		}
-		if o.Err != nil {
-			p.stats.skipped(o.Err, m, f.Key)
+		if errors.Is(o.Err, detector.ErrNotFinite) {
+			p.stats.skippedNotFinite(m, f.Key)
 			continue
 		}
+		p.stats.onScored(o, m, f.Key)
 		r := &o.Result
-		p.stats.onScored(r.Warming, r.Anomaly)
 		n := p.outputNames(f.Key)
 		if upstream {
 			replaced = true

@@ -172,7 +172,6 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 	p, acc := newPlugin(t, nil)
 	warm(t, p, acc, 100, "a")
 	ts := t0.Add(100 * time.Minute)
-	lastTS := t0.Add(99 * time.Minute)
 	for _, tc := range []struct {
 		name    string
 		value   any
@@ -186,8 +185,6 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 		{"boolean", true, ts, p.stats.notNumeric},
 		{"int64 beyond 2^53", int64(math.MaxInt64), ts, p.stats.overflow},
 		{"uint64 beyond 2^53", uint64(math.MaxUint64), ts, p.stats.overflow},
-		{"duplicate timestamp", 100.0, lastTS, p.stats.duplicate},
-		{"out-of-order timestamp", 100.0, lastTS.Add(-time.Hour), p.stats.outOfOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := tc.counter.Get()
@@ -204,6 +201,38 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 100.0}, ts)
 	require.NoError(t, p.Add(m, acc))
 	require.NotContains(t, last(acc).Fields(), "value_anomaly")
+}
+
+// TestOldPointsAreScoredNotLearned protects what a redelivery after a crash
+// writes downstream: a point not newer than its series' last carries a score
+// (and its flag when anomalous), so no point reaches the database unscored,
+// but the model does not learn it twice.
+func TestOldPointsAreScoredNotLearned(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	warm(t, p, acc, 200, "a")
+	lastTS := t0.Add(199 * time.Minute)
+	for _, tc := range []struct {
+		name    string
+		value   float64
+		ts      time.Time
+		counter selfstat.Stat
+		flagged bool
+	}{
+		{"duplicate timestamp", 100.0, lastTS, p.stats.duplicate, false},
+		{"out-of-order timestamp", 100.0, lastTS.Add(-time.Hour), p.stats.outOfOrder, false},
+		{"out-of-order spike", 1000.0, lastTS.Add(-time.Minute), p.stats.outOfOrder, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, scored := tc.counter.Get(), p.stats.scored.Get()
+			require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": tc.value}, tc.ts), acc))
+			got := last(acc)
+			require.Contains(t, got.Fields(), "value_score")
+			require.Equal(t, tc.flagged, got.HasField("value_anomaly"))
+			require.Equal(t, tc.flagged, got.HasTag("anomaly"))
+			require.Equal(t, before+1, tc.counter.Get(), "the old point is counted")
+			require.Equal(t, scored, p.stats.scored.Get(), "and not learned")
+		})
+	}
 }
 
 func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
