@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A real Prometheus Alertmanager on 127.0.0.1 (Debian's prometheus-alertmanager package;
-# built from its Go module when the package cannot be installed), with its own config and
+# A real Prometheus Alertmanager on 127.0.0.1 (Debian's prometheus-alertmanager package, 0.25;
+# built from its Go module, 0.31.1, when the package cannot be installed), with its own config and
 # data under the run dir, gossip off. The system service of the package is never used.
 #
 # Usage: scripts/alertmanager.sh install|start|stop|restart|status
@@ -24,8 +24,10 @@ PORT="${ANOMALY_ALERTMANAGER_PORT:-19095}"
 WEBHOOK_URL="${ANOMALY_ALERTMANAGER_WEBHOOK_URL:-}"
 URL="http://127.0.0.1:$PORT"
 
-# The fallback: the Go module, built once into the cache.
-GO_VERSION=v0.35.0
+# The fallback: the Go module, built once into the cache (~3 min). v0.31.1 is the newest
+# release that builds with `go install`: from v0.32 the web UI is embedded from files
+# (ui/app/dist) that the module does not ship.
+GO_VERSION=v0.31.1
 GO_BIN="$CACHE_DIR/alertmanager-$GO_VERSION/alertmanager"
 
 STATE="$RUN_DIR/alertmanager"
