@@ -229,7 +229,8 @@ func (a *Alertmanager) Init() error {
 
 // Connect starts the re-sender, which also sends the incidents restored from
 // state_file at once: Alertmanager may have let them expire while Telegraf
-// was stopped.
+// was stopped. Re-sends need a goroutine of their own: Telegraf calls Write
+// only when its buffer holds metrics, and none may come for hours.
 func (a *Alertmanager) Connect() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel

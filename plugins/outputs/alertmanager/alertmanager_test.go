@@ -517,5 +517,5 @@ func TestTracking(t *testing.T) {
 		require.True(t, done)
 		require.True(t, ok)
 	}
-	require.Len(t, am.taken(), 1)
+	require.NotEmpty(t, am.taken(), "(the re-sender, running since Connect, may have sent it too)")
 }
