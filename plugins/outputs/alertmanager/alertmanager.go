@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -191,13 +192,8 @@ func (a *Alertmanager) Init() error {
 	if a.levels, err = parseSeverityLevels(levels); err != nil {
 		return err
 	}
-	annotations := make(map[string]string, len(defaultAnnotations)+len(a.Annotations))
-	for name, text := range defaultAnnotations {
-		annotations[name] = text
-	}
-	for name, text := range a.Annotations {
-		annotations[name] = text
-	}
+	annotations := maps.Clone(defaultAnnotations)
+	maps.Copy(annotations, a.Annotations)
 	if a.templates, err = parseTemplates(annotations, a.GeneratorURL); err != nil {
 		return err
 	}
@@ -305,10 +301,16 @@ func (a *Alertmanager) Write(metrics []telegraf.Metric) error {
 			lost++
 		}
 	}
-	if lost > 0 {
-		return fmt.Errorf("%d of %d alerts reached no Alertmanager: %w", lost, len(batch), errors.Join(errs...))
+	if lost == 0 {
+		return nil
 	}
-	return nil
+	var why []string
+	for _, err := range errs {
+		if err != nil {
+			why = append(why, err.Error())
+		}
+	}
+	return fmt.Errorf("%d of %d alerts reached no Alertmanager: %s", lost, len(batch), strings.Join(why, "; "))
 }
 
 // resend sends every open incident to every endpoint, and each resolved one

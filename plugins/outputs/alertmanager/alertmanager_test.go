@@ -182,9 +182,13 @@ func TestWriteFailsWhileNoAlertmanagerTakesTheBatch(t *testing.T) {
 	require.Equal(t, int64(0), stat(a, "pending_resolved"), "the resolution is delivered")
 	require.Contains(t, log.Messages()[len(log.Messages())-1].Text, "takes alerts again")
 
-	// A connection refused names the URL too.
-	a2, _, _ := newOutput(t, []string{"http://127.0.0.1:1"}, nil)
-	require.ErrorContains(t, a2.Write(batch), "POST http://127.0.0.1:1/api/v2/alerts: dial tcp 127.0.0.1:1")
+	// A connection refused names the URL too; each URL's reason, on one line.
+	a2, _, _ := newOutput(t, []string{"http://127.0.0.1:1", "http://user:pass@127.0.0.1:2"}, nil)
+	err = a2.Write(batch)
+	require.ErrorContains(t, err, "POST http://127.0.0.1:1/api/v2/alerts: dial tcp 127.0.0.1:1")
+	require.ErrorContains(t, err, "; POST http://user:xxxxx@127.0.0.1:2/api/v2/alerts: dial tcp 127.0.0.1:2")
+	require.NotContains(t, err.Error(), "pass")
+	require.NotContains(t, err.Error(), "\n")
 }
 
 func TestResolutionKeptWhileNoAlertmanagerTookIt(t *testing.T) {
