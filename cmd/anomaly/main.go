@@ -1,11 +1,12 @@
 // Command anomaly replays recorded series through the detector, scores it on
-// the Numenta Anomaly Benchmark, and draws reports, so that users can tune the
+// the Numenta Anomaly Benchmark and on labelled series, and draws reports, so that users can tune the
 // detector on their own history before it goes live in Telegraf.
 //
 // Usage:
 //
 //	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
 //	anomaly nab --nab-dir DIR [--results DIR]
+//	anomaly eval [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
 //	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
@@ -21,6 +22,7 @@ import (
 const usage = `usage:
   anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
   anomaly nab --nab-dir DIR [--results DIR]
+  anomaly eval [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
   anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return replayCmd(args[1:], stdout)
 	case "nab":
 		return nabCmd(args[1:], stdout)
+	case "eval":
+		return evalCmd(args[1:], stdout)
 	case "report":
 		return reportCmd(args[1:], stdout)
 	case "generate":

@@ -34,6 +34,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 	loaded := time.Since(start)
 
 	var scores map[string][]float64
+	var judged *detector.Detector // whose decisions the event view judges
 	var detectTime time.Duration
 	points := 0
 	if *results != "" {
@@ -48,6 +49,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		t0 := time.Now()
 		scores, points = detectCorpus(d, corpus)
 		detectTime = time.Since(t0)
+		judged = d
 	}
 	best, err := nab.Score(corpus, profiles, scores)
 	if err != nil {
@@ -97,6 +99,9 @@ func nabCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s\t%.2f\t%d\t%d\t%d\t\n", f.Folder, f.Raw, f.TP, f.FN, f.FP)
 	}
 	w.Flush()
+	if err := nabEventView(stdout, *dir, corpus, judged, scores); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "\n%d files loaded in %v", len(corpus.Files), loaded.Round(time.Millisecond))
 	if points > 0 {
 		fmt.Fprintf(stdout, "; %d points detected in %v (%.0f ns/point)", points, detectTime.Round(time.Millisecond),

@@ -32,8 +32,23 @@ type Series struct {
 }
 
 // ReadFile reads the series in a file: CSV when the name ends in .csv, line
-// protocol otherwise. Errors name the file and the line.
+// protocol otherwise. A CSV column "label" labels the points; line protocol
+// has no labels here (a field named label is a series). Errors name the file
+// and the line.
 func ReadFile(path string) ([]*Series, error) {
+	return readFile(path, "label", "")
+}
+
+// ReadLabelledFile reads the series in a file as ReadFile does, with each
+// point's label (0 or 1, or false or true in line protocol) in the CSV column
+// or the line protocol field named label. In line protocol the label field is
+// not a series: it labels every field of its line, and a line without it is
+// an error. A CSV file without the column gives a series without Labels.
+func ReadLabelledFile(path, label string) ([]*Series, error) {
+	return readFile(path, label, label)
+}
+
+func readFile(path, csvLabel, lpLabel string) ([]*Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -41,13 +56,13 @@ func ReadFile(path string) ([]*Series, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		s, err := ReadCSV(f, strings.TrimSuffix(name, filepath.Ext(name)))
+		s, err := ReadCSV(f, strings.TrimSuffix(name, filepath.Ext(name)), csvLabel)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return []*Series{s}, nil
 	}
-	ss, err := ReadLineProtocol(f)
+	ss, err := ReadLineProtocol(f, lpLabel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -58,9 +73,10 @@ func ReadFile(path string) ([]*Series, error) {
 const timeLayout = "2006-01-02 15:04:05"
 
 // ReadCSV reads a CSV series whose header has "timestamp" and "value" columns
-// and, optionally, "label" (0 or 1). Timestamps are unix seconds or
-// "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
-func ReadCSV(r io.Reader, name string) (*Series, error) {
+// and, optionally, a column named label (0 or 1; the header's names are
+// matched without case). Timestamps are unix seconds or "YYYY-MM-DD HH:MM:SS"
+// (UTC, optionally with fractional seconds).
+func ReadCSV(r io.Reader, name, label string) (*Series, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -73,7 +89,7 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 	}
 	ti, okT := col["timestamp"]
 	vi, okV := col["value"]
-	li, okL := col["label"]
+	li, okL := col[strings.ToLower(label)]
 	if !okT || !okV {
 		return nil, fmt.Errorf("line 1: the header %q needs columns timestamp and value", strings.Join(header, ","))
 	}
@@ -129,8 +145,10 @@ func parseTime(s string) (int64, error) {
 // Lines without a timestamp are an error: a replay needs event time. String
 // and boolean fields are skipped, and so is what processors.anomaly added
 // with its default names (see scoredTag), so that an export of scored
-// metrics replays as the series that were scored.
-func ReadLineProtocol(r io.Reader) ([]*Series, error) {
+// metrics replays as the series that were scored. When label is not empty,
+// the field of that name (a number, 0 or not, or a boolean) labels every
+// series of its line, and every line must have it.
+func ReadLineProtocol(r io.Reader, label string) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -166,6 +184,7 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			fmt.Fprintf(&key, ",%s=%s", t.k, t.v)
 		}
 		var fields []lpField
+		labelled, truth := false, false
 		for {
 			k, v, err := dec.NextField()
 			if err != nil {
@@ -173,6 +192,13 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			}
 			if k == nil {
 				break
+			}
+			if label != "" && string(k) == label {
+				if truth, err = labelValue(v); err != nil {
+					return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
+				}
+				labelled = true
+				continue
 			}
 			f := lpField{k: string(k), numeric: true}
 			switch v.Kind() {
@@ -194,6 +220,9 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 		if len(ts) == 0 {
 			return nil, fmt.Errorf("line %d: no timestamp: a replay needs the time of each point", line)
 		}
+		if label != "" && !labelled {
+			return nil, fmt.Errorf("line %d: no label field %q", line, label)
+		}
 		t, err := strconv.ParseInt(string(ts), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
@@ -211,12 +240,30 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 			}
 			s.Times = append(s.Times, t)
 			s.Values = append(s.Values, f.v)
+			if label != "" {
+				s.Labels = append(s.Labels, truth)
+			}
 		}
 	}
 	if err := dec.Err(); err != nil {
 		return nil, lpError(0, err)
 	}
 	return order, nil
+}
+
+// labelValue reads a label field: a number (nonzero is an anomaly) or a boolean.
+func labelValue(v lineprotocol.Value) (bool, error) {
+	switch v.Kind() {
+	case lineprotocol.Float:
+		return v.FloatV() != 0, nil
+	case lineprotocol.Int:
+		return v.IntV() != 0, nil
+	case lineprotocol.Uint:
+		return v.UintV() != 0, nil
+	case lineprotocol.Bool:
+		return v.BoolV(), nil
+	}
+	return false, fmt.Errorf("%s is not a number or a boolean", v)
 }
 
 // The tag and the float fields' suffixes processors.anomaly adds by default

@@ -14,7 +14,7 @@ cpu,anomaly=up,dc=x,host=b usage=2.5,usage_score=0.7,usage_expected=1.5,usage_an
 cpu,host=c usage=3u 1000
 cpu,host=c state="ok",state_score=1 2000
 `
-	ss, err := ReadLineProtocol(strings.NewReader(lp))
+	ss, err := ReadLineProtocol(strings.NewReader(lp), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestReadLineProtocolErrors(t *testing.T) {
 		{"no timestamp", "cpu usage=1\n", "no timestamp"},
 		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "line 2"},
 	} {
-		_, err := ReadLineProtocol(strings.NewReader(tc.lp))
+		_, err := ReadLineProtocol(strings.NewReader(tc.lp), "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
@@ -47,14 +47,51 @@ func TestReadLineProtocolErrors(t *testing.T) {
 }
 
 func TestReadCSV(t *testing.T) {
-	s, err := ReadCSV(strings.NewReader("timestamp,value,label\n2024-01-01 00:00:00,1,0\n1704067500,2.5,1\n"), "x")
+	s, err := ReadCSV(strings.NewReader("timestamp,value,label\n2024-01-01 00:00:00,1,0\n1704067500,2.5,1\n"), "x", "label")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Values) != 2 || s.Times[1]-s.Times[0] != 300e9 || !s.Labels[1] || s.Labels[0] {
 		t.Errorf("read %+v", s)
 	}
-	if _, err := ReadCSV(strings.NewReader("timestamp,value\nyesterday,1\n"), "x"); err == nil || !strings.Contains(err.Error(), "line 2") {
+	if _, err := ReadCSV(strings.NewReader("timestamp,value\nyesterday,1\n"), "x", "label"); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad timestamp: %v", err)
+	}
+}
+
+// TestReadLineProtocolLabels protects labelled line protocol: the label
+// field labels each series of its line and is not a series itself.
+func TestReadLineProtocolLabels(t *testing.T) {
+	lp := `kpi,id=a value=1,errors=0i,label=0i 1000
+kpi,id=a value=9,errors=4i,label=1i 2000
+kpi,id=b value=2,label=true 1000
+kpi,id=b value=3,label=0.0 2000
+`
+	ss, err := ReadLineProtocol(strings.NewReader(lp), "label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 3 {
+		t.Fatalf("%d series, want value and errors of a, value of b", len(ss))
+	}
+	for _, tc := range []struct {
+		series int
+		want   string
+	}{{0, "01"}, {1, "01"}, {2, "10"}} {
+		got := ""
+		for _, l := range ss[tc.series].Labels {
+			got += map[bool]string{false: "0", true: "1"}[l]
+		}
+		if got != tc.want {
+			t.Errorf("%s: labels %s, want %s", ss[tc.series].Name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ name, lp, want string }{
+		{"missing", "kpi value=1,label=0i 1000\nkpi value=2 2000\n", `line 2: no label field "label"`},
+		{"a string", "kpi value=1,label=\"yes\" 1000\n", `line 1: label field "label"`},
+	} {
+		if _, err := ReadLineProtocol(strings.NewReader(tc.lp), "label"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
 	}
 }
