@@ -91,3 +91,20 @@ func TestEvalRejectsUnlabelledInput(t *testing.T) {
 	require.ErrorContains(t, run([]string{"eval", path}, &out, &out), `has no labels: want a "label" column or field`)
 	require.ErrorContains(t, run([]string{"eval", "--split", "1", path}, &out, &out), "--split 1")
 }
+
+// TestKPIWritesWhatEvalReads protects the synthetic set's round trip: the
+// files anomaly kpi writes are labelled series anomaly eval judges, with
+// the incidents the generator reports.
+func TestKPIWritesWhatEvalReads(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"kpi", "--out", dir, "--series", "2", "--seed", "5"}, &out, &out))
+	m := regexp.MustCompile(`^2 series, (\d+) points, (\d+) incidents`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	paths, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+	require.NoError(t, err)
+	require.Len(t, paths, 2)
+	out.Reset()
+	require.NoError(t, run(append([]string{"eval"}, paths...), &out, &out))
+	require.Contains(t, out.String(), fmt.Sprintf("2 series, every point (%s points, %s incidents", m[1], m[2]))
+}

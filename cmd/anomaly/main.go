@@ -8,6 +8,7 @@
 //	anomaly nab --nab-dir DIR [--results DIR]
 //	anomaly eval [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
 //	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly kpi --out DIR [--series N] [--seed N]
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
 
@@ -24,6 +25,7 @@ const usage = `usage:
   anomaly nab --nab-dir DIR [--results DIR]
   anomaly eval [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
   anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly kpi --out DIR [--series N] [--seed N]
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
 
@@ -49,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return evalCmd(args[1:], stdout)
 	case "report":
 		return reportCmd(args[1:], stdout)
+	case "kpi":
+		return kpiCmd(args[1:], stdout)
 	case "generate":
 		return generateCmd(args[1:], stdout)
 	case "help", "-h", "--help":
