@@ -245,8 +245,10 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 	}
 	switch kind := rng.IntN(incidentKinds); kind {
 	case spike:
+		// A labeller sees a spike when it stands out of the series' own
+		// usual extremes: 1.5 to 6 times the noise's 99.9th percentile.
 		length := 1 + rng.IntN(3)
-		size := logUniform(rng, 5, 40) * p.noiseSD(base[at])
+		size := logUniform(rng, 1.5, 6) * extreme[int(p.tail)] * p.noiseSD(base[at])
 		for i := at; i < at+length; i++ {
 			base[i] = max(0, base[i]+sign*size)
 		}
@@ -286,6 +288,10 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 		return min(length, n-at)
 	}
 }
+
+// extreme is the 99.9th percentile of the noise's magnitude, in standard
+// deviations, for each Student t used (the Gaussian's is 3.3).
+var extreme = map[int]float64{3: 7.46, 5: 5.34, 30: 3.52}
 
 // noiseSD is the noise's spread, in the units of the shape, at a shape value.
 func (p params) noiseSD(shape float64) float64 {
