@@ -56,7 +56,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	// Each preset is scored as users get it: a detector configured at that
-	// sensitivity (its alarm hold follows its own threshold), judged at it.
+	// sensitivity (its incidents' lifecycle follows its own threshold), judged at it.
 	var atPreset [len(detector.Thresholds)][]nab.Result
 	if *results == "" {
 		for s, thr := range detector.Thresholds {
