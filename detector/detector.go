@@ -236,7 +236,8 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	var e evidence
 	d.gather(m, &p, x, &e)
 	var res Result
-	v := d.decide(m, &p, &e, t, &res)
+	var v verdict
+	d.decide(m, &p, &e, t, &res, &v)
 	d.learn(m, &p, &e, t, x, &v)
 	return res, nil
 }
@@ -372,20 +373,23 @@ func (d *Detector) beyondRange(m *Model, x float64) bool {
 }
 
 // verdict is the alarm state of a series after a point, as decide
-// concluded it, for learn to keep.
+// concluded it, for learn to keep: the M-of-N rule's candidate bits, this
+// point's lowest, and, when an incident is or was open (changed), the
+// Model's incident fields of the same names.
 type verdict struct {
-	hits     uint32 // candidate bits of the M-of-N rule, this point's lowest
-	openedAt int64  // the Model's fields of the same names
-	peak     float32
-	points   uint32
+	hits     uint32
+	changed  bool
 	calm     uint8
 	cause    Reason
+	peak     float32
+	points   uint32
+	openedAt int64
 }
 
 // decide turns the evidence into the point's score and decision, after the
 // alert-shaping rules: warm-up, threshold, smallest deviation, M-of-N and
-// the incident's lifecycle. It writes the point's Result to res and returns
-// the series' alarm state with this point, for learn to keep.
+// the incident's lifecycle. It writes the point's Result to res and the
+// series' alarm state with this point to v, for learn to keep.
 //
 // The lifecycle: a flag opens an incident, with the reason of its evidence.
 // While it is open no point is flagged and every point scores 0: the points
@@ -395,7 +399,7 @@ type verdict struct {
 // clear level (clearShare of the threshold), once it has been open for
 // Config.Hold; the series is then armed again, and its next flag opens a
 // new incident at once.
-func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Result) verdict {
+func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Result, v *verdict) {
 	warming := int(m.n) < d.cfg.WarmupPoints
 	res.Expected, res.Direction, res.Warming, res.Reason = p.expected, directionOf(e.r), warming, e.reason
 	score := min(e.logP*(-1/(10*math.Ln10)), 1)
@@ -405,18 +409,21 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 	minDev := d.minDeviation(p.expected)
 	res.sigma, res.minDev, res.logWidth = p.sigma, minDev, m.logBandWidth(d.logThreshold, e.logProb)
 	candidate := !warming && score >= d.threshold && math.Abs(e.r) >= minDev
-	v := verdict{hits: m.hits<<1 | uint32(bit(candidate)), openedAt: m.openedAt, peak: m.peak, points: m.points, calm: m.calm, cause: m.cause}
+	v.hits = m.hits<<1 | uint32(bit(candidate))
 	if m.calm == closed {
 		res.Score = score
 		if candidate && bits.OnesCount32(v.hits&d.windowMask) >= d.cfg.AnomalousPoints {
 			res.Anomaly = true
+			v.changed = true
 			v.openedAt, v.peak, v.points, v.calm, v.cause = t, float32(score), 1, 0, e.reason
 		}
-		return v
+		return
 	}
-	v.peak = max(v.peak, float32(score))
-	v.points = min(v.points+1, math.MaxUint32)
-	v.calm = min(v.calm+1, calmPoints)
+	v.changed = true
+	v.openedAt, v.cause = m.openedAt, m.cause
+	v.peak = max(m.peak, float32(score))
+	v.points = min(m.points+1, math.MaxUint32)
+	v.calm = min(m.calm+1, calmPoints)
 	if score >= d.clear {
 		v.calm = 0
 	}
@@ -424,7 +431,6 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 		v.calm = closed
 		res.Resolved = true
 	}
-	return v
 }
 
 // learn teaches the model the point x at time t: its alarm state (from
@@ -434,7 +440,10 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 	m.n++
 	m.last = t
 	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
-	m.hits, m.openedAt, m.peak, m.points, m.calm, m.cause = v.hits, v.openedAt, v.peak, v.points, v.calm, v.cause
+	m.hits = v.hits
+	if v.changed {
+		m.openedAt, m.peak, m.points, m.calm, m.cause = v.openedAt, v.peak, v.points, v.calm, v.cause
+	}
 	if m.n > tailPoints {
 		// The tail counts a run of exceedances as one, by its first point
 		// (runs declustering, as extreme value statistics does): a
