@@ -23,6 +23,17 @@
 // counts are summed and one θ serves them all, as one configuration serves
 // every series in production.
 //
+// The curve sweeps the score as the detector reports it, which is what a
+// user who thresholds the score field gets. The detector reports 0 for the
+// points of an open incident (its lifecycle runs at its own threshold), so
+// above that threshold the sweep sees each incident once, by the score of
+// the flag that opened it, much as a detector configured at θ would (one
+// difference: an incident whose first flag scored under θ and whose later
+// points scored over it is not seen at θ); below it, the sweep sees runs of
+// scores with no lifecycle, as a detector without one would. Sweeping a
+// detector configured at each threshold is the exact alternative, at the
+// cost of a run per threshold (anomaly nab does it for the presets).
+//
 // Point-adjusted F1, the AIOps 2018 KPI challenge's metric, is computed for
 // comparison only: it credits every point of an incident when any point of
 // its first Delay+1 is flagged, so a flood of alerts scores well on it.
