@@ -37,11 +37,15 @@ import (
 	"math/bits"
 )
 
-// Errors returned by Update for points that are not scored. They leave the model untouched.
+// Errors returned by Update. None of them changes the model. A point with
+// ErrNotFinite is not scored; one with ErrDuplicate or ErrOutOfOrder (a
+// redelivery after a crash, say, or an overlap of history and live data) is
+// scored against the model as it is, and its Result is valid, but it is not
+// learned: the model only moves forward in time.
 var (
 	ErrNotFinite  = errors.New("value is NaN, infinite or beyond ±1e30")
-	ErrDuplicate  = errors.New("timestamp repeats the series' last one")
-	ErrOutOfOrder = errors.New("timestamp is older than the series' last one")
+	ErrDuplicate  = errors.New("timestamp repeats the series' last one: scored, not learned")
+	ErrOutOfOrder = errors.New("timestamp is older than the series' last one: scored, not learned")
 )
 
 // Result is what the detector says about one point.
@@ -209,9 +213,10 @@ const (
 var logRangeEvidence = -5 * math.Ln10
 
 // Update scores the point (t, x) of the series whose state is m, then learns
-// from it. t is the point's time in nanoseconds since the Unix epoch. Points
-// that cannot be scored return an error and leave m unchanged. Update does not
-// allocate.
+// from it. t is the point's time in nanoseconds since the Unix epoch. A point
+// that is not newer than the series' last is scored but not learned, and
+// one that cannot be scored is not: both return an error and leave m
+// unchanged (see ErrDuplicate). Update does not allocate.
 //
 // A point goes through four stages, each a method below: predict (the
 // expected value and its spread), gather evidence (how surprising the point
@@ -225,11 +230,8 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		m.start(t, x)
 		return Result{Expected: x, Direction: Both, Warming: true}, nil
 	}
-	switch {
-	case t == m.last:
-		return Result{}, ErrDuplicate
-	case t < m.last:
-		return Result{}, ErrOutOfOrder
+	if t <= m.last {
+		return d.scoreOld(m, t, x)
 	}
 	var p prediction
 	d.predict(m, t, &p)
@@ -240,6 +242,24 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	d.decide(m, &p, &e, t, &res, &v)
 	d.learn(m, &p, &e, t, x, &v)
 	return res, nil
+}
+
+// scoreOld scores a point not newer than the series' last against the model
+// as it is, without learning it, and says why with the error.
+//
+//go:noinline
+func (d *Detector) scoreOld(m *Model, t int64, x float64) (Result, error) {
+	var p prediction
+	d.predict(m, t, &p)
+	var e evidence
+	d.gather(m, &p, x, &e)
+	var res Result
+	var v verdict // not kept: the point is not learned
+	d.decide(m, &p, &e, t, &res, &v)
+	if t == m.last {
+		return res, ErrDuplicate
+	}
+	return res, ErrOutOfOrder
 }
 
 // prediction is what the model expects of a point, before seeing its value.
@@ -402,7 +422,7 @@ type verdict struct {
 func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Result, v *verdict) {
 	warming := int(m.n) < d.cfg.WarmupPoints
 	res.Expected, res.Direction, res.Warming, res.Reason = p.expected, directionOf(e.r), warming, e.reason
-	score := min(e.logP*(-1/(10*math.Ln10)), 1)
+	score := min(0-e.logP*(1/(10*math.Ln10)), 1) // 0 - x: a log of 0 scores 0, not -0
 	if warming {
 		score = 0
 	}

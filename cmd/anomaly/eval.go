@@ -13,11 +13,12 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
 )
 
-// evalCmd streams labelled series through the detector and prints the
-// operator's event view of its alerts (see internal/eval).
+// evalCmd streams labelled series through the detector, as the
+// [[processors.anomaly]] table of --config (or the plugin's defaults) scores
+// them, and prints the operator's event view of its alerts (see internal/eval).
 func evalCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	sensitivity := fs.String("sensitivity", "medium", "low, medium or high")
+	load := settingsFlags(fs)
 	delay := fs.Int("delay", eval.DefaultDelay, "an incident is caught by an alert that starts at most this many points after its first")
 	split := fs.Float64("split", 0, "learn this share of each series' points first and judge only the rest (0.5: the second half)")
 	labelField := fs.String("label-field", "label", "the CSV column or line protocol field with each point's label (nonzero inside an incident)")
@@ -33,13 +34,13 @@ func evalCmd(args []string, stdout io.Writer) error {
 	case !(*split >= 0 && *split < 1):
 		return fmt.Errorf("eval: --split %v: want a share in [0, 1)", *split)
 	}
-	d, err := newDetector(*sensitivity)
+	set, err := load()
 	if err != nil {
 		return err
 	}
 	var series []*input.Series
 	for _, path := range fs.Args() {
-		ss, err := input.ReadLabelledFile(path, *labelField)
+		ss, err := input.ReadLabelledFile(path, *labelField, set)
 		if err != nil {
 			return err
 		}
@@ -52,7 +53,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	}
 	judged := make([]eval.Series, len(series))
 	for k, s := range series {
-		judged[k] = judge(d, s, int(*split*float64(len(s.Values))))
+		judged[k] = judge(set.detector, s, int(*split*float64(len(s.Values))))
 	}
 	what := "every point"
 	if *split > 0 {

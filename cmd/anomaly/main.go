@@ -1,14 +1,20 @@
 // Command anomaly replays recorded series through the detector, scores it on
-// the Numenta Anomaly Benchmark and on labelled series, and draws reports, so that users can tune the
+// the Numenta Anomaly Benchmark and on labelled series, and draws reports, so
+// that users can tune the
 // detector on their own history before it goes live in Telegraf.
 //
 // Usage:
 //
-//	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-//	anomaly nab --nab-dir DIR [--results DIR]
-//	anomaly eval [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
-//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+//	anomaly nab --nab-dir DIR [--config FILE] [--sensitivity ...] [--results DIR]
+//	anomaly report [--config FILE] [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly eval [--config FILE] [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
 //	anomaly kpi --out DIR [--series N] [--seed N]
+//
+// --config FILE is a file with the [[processors.anomaly]] table a collector
+// uses (read by Telegraf's loader, as telegraf-anomaly reads it), so that a
+// backtest scores exactly as production does.
+//
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
 
@@ -16,15 +22,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 )
 
 const usage = `usage:
-  anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-  anomaly nab --nab-dir DIR [--results DIR]
-  anomaly eval [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
-  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+  anomaly nab --nab-dir DIR [--config FILE] [--sensitivity low|medium|high] [--results DIR]
+  anomaly report [--config FILE] [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly eval [--config FILE] [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
   anomaly kpi --out DIR [--series N] [--seed N]
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
@@ -49,10 +53,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nabCmd(args[1:], stdout)
 	case "eval":
 		return evalCmd(args[1:], stdout)
-	case "report":
-		return reportCmd(args[1:], stdout)
 	case "kpi":
 		return kpiCmd(args[1:], stdout)
+	case "report":
+		return reportCmd(args[1:], stdout)
 	case "generate":
 		return generateCmd(args[1:], stdout)
 	case "help", "-h", "--help":
@@ -78,17 +82,4 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 		return err
 	}
 	return f.Close()
-}
-
-// readSeries reads every series of the input files, in order.
-func readSeries(paths []string) ([]*input.Series, error) {
-	var series []*input.Series
-	for _, path := range paths {
-		ss, err := input.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		series = append(series, ss...)
-	}
-	return series, nil
 }

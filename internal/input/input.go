@@ -4,7 +4,6 @@ package input
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,13 +11,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 )
 
 // Series is one replayable series: a name and its points in file order.
@@ -31,24 +30,32 @@ type Series struct {
 	Labels []bool
 }
 
-// ReadFile reads the series in a file: CSV when the name ends in .csv, line
-// protocol otherwise. A CSV column "label" labels the points; line protocol
-// has no labels here (a field named label is a series). Errors name the file
-// and the line.
-func ReadFile(path string) ([]*Series, error) {
-	return readFile(path, "label", "")
+// A Scheme says which fields of a metric are scored and the series each
+// belongs to, as the processor scoring them decides (cmd/anomaly's is
+// processors.anomaly's, configured as a collector is).
+type Scheme interface {
+	// Series calls yield with each scored field of m: the name of its series and its value.
+	Series(m telegraf.Metric, yield func(series string, v float64))
+}
+
+// ReadFile reads the series in a file: CSV when the name ends in .csv (one
+// series, named after the file, labelled by a column "label" if it has
+// one), line protocol otherwise (as scheme says, without labels). Errors
+// name the file and the line.
+func ReadFile(path string, scheme Scheme) ([]*Series, error) {
+	return readFile(path, scheme, "label", "")
 }
 
 // ReadLabelledFile reads the series in a file as ReadFile does, with each
-// point's label (0 or 1, or false or true in line protocol) in the CSV column
-// or the line protocol field named label. In line protocol the label field is
-// not a series: it labels every field of its line, and a line without it is
+// point's label (nonzero, or true, inside an incident) in the CSV column or
+// the line protocol field named label. In line protocol the label field is
+// not scored: it labels every series of its line, and a line without it is
 // an error. A CSV file without the column gives a series without Labels.
-func ReadLabelledFile(path, label string) ([]*Series, error) {
-	return readFile(path, label, label)
+func ReadLabelledFile(path, label string, scheme Scheme) ([]*Series, error) {
+	return readFile(path, scheme, label, label)
 }
 
-func readFile(path, csvLabel, lpLabel string) ([]*Series, error) {
+func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -56,13 +63,13 @@ func readFile(path, csvLabel, lpLabel string) ([]*Series, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		s, err := ReadCSV(f, strings.TrimSuffix(name, filepath.Ext(name)), csvLabel)
+		s, err := readCSV(f, strings.TrimSuffix(name, filepath.Ext(name)), csvLabel)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return []*Series{s}, nil
 	}
-	ss, err := ReadLineProtocol(f, lpLabel)
+	ss, err := readLineProtocol(f, scheme, lpLabel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -73,10 +80,15 @@ func readFile(path, csvLabel, lpLabel string) ([]*Series, error) {
 const timeLayout = "2006-01-02 15:04:05"
 
 // ReadCSV reads a CSV series whose header has "timestamp" and "value" columns
-// and, optionally, a column named label (0 or 1; the header's names are
-// matched without case). Timestamps are unix seconds or "YYYY-MM-DD HH:MM:SS"
-// (UTC, optionally with fractional seconds).
-func ReadCSV(r io.Reader, name, label string) (*Series, error) {
+// and, optionally, "label" (0 or 1). Timestamps are unix seconds or
+// "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
+func ReadCSV(r io.Reader, name string) (*Series, error) {
+	return readCSV(r, name, "label")
+}
+
+// readCSV is ReadCSV with the label in the column named label (matched
+// without case).
+func readCSV(r io.Reader, name, label string) (*Series, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -139,16 +151,18 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps). Each
-// numeric field of each measurement and tag set is a series, named like
-// "cpu,host=a usage_idle"; series come out in order of first appearance.
-// Lines without a timestamp are an error: a replay needs event time. String
-// and boolean fields are skipped, and so is what processors.anomaly added
-// with its default names (see scoredTag), so that an export of scored
-// metrics replays as the series that were scored. When label is not empty,
-// the field of that name (a number, 0 or not, or a boolean) labels every
-// series of its line, and every line must have it.
-func ReadLineProtocol(r io.Reader, label string) ([]*Series, error) {
+// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
+// the series that scheme makes of each line's metric, in order of first
+// appearance. Lines without a timestamp are an error: a replay needs event
+// time.
+func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
+	return readLineProtocol(r, scheme, "")
+}
+
+// readLineProtocol is ReadLineProtocol with, when label is not empty, the
+// field of that name taken out of each line's metric before scheme sees it:
+// it labels every series of its line, and every line must have it.
+func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -156,94 +170,35 @@ func ReadLineProtocol(r io.Reader, label string) ([]*Series, error) {
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	byName := map[string]*Series{}
 	var order []*Series
-	var key bytes.Buffer
-	type tag struct{ k, v string }
-	var tags []tag
 	for line := 1; dec.Next(); line++ {
-		m, err := dec.Measurement()
+		m, err := decodeMetric(dec)
 		if err != nil {
 			return nil, lpError(line, err)
 		}
-		tags = tags[:0]
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				return nil, lpError(line, err)
+		truth := false
+		if label != "" {
+			v, ok := m.GetField(label)
+			if !ok {
+				return nil, fmt.Errorf("line %d: no label field %q", line, label)
 			}
-			if k == nil {
-				break
+			if truth, err = labelValue(v); err != nil {
+				return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
 			}
-			if string(k) != scoredTag {
-				tags = append(tags, tag{string(k), string(v)})
-			}
+			m.RemoveField(label)
 		}
-		sort.Slice(tags, func(i, j int) bool { return tags[i].k < tags[j].k })
-		key.Reset()
-		key.Write(m)
-		for _, t := range tags {
-			fmt.Fprintf(&key, ",%s=%s", t.k, t.v)
-		}
-		var fields []lpField
-		labelled, truth := false, false
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				return nil, lpError(line, err)
-			}
-			if k == nil {
-				break
-			}
-			if label != "" && string(k) == label {
-				if truth, err = labelValue(v); err != nil {
-					return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
-				}
-				labelled = true
-				continue
-			}
-			f := lpField{k: string(k), numeric: true}
-			switch v.Kind() {
-			case lineprotocol.Float:
-				f.v = v.FloatV()
-			case lineprotocol.Int:
-				f.v = float64(v.IntV())
-			case lineprotocol.Uint:
-				f.v = float64(v.UintV())
-			default:
-				f.numeric = false
-			}
-			fields = append(fields, f)
-		}
-		ts, err := dec.TimeBytes()
-		if err != nil {
-			return nil, lpError(line, err)
-		}
-		if len(ts) == 0 {
-			return nil, fmt.Errorf("line %d: no timestamp: a replay needs the time of each point", line)
-		}
-		if label != "" && !labelled {
-			return nil, fmt.Errorf("line %d: no label field %q", line, label)
-		}
-		t, err := strconv.ParseInt(string(ts), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
-		}
-		for _, f := range fields {
-			if !f.numeric || isScoredOutput(f.k, fields) {
-				continue
-			}
-			name := key.String() + " " + f.k
+		scheme.Series(m, func(name string, v float64) {
 			s := byName[name]
 			if s == nil {
 				s = &Series{Name: name}
 				byName[name] = s
 				order = append(order, s)
 			}
-			s.Times = append(s.Times, t)
-			s.Values = append(s.Values, f.v)
+			s.Times = append(s.Times, m.Time().UnixNano())
+			s.Values = append(s.Values, v)
 			if label != "" {
 				s.Labels = append(s.Labels, truth)
 			}
-		}
+		})
 	}
 	if err := dec.Err(); err != nil {
 		return nil, lpError(0, err)
@@ -251,46 +206,62 @@ func ReadLineProtocol(r io.Reader, label string) ([]*Series, error) {
 	return order, nil
 }
 
-// labelValue reads a label field: a number (nonzero is an anomaly) or a boolean.
-func labelValue(v lineprotocol.Value) (bool, error) {
-	switch v.Kind() {
-	case lineprotocol.Float:
-		return v.FloatV() != 0, nil
-	case lineprotocol.Int:
-		return v.IntV() != 0, nil
-	case lineprotocol.Uint:
-		return v.UintV() != 0, nil
-	case lineprotocol.Bool:
-		return v.BoolV(), nil
+// labelValue reads a label field's value: a number (nonzero is an
+// incident) or a boolean.
+func labelValue(v any) (bool, error) {
+	switch v := v.(type) {
+	case float64:
+		return v != 0, nil
+	case int64:
+		return v != 0, nil
+	case uint64:
+		return v != 0, nil
+	case bool:
+		return v, nil
 	}
-	return false, fmt.Errorf("%s is not a number or a boolean", v)
+	return false, fmt.Errorf("%v is not a number or a boolean", v)
 }
 
-// The tag and the float fields' suffixes processors.anomaly adds by default
-// (its bool fields are skipped anyway). cmd/anomaly's replay test checks them
-// against the plugin: an export of its output replays as its input.
-const scoredTag = "anomaly"
-
-var scoredSuffixes = []string{"_score", "_expected", "_lower", "_upper"}
-
-// lpField is a field of a line: its value, if numeric.
-type lpField struct {
-	k       string
-	v       float64
-	numeric bool
-}
-
-// isScoredOutput reports whether the field named name is processors.anomaly's
-// output for another of the line's fields.
-func isScoredOutput(name string, fields []lpField) bool {
-	for _, suffix := range scoredSuffixes {
-		if scored, ok := strings.CutSuffix(name, suffix); ok {
-			if slices.ContainsFunc(fields, func(f lpField) bool { return f.k == scored }) {
-				return true
-			}
+// decodeMetric decodes the decoder's current line into a metric.
+func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
+	name, err := dec.Measurement()
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	for {
+		k, v, err := dec.NextTag()
+		if err != nil {
+			return nil, err
 		}
+		if k == nil {
+			break
+		}
+		tags[string(k)] = string(v)
 	}
-	return false
+	fields := map[string]any{}
+	for {
+		k, v, err := dec.NextField()
+		if err != nil {
+			return nil, err
+		}
+		if k == nil {
+			break
+		}
+		fields[string(k)] = v.Interface()
+	}
+	ts, err := dec.TimeBytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, errors.New("no timestamp: a replay needs the time of each point")
+	}
+	t, err := strconv.ParseInt(string(ts), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("timestamp: %w", err)
+	}
+	return metric.New(string(name), tags, fields, time.Unix(0, t)), nil
 }
 
 // lpError keeps the decoder's own line number when it has one.
