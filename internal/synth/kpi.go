@@ -23,7 +23,6 @@ import (
 // Series is one generated KPI: its points and their labels (true inside an incident).
 type Series struct {
 	Name      string
-	Interval  time.Duration
 	Times     []int64 // ns since the Unix epoch
 	Values    []float64
 	Labels    []bool
@@ -125,11 +124,10 @@ func kpi(k int, rng *rand.Rand) *Series {
 	}
 	n := int(time.Duration(days) * 24 * time.Hour / p.interval)
 	s := &Series{
-		Name:     fmt.Sprintf("kpi%02d-%s-%dm", k+1, kindNames[p.kind], int(p.interval.Minutes())),
-		Interval: p.interval,
-		Times:    make([]int64, 0, n),
-		Values:   make([]float64, 0, n),
-		Labels:   make([]bool, 0, n),
+		Name:   fmt.Sprintf("kpi%02d-%s-%dm", k+1, kindNames[p.kind], int(p.interval.Minutes())),
+		Times:  make([]int64, 0, n),
+		Values: make([]float64, 0, n),
+		Labels: make([]bool, 0, n),
 	}
 
 	// The normal series first: a shape per point (cycle, trend), the noise on it.
