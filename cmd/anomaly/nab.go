@@ -58,7 +58,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	// Each preset is scored as users get it: the detector configured at that
-	// sensitivity (its alarm hold follows its own threshold), judged at it.
+	// sensitivity (its incidents' lifecycle follows its own threshold), judged at it.
 	var atPreset [len(detector.Thresholds)][]nab.Result
 	if d != nil {
 		for s, thr := range detector.Thresholds {
@@ -101,6 +101,9 @@ func nabCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s\t%.2f\t%d\t%d\t%d\t\n", f.Folder, f.Raw, f.TP, f.FN, f.FP)
 	}
 	w.Flush()
+	if err := nabEventView(stdout, *dir, corpus, d, scores); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "\n%d files loaded in %v", len(corpus.Files), loaded.Round(time.Millisecond))
 	if points > 0 {
 		fmt.Fprintf(stdout, "; %d points detected in %v (%.0f ns/point)", points, detectTime.Round(time.Millisecond),
