@@ -28,9 +28,10 @@ run: build
 test:
 	bash scripts/test.sh
 
-## nab: score the default detector on the NAB corpus in ../shared/nab
+## nab: score the default detector on the NAB corpus bundled in the tool
+##      (NAB_DIR=DIR: on another copy of the corpus)
 nab: build
-	bin/anomaly nab --nab-dir $(or $(NAB_DIR),../shared/nab)
+	bin/anomaly nab $(if $(NAB_DIR),--nab-dir $(NAB_DIR))
 
 ## bench: the speed and memory figures, one "name value unit" line each at the end
 bench: build

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-//	anomaly nab --nab-dir DIR [--results DIR]
+//	anomaly nab [--nab-dir DIR] [--results DIR]
 //	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
@@ -20,7 +20,7 @@ import (
 
 const usage = `usage:
   anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-  anomaly nab --nab-dir DIR [--results DIR]
+  anomaly nab [--nab-dir DIR] [--results DIR]
   anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
