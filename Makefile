@@ -1,4 +1,5 @@
-# telegraf-anomaly: the two commands a new user needs are `make run` and `make test`.
+# telegraf-anomaly: the two commands a new user needs are `make run` and `make test`;
+# a developer's loop is `make unit`.
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,9 +13,9 @@ LDFLAGS := -X main.version=$(VERSION) \
 
 all: build
 
-## build: put the binaries in bin/
+## build: put the three binaries in bin/: telegraf-anomaly, anomaly, anomaly-execd
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/telegraf-anomaly ./cmd/anomaly
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/telegraf-anomaly ./cmd/anomaly ./cmd/anomaly-execd
 
 ## run: build, replay the bundled series through processors.anomaly and show the anomalies
 run: build
@@ -27,6 +28,11 @@ run: build
 ## test: every test: unit, plugin through Telegraf's agent, NAB scorer, browser, end to end
 test:
 	bash scripts/test.sh
+
+## unit: every test that needs no server, with the race detector (-short skips the
+##       end-to-end tests, which need Kafka and InfluxDB, and one 10M-series stress test)
+unit:
+	$(GO) test -short -race -timeout 20m ./...
 
 ## nab: score the default detector on the NAB corpus bundled in the tool
 ##      (NAB_DIR=DIR: on another copy of the corpus)
