@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION) \
 	-X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION) \
 	-X github.com/telegraf-anomaly/telegraf-anomaly.TelegrafVersion=$(TELEGRAF_VERSION)
 
-.PHONY: all build run test unit bench e2e bench-pipeline nab fmt clean
+.PHONY: all build run test unit bench e2e bench-pipeline nab docs fmt clean
 
 all: build
 
@@ -51,6 +51,12 @@ e2e:
 ## bench-pipeline: the pipeline's throughput with scoring on; ends with "pipeline_points_per_second N"
 bench-pipeline:
 	bash scripts/bench-pipeline.sh
+
+## docs: write each plugin README's sample.conf block and "Global configuration options"
+##       section with Telegraf's generator, then check the READMEs with Telegraf's linter
+docs:
+	for d in plugins/*/*/; do (cd $$d && $(GO) tool readme_config_includer) || exit 1; done
+	$(GO) tool readme_linter plugins/*/*/README.md
 
 fmt:
 	gofmt -l -w .
