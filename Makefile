@@ -22,8 +22,8 @@ run: build
 	@echo "Replaying testdata/*.lp through processors.anomaly (sample.conf); anomalous points:"
 	@bin/telegraf-anomaly --config sample.conf --once
 	@echo
-	@bin/anomaly report --out bin/demo-report.html testdata/*.lp
-	@echo "Every scored point: bin/demo-scored.lp; a chart of each series: bin/demo-report.html"
+	@bin/anomaly report --windows testdata/windows.json --out bin/demo-report.html testdata/*.lp
+	@echo "Every scored point: bin/demo-scored.lp; a chart of each series with its labelled windows: bin/demo-report.html"
 
 ## test: every test: unit, plugin through Telegraf's agent, NAB scorer, browser, end to end
 test:
