@@ -4,27 +4,39 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
 // nabCmd scores the detector (the plugin's defaults, or the table of
 // --config), or a published detector's results, on the NAB corpus.
 func nabCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("nab", flag.ContinueOnError)
-	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/")
+	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/ (default: the copy built into this tool)")
 	results := fs.String("results", "", "score a published detector's per-point results in this folder instead")
 	load := settingsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return fmt.Errorf("nab: --nab-dir is required")
-	}
 	start := time.Now()
+	corpusName := *dir
+	if *dir == "" {
+		corpusName = "the bundled corpus"
+		tmp, err := os.MkdirTemp("", "anomaly-nab-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := nabcorpus.UnpackData(tmp); err != nil {
+			return err
+		}
+		*dir = tmp
+	}
 	corpus, err := nab.Load(*dir)
 	if err != nil {
 		return err
@@ -104,7 +116,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 	if err := nabEventView(stdout, *dir, corpus, d, scores); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n%d files loaded in %v", len(corpus.Files), loaded.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "\n%d files of %s loaded in %v", len(corpus.Files), corpusName, loaded.Round(time.Millisecond))
 	if points > 0 {
 		fmt.Fprintf(stdout, "; %d points detected in %v (%.0f ns/point)", points, detectTime.Round(time.Millisecond),
 			float64(detectTime.Nanoseconds())/float64(points))

@@ -14,8 +14,7 @@ import (
 // lies outside its own band [lower, upper], so that the band a chart shows
 // explains it.
 func TestEveryFlagExplainsItself(t *testing.T) {
-	needNAB(t)
-	corpus, err := nab.Load(nabDir)
+	corpus, err := nab.Load(nabDir(t))
 	require.NoError(t, err)
 	d, err := detector.New(detector.DefaultConfig())
 	require.NoError(t, err)

@@ -31,8 +31,8 @@ func TestIncidentLabels(t *testing.T) {
 }
 
 func TestLoadAnomalies(t *testing.T) {
-	c, _ := loadCorpus(t)
-	anomalies, err := LoadAnomalies(corpusDir)
+	root, c, _ := loadCorpus(t)
+	anomalies, err := LoadAnomalies(root)
 	if err != nil {
 		t.Fatal(err)
 	}
