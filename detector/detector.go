@@ -292,7 +292,7 @@ func (d *Detector) predict(m *Model, t int64, p *prediction) {
 	if d.cfg.Weekly {
 		season += profileAt(m.weekly[:], m.weeklyScale, p.weekly.i, p.weekly.j, p.weekly.w)
 	}
-	p.seasonal = m.level + float64(season)
+	p.seasonal = m.level() + float64(season)
 	p.flatSigma = sigmaOf(m.spreadFlat, m.mean)
 	p.seasonSigma = sigmaOf(m.spreadSeason, p.seasonal)
 	p.expected, p.sigma = m.mean, p.flatSigma
@@ -372,7 +372,7 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	// either, is new territory: strong evidence, but not all of it equally
 	// strong, so it multiplies the point's own chance by rangeEvidence
 	// rather than scoring 1 (see rangeEvidence).
-	if m.hi > m.lo && e.stat > tailKnot && d.beyondRange(m, x) {
+	if m.span > 0 && e.stat > tailKnot && d.beyondRange(m, x) {
 		if lp := max(logPoint+logRangeEvidence, minLogP); lp < e.logP {
 			e.logP, e.reason = lp, Range
 		}
@@ -382,14 +382,15 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 // beyondRange reports whether x lies beyond the range of the values seen so
 // far, by more than rangeTolerance of it, on the side(s) watched.
 func (d *Detector) beyondRange(m *Model, x float64) bool {
-	tol := rangeTolerance * (m.hi - m.lo)
+	tol := rangeTolerance * float64(m.span)
+	hi := m.hi()
 	switch d.cfg.Direction {
 	case Up:
-		return x > m.hi+tol
+		return x > hi+tol
 	case Down:
 		return x < m.lo-tol
 	}
-	return x > m.hi+tol || x < m.lo-tol
+	return x > hi+tol || x < m.lo-tol
 }
 
 // verdict is the alarm state of a series after a point, as decide
@@ -459,7 +460,9 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float64, v *verdict) {
 	m.n++
 	m.last = t
-	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
+	lo := min(m.lo, x)
+	m.span = spanOf(max(m.hi(), x) - lo)
+	m.lo = lo
 	m.hits = v.hits
 	if v.changed {
 		m.openedAt, m.peak, m.points, m.calm, m.cause = v.openedAt, v.peak, v.points, v.calm, v.cause
@@ -491,7 +494,7 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 // learnLevels moves both models' levels, spreads and seasonal profiles
 // towards the point x, z sigmas from the prediction in use; invN is 1/n.
 func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
-	seasonal := p.seasonal
+	seasonal, level := p.seasonal, m.level()
 	if math.Abs(z) < shiftZ {
 		m.shiftRun = 0 // no run of large residuals, or the end of one
 	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
@@ -500,7 +503,7 @@ func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
 		// seasonal model that foresaw the move (a daily step, when the plain
 		// level was in use) is not shifted by it.
 		m.mean += flatOff
-		m.level += seasonOff
+		level += seasonOff
 		seasonal += seasonOff
 	}
 	rFlat := clamp(x-m.mean, learnClamp*p.flatSigma)
@@ -512,7 +515,7 @@ func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
 	m.spreadFlat += float32(sr * (math.Abs(rFlat) - float64(m.spreadFlat)))
 	m.spreadSeason += float32(sr * (math.Abs(rSeason) - float64(m.spreadSeason)))
 	m.mean += max(invN, meanRate) * rFlat
-	m.level += max(invN, levelRate) * rSeason
+	m.setLevel(level + max(invN, levelRate)*rSeason)
 	// Both profiles correct the same residual; the weekly one learns slower, so
 	// the daily shape settles in the daily profile and the weekly one keeps
 	// what differs between days of the week.
