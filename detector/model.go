@@ -32,11 +32,12 @@ type Model struct {
 	logTailProb float32
 	tailShape   float32
 
-	// Anomaly likelihood: short is a moving average of the raw surprise;
-	// likMean and likVar are the long-run mean and variance of short.
-	short   float32
-	likMean float32
-	likVar  float32
+	// The drift rule's two anomaly likelihoods (see gather): of the
+	// deviation from the seasonal model (baseline), and of the smaller of
+	// that and the deviation from the prediction in use (change). The
+	// moving averages of both surprises are stored shares (see average).
+	baselineShort, changeShort uint16
+	baseline, change           likelihood
 
 	// A run of points beyond shiftZ on one side of the prediction in use:
 	// its length (negative below the prediction) and each model's residuals
