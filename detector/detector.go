@@ -359,8 +359,9 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	logLik := 0.0
 	if m.n > likPoints {
 		// logQ falls as z rises, so the smaller chance is the larger z's,
-		// and it is at most log(1/2), so twice the chance is at most 1.
-		logLik = logQ(max(m.baseline.z(e.baseline), m.change.z(e.change))) + math.Ln2
+		// and it is at most log(1/2) (at z = 0, no evidence), so twice the
+		// chance is at most 1.
+		logLik = logQ(m.change.atLeast(m.baseline.atLeast(0, e.baseline), e.change)) + math.Ln2
 	}
 	// A point whose recent sequence of values is new to the series, on the
 	// side watched, is evidence by how many of the latest points were, too

@@ -12,17 +12,26 @@ type likelihood struct {
 	mean, variance float32
 }
 
-// z is the moving average short in standard deviations of its long-run
-// distribution, whose variance is taken to be at least the floor (see
-// likVarFloor).
-func (l likelihood) z(short float64) float64 {
-	mu, v := float64(l.mean), float64(l.variance)
+// atLeast returns z, or the moving average short in standard deviations of
+// its long-run distribution if that is larger. The variance is taken to be
+// at least the floor (see likVarFloor). A short at or below the mean
+// (about half the points, in long runs) is no evidence and costs no
+// square root.
+func (l likelihood) atLeast(z, short float64) float64 {
+	mu := float64(l.mean)
+	if short <= mu {
+		return z
+	}
+	v := float64(l.variance)
 	// A branch, not max: which of the two is larger stays the same for
 	// long stretches of a series, and max's handling of NaN costs more.
 	if floor := likVarFloor * shortRate / (2 - shortRate) * mu * (1 - mu); v < floor {
 		v = floor
 	}
-	return (short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
+	if zl := (short - mu) * (1 / math.Sqrt(v+1e-12)); zl > z {
+		return zl
+	}
+	return z
 }
 
 // learn moves the long-run mean and variance towards the moving average
