@@ -283,6 +283,13 @@ func (d *decoder) row() error {
 	if err := d.s.expect('['); err != nil {
 		return err
 	}
+	c, err := d.s.next()
+	if err != nil {
+		return err
+	}
+	if c != '-' && (c < '0' || c > '9') {
+		return d.s.syntax("a time that is not an integer (the query asks for epoch=ns)")
+	}
 	text, float, err := d.s.number()
 	if err != nil {
 		return err

@@ -143,11 +143,7 @@ func fakeResponse(series []fakeSeries, partial bool) any {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(append(mustJSON(v), '\n'))
 }
 
 // answer runs a SELECT of the client's shape on the fake's points.
@@ -289,4 +285,12 @@ func fakeEval(e influxql.Expr, tags map[string]string, t int64) (bool, error) {
 		return tags[ref.Val] == lit.Val, nil
 	}
 	return false, fmt.Errorf("an expression of type %T", e)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -269,6 +269,20 @@ func hex4(b []byte) (rune, int) {
 	return r, skip + 4
 }
 
+// numberByte says which bytes make up a JSON number, and which of them
+// make it a float.
+var numberByte = func() (t [256]uint8) {
+	for _, c := range "0123456789+-" {
+		t[c] = 1
+	}
+	for _, c := range ".eE" {
+		t[c] = fractionByte
+	}
+	return t
+}()
+
+const fractionByte = 2
+
 // number reads a number and returns its text, and whether it has a
 // fraction or an exponent.
 func (s *scanner) number() (text []byte, float bool, err error) {
@@ -277,28 +291,21 @@ func (s *scanner) number() (text []byte, float bool, err error) {
 	}
 	i := s.pos
 	for {
-		if i >= s.end {
-			off := i - s.pos
-			if !s.fill() {
-				if errors.Is(s.err, io.EOF) && off > 0 {
-					break // a number at the very end of the stream
-				}
-				return nil, false, s.unexpectedEnd()
+		for i < s.end && numberByte[s.buf[i]] != 0 {
+			float = float || numberByte[s.buf[i]] == fractionByte
+			i++
+		}
+		if i < s.end {
+			break
+		}
+		off := i - s.pos
+		if !s.fill() {
+			if errors.Is(s.err, io.EOF) && off > 0 {
+				break // a number at the very end of the stream
 			}
-			i = s.pos + off
-			continue
+			return nil, false, s.unexpectedEnd()
 		}
-		c := s.buf[i]
-		if '0' <= c && c <= '9' || c == '-' || c == '+' {
-			i++
-			continue
-		}
-		if c == '.' || c == 'e' || c == 'E' {
-			float = true
-			i++
-			continue
-		}
-		break
+		i = s.pos + off
 	}
 	if i == s.pos {
 		return nil, false, s.syntax("want a value, found %q", s.buf[s.pos])
