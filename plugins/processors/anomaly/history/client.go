@@ -321,10 +321,12 @@ type query struct {
 	// refetch: it reads again series that another query cut short.
 	refetch bool
 
-	// While planning: the size of the units' conditions and, per key, how
-	// many units have it (the others require it absent).
+	// While planning: the size of the units' conditions; per key, how many
+	// units have it (the others require it absent); the units' identities,
+	// each once in a query (the answer's series are told apart by them).
 	size int
 	have map[string]int
+	has  map[string]bool
 }
 
 // plan cuts units into queries: units of one field set, with Start no
@@ -336,8 +338,10 @@ func (c *Client) plan(units []*unit, spread int64, exact bool) []*query {
 	var queries []*query
 	var q *query
 	for _, u := range units {
-		if q == nil || u.fieldsKey != q.units[0].fieldsKey || u.maxStart-q.units[0].minStart > spread || !q.fits(u, c.cfg.MaxPoints) {
-			q = &query{identity: &c.identity, limit: c.cfg.MaxPoints, exact: exact, refetch: exact, have: make(map[string]int)}
+		if q == nil || u.fieldsKey != q.units[0].fieldsKey || u.maxStart-q.units[0].minStart > spread ||
+			q.has[u.key] || !q.fits(u, c.cfg.MaxPoints) {
+			q = &query{identity: &c.identity, limit: c.cfg.MaxPoints, exact: exact, refetch: exact,
+				have: make(map[string]int), has: make(map[string]bool)}
 			queries = append(queries, q)
 		}
 		q.add(u)
@@ -373,6 +377,7 @@ func (q *query) fits(u *unit, maxPoints int) bool {
 
 func (q *query) add(u *unit) {
 	q.units = append(q.units, u)
+	q.has[u.key] = true
 	q.size += conditionSize(u.tags)
 	for _, t := range u.tags {
 		q.have[t.key]++
@@ -399,7 +404,7 @@ func (q *query) prepare(lookback int64) {
 			q.hi = max(q.hi, e.start)
 		}
 	}
-	q.have = nil
+	q.have, q.has = nil, nil
 }
 
 // reset forgets what a failed attempt decoded.
@@ -443,19 +448,32 @@ func (c *Client) run(ctx context.Context, measurement string, q *query, send fun
 		}
 		return
 	}
+	// The series read again, one unit per window and field of an identity.
 	var again []*unit
+	type window struct {
+		field string
+		start int64
+	}
 	lookback, n := int64(c.cfg.Lookback), c.cfg.MaxPoints
 	for _, u := range q.units {
 		for i := range u.cols {
 			u.cols[i].finish()
 		}
+		byWindow := make(map[window]*unit)
 		for _, e := range u.entries {
 			r, complete := u.result(&e, lookback, n, q.exact)
 			if complete {
 				send(e.index, r)
-			} else {
-				again = append(again, newUnit(u.tags, []entry{{index: e.index, field: e.field, start: e.start}}))
+				continue
 			}
+			w := window{e.field, e.start}
+			if byWindow[w] == nil {
+				byWindow[w] = &unit{tags: u.tags}
+			}
+			byWindow[w].entries = append(byWindow[w].entries, entry{index: e.index, field: e.field, start: e.start})
+		}
+		for _, ru := range byWindow {
+			again = append(again, newUnit(ru.tags, ru.entries))
 		}
 		u.cols = nil
 	}
@@ -515,10 +533,12 @@ func (u *unit) result(e *entry, lookback int64, n int, exact bool) (*Result, boo
 			r.Duplicates++
 		}
 	}
-	if c.entries == 1 {
+	switch {
+	case len(window) == 0:
+	case c.entries == 1:
 		slices.Reverse(window)
 		r.Points = window
-	} else {
+	default:
 		r.Points = make([]Point, len(window))
 		for i, pt := range window {
 			r.Points[len(window)-1-i] = pt
