@@ -23,14 +23,14 @@ const (
 	benchPoints = 2016
 )
 
-// benchAnswer returns the answer's bytes and the series to ask for.
-func benchAnswer() ([]byte, []Series) {
+// benchAnswer returns the answer for n series and the series to ask for.
+func benchAnswer(n int) ([]byte, []Series) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const step = int64(5 * time.Minute)
 	start := int64(1_700_000_000_000_000_000)
 	var all []fakeSeries
 	var series []Series
-	for s := range benchSeries {
+	for s := range n {
 		host := fmt.Sprintf("host-%04d", s)
 		rows := make([][]any, benchPoints)
 		for i := range rows {
@@ -77,7 +77,7 @@ func benchAnswer() ([]byte, []Series) {
 // BenchmarkDecode decodes the answer alone, from memory: the client's
 // ceiling, in points/s (values decoded into the series' points).
 func BenchmarkDecode(b *testing.B) {
-	answer, series := benchAnswer()
+	answer, series := benchAnswer(benchSeries)
 	c, err := New(benchConfig("http://127.0.0.1:1"), Identity{AnomalyTag: "anomaly"})
 	if err != nil {
 		b.Fatal(err)
@@ -108,7 +108,7 @@ func BenchmarkDecode(b *testing.B) {
 // (planning, the request, transfer, decoding, merging and delivering), and
 // no database.
 func BenchmarkFetch(b *testing.B) {
-	answer, series := benchAnswer()
+	answer, series := benchAnswer(benchSeries)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(answer)

@@ -257,7 +257,7 @@ func (c *Client) units(measurement string, series []Series, send func(int, *Resu
 		}
 		if !ok {
 			send(i, &Result{Err: &Error{Reason: ReasonUnqueryable,
-				Message: "the measurement, a tag or the field is not valid UTF-8, which InfluxQL cannot name"}})
+				Message: "the measurement, a tag or the field is not valid UTF-8 or holds a carriage return: InfluxQL cannot name it"}})
 			continue
 		}
 		slices.SortFunc(tags, func(a, b tag) int { return strings.Compare(a.key, b.key) })

@@ -349,14 +349,15 @@ func TestFetchRefusesNamesInfluxQLCannotSay(t *testing.T) {
 	got := fetch(t, c, "m", []Series{
 		{Tags: tags("host", bad), Field: "v", Start: 100},
 		{Tags: tags("host", "a"), Field: bad, Start: 100},
+		{Tags: tags("host", "a\r\n"), Field: "v", Start: 100},
 		{Tags: tags("host", "a"), Field: "v", Start: 100},
 	})
-	for _, r := range got[:2] {
+	for _, r := range got[:3] {
 		var e *Error
 		require.ErrorAs(t, r.Err, &e)
 		require.Equal(t, ReasonUnqueryable, e.Reason)
 	}
-	require.NoError(t, got[2].Err)
+	require.NoError(t, got[3].Err)
 	require.Len(t, f.statements(), 1)
 }
 

@@ -33,6 +33,7 @@ type decoder struct {
 	stored  *stored
 	cols    []int // per column: colTime, colSkip or the query's field index
 	key     []byte
+	keyBuf  []byte // the key of the object member being read
 	pairs   []tagRef
 	values  int64 // values read, for the client's statistics
 	partial bool  // the last result said more chunks follow
@@ -103,7 +104,8 @@ func (d *decoder) statementError() error {
 }
 
 // object reads an object, calling field for each key with the scanner
-// before its value; field must consume the value.
+// before its value; field must consume the value, and read key before it
+// does (key is reused).
 func (d *decoder) object(field func(key []byte) error) error {
 	empty, err := d.s.open('{', '}')
 	if err != nil || empty {
@@ -114,10 +116,12 @@ func (d *decoder) object(field func(key []byte) error) error {
 		if err != nil {
 			return err
 		}
+		// The scanner's next read may move the bytes key points to.
+		d.keyBuf = append(d.keyBuf[:0], key...)
 		if err := d.s.expect(':'); err != nil {
 			return err
 		}
-		if err := field(key); err != nil {
+		if err := field(d.keyBuf); err != nil {
 			return err
 		}
 		more, err := d.s.more('}')
@@ -384,6 +388,9 @@ func parseValue(text []byte, float bool) (float64, bool) {
 		return parseFloat(text)
 	}
 	if i, ok := parseInt(text); ok && -maxExactInt <= i && i <= maxExactInt {
+		if i == 0 && text[0] == '-' {
+			return math.Copysign(0, -1), true // -0 is a float: no integer is
+		}
 		return float64(i), true
 	}
 	f, err := strconv.ParseFloat(string(text), 64)

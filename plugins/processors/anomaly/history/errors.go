@@ -27,7 +27,8 @@ const (
 	// ReasonCanceled: the caller stopped waiting (the processor stops).
 	ReasonCanceled Reason = "canceled"
 	// ReasonUnqueryable: the measurement, a tag or the field is not valid
-	// UTF-8, which InfluxQL cannot name; no query was sent.
+	// UTF-8 or holds a carriage return, which InfluxQL cannot name; no
+	// query was sent.
 	ReasonUnqueryable Reason = "unqueryable"
 )
 

@@ -2,6 +2,7 @@ package history
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -35,10 +36,12 @@ func appendQuoted(b []byte, s string, quote byte) []byte {
 	return append(b, quote)
 }
 
-// nameable reports whether s can be named in InfluxQL: InfluxDB's parser
-// reads queries as UTF-8 and replaces invalid bytes, so a name that is not
-// valid UTF-8 would select something else, or nothing.
-func nameable(s string) bool { return utf8.ValidString(s) }
+// nameable reports whether s can be named in InfluxQL. InfluxDB's parser
+// reads a query as UTF-8, replacing invalid bytes, and reads a carriage
+// return, even quoted, as a newline (InfluxQL has no escape for it): a name
+// that is not valid UTF-8 or holds a carriage return would select
+// something else, or nothing.
+func nameable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, '\r') }
 
 // buildQuery returns the statement that reads the history of q's series:
 //
