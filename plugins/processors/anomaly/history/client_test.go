@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -392,11 +393,23 @@ func TestFetchSplitsLargeBatches(t *testing.T) {
 		require.LessOrEqual(t, len(s), maxQueryBytes+1024)
 	}
 
+	// Many short series: the count of conditions cuts.
+	cfg.MaxPoints = 1
+	c, err = New(cfg, Identity{AnomalyTag: "anomaly"})
+	require.NoError(t, err)
+	before := len(f.statements())
+	series = series[:0]
+	for i := range 2*maxQueryUnits + 1 {
+		series = append(series, Series{Tags: tags("host", strconv.Itoa(i)), Field: "v", Start: 100})
+	}
+	fetch(t, c, "m", series)
+	require.Equal(t, 3, len(f.statements())-before)
+
 	// Many points per series: the points limit cuts.
 	cfg.MaxPoints = maxQueryPoints / 10
 	c, err = New(cfg, Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)
-	before := len(f.statements())
+	before = len(f.statements())
 	fetch(t, c, "m", series[:25])
 	require.Equal(t, 3, len(f.statements())-before) // 10 + 10 + 5 series
 }
