@@ -199,7 +199,7 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 		for k := range tagKeys {
 			tags[k] = p.tags[k]
 		}
-		key := seriesKeyOf(m, p.tags)
+		key := groupKeyOf(tagKeys, p.tags)
 		s := bySeries[key]
 		if s == nil {
 			s = &fakeSeries{Name: m, Columns: append([]string{"time"}, fields...)}
@@ -211,7 +211,13 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 		}
 		s.Values = append(s.Values, row)
 	}
+	// InfluxDB 1.6 sends the series of GROUP BY * in the order of their tag
+	// values, key by key (an absent tag is empty), and in reverse with
+	// ORDER BY time DESC.
 	slices.Sort(keys)
+	if desc {
+		slices.Reverse(keys)
+	}
 	var out []fakeSeries
 	for _, k := range keys {
 		s := bySeries[k]
@@ -229,12 +235,14 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 	return out, nil
 }
 
-// seriesKeyOf is InfluxDB's series key: the measurement and the sorted tags.
-func seriesKeyOf(m string, tags map[string]string) string {
+// groupKeyOf orders the series of GROUP BY * as InfluxDB does: by the
+// values of every tag key of the measurement, key by key, an absent tag
+// empty.
+func groupKeyOf(tagKeys map[string]bool, tags map[string]string) string {
 	var b strings.Builder
-	b.WriteString(m)
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		fmt.Fprintf(&b, ",%s=%s", k, tags[k])
+	for _, k := range slices.Sorted(maps.Keys(tagKeys)) {
+		b.WriteString(tags[k])
+		b.WriteByte(0)
 	}
 	return b.String()
 }

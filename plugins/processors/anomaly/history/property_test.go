@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 // points of the series' measurement and field whose identifying tags are
 // the series' (the anomaly tag and, with series_tags a subset, other tags
 // aside), in [Start-lookback, Start), one per timestamp (that of the
-// stored series whose key sorts first), the max_points most recent, each
+// stored series InfluxDB sends first), the max_points most recent, each
 // value the exact float64 stored. The databases have what makes the client
 // work: anomalous points in series of their own, extra tags, duplicate
 // timestamps, fields missing from rows, starts close and far apart, and
@@ -115,13 +116,20 @@ func randomValue(rng *rand.Rand) any {
 // definition is the history of s in points, by its definition.
 func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoints int) []Point {
 	identity := func(tg map[string]string) string {
-		out := map[string]string{}
+		var out []string
 		for k, v := range tg {
 			if v != "" && id.identifies(k) {
-				out[k] = v
+				out = append(out, k+"="+v)
 			}
 		}
-		return seriesKeyOf("", out)
+		slices.Sort(out)
+		return strings.Join(out, ",")
+	}
+	tagKeys := map[string]bool{}
+	for _, p := range all {
+		for k := range p.tags {
+			tagKeys[k] = true
+		}
 	}
 	type candidate struct {
 		Point
@@ -140,9 +148,11 @@ func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoin
 		case int64:
 			x = float64(value)
 		}
-		in = append(in, candidate{Point{p.time, x}, seriesKeyOf(p.measurement, p.tags)})
+		in = append(in, candidate{Point{p.time, x}, groupKeyOf(tagKeys, p.tags)})
 	}
-	slices.SortFunc(in, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(a.key, b.key)) })
+	// Of points at one timestamp, the client keeps the first to come:
+	// newest first, InfluxDB sends the series in reverse order.
+	slices.SortFunc(in, func(a, b candidate) int { return cmp.Or(cmp.Compare(a.Time, b.Time), cmp.Compare(b.key, a.key)) })
 	var out []Point
 	for i, c := range in {
 		if i > 0 && in[i-1].Time == c.Time {
