@@ -76,7 +76,8 @@ type Stats struct {
 	Queries int64
 	// Refetches: queries for series whose first query LIMIT cut short.
 	Refetches int64
-	// Failed: queries that failed on every url.
+	// Failed: queries that failed on every url (not those the caller
+	// stopped waiting for).
 	Failed int64
 	// Bytes of the answers, as decoded (after any compression).
 	Bytes int64
@@ -588,7 +589,7 @@ func (c *Client) query(ctx context.Context, measurement string, q *query) error 
 		err.Attempts = a + 1
 		last = err
 		if err.Reason == ReasonCanceled {
-			break
+			return last
 		}
 	}
 	c.failed.Add(1)

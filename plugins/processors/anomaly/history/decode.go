@@ -257,10 +257,11 @@ func (d *decoder) resolve(storedSeries map[string]*stored) {
 	}
 	// The whole tag set names the stored series: it may come back in
 	// several chunks, and LIMIT counts its rows over all of them.
-	st := storedSeries[string(d.tagBuf)+string(binaryEnds(d.tagEnds))]
+	key := string(d.tagBuf) + string(binaryEnds(d.tagEnds))
+	st := storedSeries[key]
 	if st == nil {
 		st = &stored{unit: d.unit, oldest: math.MaxInt64}
-		storedSeries[string(d.tagBuf)+string(binaryEnds(d.tagEnds))] = st
+		storedSeries[key] = st
 	}
 	d.stored = st
 }

@@ -220,16 +220,18 @@ func (s *scanner) unescape(raw []byte) ([]byte, error) {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r, n := hex4(raw[i+1:])
-			if n == 0 {
+			r, ok := hex4(raw[i+1:])
+			if !ok {
 				return nil, s.syntax(`a bad \u escape in a string`)
 			}
-			i += n
-			if utf16.IsSurrogate(r) {
-				if r2, n2 := hex4(raw[i+1:]); n2 == 6 && len(raw) > i+1 && raw[i+1] == '\\' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-						i += n2
+			i += 4
+			// A UTF-16 surrogate pair is two escapes; a surrogate alone
+			// stands for the replacement character.
+			if utf16.IsSurrogate(r) && len(raw) >= i+7 && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				if r2, ok := hex4(raw[i+3:]); ok {
+					if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+						r = pair
+						i += 6
 					}
 				}
 			}
@@ -242,18 +244,13 @@ func (s *scanner) unescape(raw []byte) ([]byte, error) {
 	return out, nil
 }
 
-// hex4 reads XXXX (or \uXXXX: n is then 6) and returns the rune and the
-// bytes read, 0 if they are not that.
-func hex4(b []byte) (rune, int) {
-	skip := 0
-	if len(b) >= 2 && b[0] == '\\' && b[1] == 'u' {
-		skip = 2
-	}
-	if len(b) < skip+4 {
-		return 0, 0
+// hex4 reads the four hex digits a \u escape ends in.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
 	}
 	var r rune
-	for _, c := range b[skip : skip+4] {
+	for _, c := range b[:4] {
 		switch {
 		case '0' <= c && c <= '9':
 			c -= '0'
@@ -262,11 +259,11 @@ func hex4(b []byte) (rune, int) {
 		case 'A' <= c && c <= 'F':
 			c = c - 'A' + 10
 		default:
-			return 0, 0
+			return 0, false
 		}
 		r = r<<4 | rune(c)
 	}
-	return r, skip + 4
+	return r, true
 }
 
 // numberByte says which bytes make up a JSON number, and which of them
