@@ -239,7 +239,7 @@ func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 		}
 		tags[string(k)] = string(v)
 	}
-	fields := map[string]any{}
+	var fields []telegraf.Field // in the line's order: series come in order of first appearance
 	for {
 		k, v, err := dec.NextField()
 		if err != nil {
@@ -248,7 +248,7 @@ func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 		if k == nil {
 			break
 		}
-		fields[string(k)] = v.Interface()
+		fields = append(fields, telegraf.Field{Key: string(k), Value: v.Interface()})
 	}
 	ts, err := dec.TimeBytes()
 	if err != nil {
@@ -261,7 +261,11 @@ func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timestamp: %w", err)
 	}
-	return metric.New(string(name), tags, fields, time.Unix(0, t)), nil
+	m := metric.New(string(name), tags, nil, time.Unix(0, t))
+	for _, f := range fields {
+		m.AddField(f.Key, f.Value)
+	}
+	return m, nil
 }
 
 // lpError keeps the decoder's own line number when it has one.
