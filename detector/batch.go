@@ -31,7 +31,15 @@ type Outcome struct {
 	Err error
 	// Created is true when the point's series was new to the table.
 	Created bool
+	// Incident is the series' incident when the point opened one (Opened)
+	// or resolved one (Result.Resolved), and the zero Incident otherwise.
+	Incident Incident
 }
+
+// Opened reports whether the point opened an incident: it was flagged and
+// learned. (An old point, scored but not learned, may be flagged too, but
+// opens nothing.)
+func (o *Outcome) Opened() bool { return o.Anomaly && o.Err == nil }
 
 // batchStride is how many points UpdateBatch brings into cache at once: enough
 // to keep the memory system busy, few enough that their lines stay in the L1
@@ -61,6 +69,10 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			o := &out[start+i]
 			o.Result, o.Err = d.Update(m, p.Time, p.Value)
 			o.Created = created
+			o.Incident = Incident{}
+			if o.Opened() || o.Resolved {
+				o.Incident, _ = m.Incident()
+			}
 		}
 	}
 }

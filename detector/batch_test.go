@@ -18,28 +18,40 @@ func TestUpdateBatchMatchesUpdate(t *testing.T) {
 }
 
 func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
-	d := newDetector(t, nil)
+	d := newDetector(t, func(c *Config) { c.WarmupPoints = 5 })
 	one, batched := NewTable(300), NewTable(300)
 	if staged {
 		batched.stageFrom = 0
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	ts := t0
+	incidents := 0
 	for round := range 200 {
 		points := make([]Point, rng.IntN(3*batchStride))
 		for i := range points {
 			ts += int64(rng.IntN(3)) * minute // some points repeat a time: duplicates
 			points[i] = Point{Key: uint64(rng.IntN(400)), Time: ts, Value: rng.NormFloat64()}
+			if rng.IntN(50) == 0 {
+				points[i].Value += 100 // a spike: incidents open and resolve
+			}
 		}
 		out := make([]Outcome, len(points))
 		d.UpdateBatch(batched, int64(round)*1e9, points, out)
 		for i, p := range points {
 			m, created := one.Get(p.Key, int64(round)*1e9)
 			r, err := d.Update(m, p.Time, p.Value)
-			if want := (Outcome{Result: r, Err: err, Created: created}); out[i] != want {
+			want := Outcome{Result: r, Err: err, Created: created}
+			if want.Opened() || want.Resolved {
+				want.Incident, _ = m.Incident()
+				incidents++
+			}
+			if out[i] != want {
 				t.Fatalf("round %d, point %d: UpdateBatch gave %+v, Update %+v", round, i, out[i], want)
 			}
 		}
+	}
+	if incidents == 0 {
+		t.Error("no incident opened or resolved: the test compares no Incident")
 	}
 	if batched.Evictions() == 0 || batched.Evictions() != one.Evictions() {
 		t.Errorf("evictions: %d batched, %d one at a time; want equal and some", batched.Evictions(), one.Evictions())

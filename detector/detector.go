@@ -400,7 +400,7 @@ type verdict struct {
 	hits     uint32
 	changed  bool
 	calm     uint8
-	cause    Reason
+	cause    cause
 	peak     float32
 	points   uint32
 	openedAt int64
@@ -435,7 +435,7 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 		if candidate && bits.OnesCount32(v.hits&d.windowMask) >= d.cfg.AnomalousPoints {
 			res.Anomaly = true
 			v.changed = true
-			v.openedAt, v.peak, v.points, v.calm, v.cause = t, float32(score), 1, 0, e.reason
+			v.openedAt, v.peak, v.points, v.calm, v.cause = t, float32(score), 1, 0, causeOf(e.reason, res.Direction)
 		}
 		return
 	}

@@ -455,7 +455,7 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 	}
 	inc, ok := m.Incident()
-	if want := (Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Open: true}); !ok || inc != want || inc.Reason == NoReason {
+	if want := (Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Direction: Up, Open: true}); !ok || inc != want || inc.Reason == NoReason {
 		t.Errorf("during the burst: incident %+v, want %+v", inc, want)
 	}
 	// Calm points: the incident resolves once the evidence of the burst
