@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,8 +56,11 @@ type Anomaly struct {
 	LowerSuffix    string   `toml:"lower_suffix"`
 	UpperSuffix    string   `toml:"upper_suffix"`
 	AnomalySuffix  string   `toml:"anomaly_suffix"`
+	ReasonSuffix   string   `toml:"reason_suffix"`
 	WarmingSuffix  string   `toml:"warming_suffix"`
 	AnomalyTag     string   `toml:"anomaly_tag"`
+
+	IncidentMeasurement string `toml:"incident_measurement"`
 
 	Log        telegraf.Logger     `toml:"-"`
 	Statistics *selfstat.Collector `toml:"-"`
@@ -69,15 +73,17 @@ type Anomaly struct {
 	emit       emitted
 	// The output fields' suffixes, for isOutput, and for each byte which of
 	// them end in it, one bit each.
-	suffixes   [6]string
+	suffixes   [7]string
 	suffixEnds [256]uint8
 	// Add's scratch space, reused from metric to metric: the points of the
-	// metric's scored fields, those fields, and the outcomes.
-	points   []detector.Point
-	scored   []*telegraf.Field
-	outcomes []detector.Outcome
-	stats    *stats
-	now      func() time.Time // the wall clock, replaceable in tests
+	// metric's scored fields, those fields, the outcomes, and the incident
+	// events they make.
+	points    []detector.Point
+	scored    []*telegraf.Field
+	outcomes  []detector.Outcome
+	incidents []telegraf.Metric
+	stats     *stats
+	now       func() time.Time // the wall clock, replaceable in tests
 	// wall is now() in ns as of Init or the last housekeeping tick: the
 	// time of a series' last lookup, which expiry needs to the second.
 	// Reading the clock per metric took 6% of Add's time in the pipeline
@@ -105,7 +111,11 @@ const (
 	defaultMaxSeries  = 1_000_000
 	defaultSeriesTTL  = config.Duration(24 * time.Hour)
 	defaultAnomalyTag = "anomaly"
-	defaultSnapshot   = config.Duration(5 * time.Minute)
+	// Incident events are on by default: one metric when an incident opens
+	// and one when it resolves, few next to the scored points, and what an
+	// alerting output (outputs.alertmanager, a Kafka topic) needs.
+	defaultIncidentMeasurement = "anomaly_incident"
+	defaultSnapshot            = config.Duration(5 * time.Minute)
 )
 
 func newAnomaly() *Anomaly {
@@ -118,27 +128,30 @@ func newAnomaly() *Anomaly {
 		seasonality = append(seasonality, "weekly")
 	}
 	return &Anomaly{
-		Fields:           []string{"*"},
-		SeriesTags:       []string{"*"},
-		Sensitivity:      d.Sensitivity.String(),
-		Direction:        d.Direction.String(),
-		AnomalousPoints:  d.AnomalousPoints,
-		Window:           d.Window,
-		WarmupPoints:     d.WarmupPoints,
-		Hold:             config.Duration(d.Hold),
-		Seasonality:      seasonality,
-		MaxSeries:        defaultMaxSeries,
-		SeriesTTL:        defaultSeriesTTL,
-		OutputFields:     []string{"score"},
-		ScoreSuffix:      "_score",
-		ExpectedSuffix:   "_expected",
-		LowerSuffix:      "_lower",
-		UpperSuffix:      "_upper",
-		AnomalySuffix:    "_anomaly",
-		WarmingSuffix:    "_warming",
-		AnomalyTag:       defaultAnomalyTag,
-		SnapshotInterval: defaultSnapshot,
-		now:              time.Now,
+		Fields:          []string{"*"},
+		SeriesTags:      []string{"*"},
+		Sensitivity:     d.Sensitivity.String(),
+		Direction:       d.Direction.String(),
+		AnomalousPoints: d.AnomalousPoints,
+		Window:          d.Window,
+		WarmupPoints:    d.WarmupPoints,
+		Hold:            config.Duration(d.Hold),
+		Seasonality:     seasonality,
+		MaxSeries:       defaultMaxSeries,
+		SeriesTTL:       defaultSeriesTTL,
+		OutputFields:    []string{"score"},
+		ScoreSuffix:     "_score",
+		ExpectedSuffix:  "_expected",
+		LowerSuffix:     "_lower",
+		UpperSuffix:     "_upper",
+		AnomalySuffix:   "_anomaly",
+		ReasonSuffix:    "_reason",
+		WarmingSuffix:   "_warming",
+		AnomalyTag:      defaultAnomalyTag,
+
+		IncidentMeasurement: defaultIncidentMeasurement,
+		SnapshotInterval:    defaultSnapshot,
+		now:                 time.Now,
 	}
 }
 
@@ -252,6 +265,12 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	upstream := p.collect(m, base)
 	p.score()
 	replaced, up, down := p.mark(m, upstream)
+	var incidents []telegraf.Metric
+	if len(p.incidents) > 0 { // rare: only a point that opens or resolves an incident pays
+		incidents = slices.Clone(p.incidents)
+		clear(p.incidents)
+		p.incidents = p.incidents[:0]
+	}
 	p.mu.Unlock()
 	if replaced {
 		m.RemoveTag(p.AnomalyTag)
@@ -265,6 +284,9 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		m.AddTag(p.AnomalyTag, detector.Down.String())
 	}
 	acc.AddMetric(m)
+	for _, incident := range incidents {
+		acc.AddMetric(incident)
+	}
 	return nil
 }
 
@@ -302,10 +324,13 @@ func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool)
 
 // eachScored calls yield with each field of m that is scored and its value:
 // the numeric fields selected by fields and fields_exclude, but for this
-// processor's own outputs. It counts the fields it skips. It reports whether
+// processor's own outputs (fields, and incident events). It counts the fields it skips. It reports whether
 // m was scored upstream: it carries that processor's outputs, which are not
 // scored, or its anomaly tag, and mark replaces them.
 func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
+	if p.IncidentMeasurement != "" && m.Name() == p.IncidentMeasurement {
+		return false // an incident event, of this processor or one upstream: output, not a series
+	}
 	upstream = m.HasTag(p.AnomalyTag)
 	for _, f := range m.FieldList() {
 		if p.isOutput(m, f.Key) {
@@ -381,12 +406,17 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 				m.AddField(n.upper, upper)
 			}
 		}
-		// The anomaly flag is sparse, present only when true: every added
-		// field is a heap object in a Telegraf metric, and it is usually false.
+		// The anomaly flag and its reason are sparse, present only on
+		// anomalies: every added field is a heap object in a Telegraf
+		// metric, and a point is usually not one.
 		if r.Anomaly {
 			m.AddField(n.anomaly, true)
+			m.AddField(n.reason, r.Reason.String())
 			up = up || r.Direction == detector.Up
 			down = down || r.Direction == detector.Down
+		}
+		if o.Opened() || r.Resolved {
+			p.incident(m, f, p.points[i].Key, o)
 		}
 	}
 	clear(p.scored) // no hold on the metric's fields once it is passed on
