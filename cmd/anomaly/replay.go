@@ -39,7 +39,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		// One series writes the documented columns; several put the series' name first.
 		multi := len(series) > 1
 		cw := csv.NewWriter(w)
-		header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}
+		header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason"}
 		if multi {
 			header = append([]string{"series"}, header...)
 		}
@@ -77,15 +77,16 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 }
 
 // appendRow formats one point's columns: time as the NAB corpus writes it,
-// the score to six decimals, the anomaly as 0 or 1.
+// the score to six decimals, the anomaly as 0 or 1, and its reason (on
+// anomalies only, as the plugin's FIELD_reason).
 func appendRow(row []string, t int64, v float64, r detector.Result) []string {
-	anomaly := "0"
+	anomaly, reason := "0", ""
 	if r.Anomaly {
-		anomaly = "1"
+		anomaly, reason = "1", r.Reason.String()
 	}
 	lower, upper := r.Bounds()
 	return append(row, time.Unix(0, t).UTC().Format("2006-01-02 15:04:05"), num(v),
-		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper))
+		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper), reason)
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
@@ -57,7 +58,7 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	first := out.String()
 	rows, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}, rows[0])
+	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason"}, rows[0])
 	rows = rows[1:]
 
 	rp, err := anomaly.LoadConfig(config)
@@ -77,10 +78,16 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 		require.NoError(t, rp.Add(m, acc))
 	}
 	rp.Stop()
-	require.Len(t, acc.GetTelegrafMetrics(), len(rows), "the plugin passes every metric on")
+	var passed []telegraf.Metric // the scored metrics, without the incident events between them
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() != p.IncidentMeasurement {
+			passed = append(passed, m)
+		}
+	}
+	require.Len(t, passed, len(rows), "the plugin passes every metric on")
 
 	flagged := 0
-	for i, m := range acc.GetTelegrafMetrics() {
+	for i, m := range passed {
 		fields := m.Fields()
 		if fields["value"+p.WarmingSuffix] == true { // learned, not scored yet: replay says 0
 			require.Equal(t, "0.000000", rows[i][2], "score of warming point %d", i)
@@ -98,6 +105,8 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 		require.Equal(t, rows[i][4], num(fields["value"+p.ExpectedSuffix].(float64)), "expected value of point %d", i)
 		require.Equal(t, rows[i][5], num(fields["value"+p.LowerSuffix].(float64)), "lower bound of point %d", i)
 		require.Equal(t, rows[i][6], num(fields["value"+p.UpperSuffix].(float64)), "upper bound of point %d", i)
+		reason, _ := fields["value"+p.ReasonSuffix].(string) // absent on ordinary points
+		require.Equal(t, rows[i][7], reason, "reason of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
 
