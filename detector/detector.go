@@ -33,11 +33,15 @@ import (
 	"math/bits"
 )
 
-// Errors returned by Update for points that are not scored. They leave the model untouched.
+// Errors returned by Update. None of them changes the model. A point with
+// ErrNotFinite is not scored; one with ErrDuplicate or ErrOutOfOrder (a
+// redelivery after a crash, say, or an overlap of history and live data) is
+// scored against the model as it is, and its Result is valid, but it is not
+// learned: the model only moves forward in time.
 var (
 	ErrNotFinite  = errors.New("value is NaN, infinite or beyond ±1e30")
-	ErrDuplicate  = errors.New("timestamp repeats the series' last one")
-	ErrOutOfOrder = errors.New("timestamp is older than the series' last one")
+	ErrDuplicate  = errors.New("timestamp repeats the series' last one: scored, not learned")
+	ErrOutOfOrder = errors.New("timestamp is older than the series' last one: scored, not learned")
 )
 
 // Result is what the detector says about one point.
@@ -172,9 +176,15 @@ const (
 )
 
 // Update scores the point (t, x) of the series whose state is m, then learns
-// from it. t is the point's time in nanoseconds since the Unix epoch. Points
-// that cannot be scored return an error and leave m unchanged. Update does not
-// allocate.
+// from it. t is the point's time in nanoseconds since the Unix epoch. A point
+// that is not newer than the series' last is scored but not learned, and
+// one that cannot be scored is not: both return an error and leave m
+// unchanged (see ErrDuplicate). Update does not allocate.
+//
+// A point goes through four stages, each a method below: predict (the
+// expected value and its spread), gather evidence (how surprising the point
+// is, as tail probabilities), decide (score and alert shaping) and learn.
+// Only learn changes the model.
 func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	if !(math.Abs(x) <= maxValue) { // also true for NaN
 		return Result{}, ErrNotFinite
@@ -183,42 +193,102 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		m.start(t, x)
 		return Result{Expected: x, Direction: Both, Warming: true}, nil
 	}
-	switch {
-	case t == m.last:
-		return Result{}, ErrDuplicate
-	case t < m.last:
-		return Result{}, ErrOutOfOrder
+	if t <= m.last {
+		return d.scoreOld(m, t, x)
 	}
-	sec := floorDiv(t, 1e9)
+	var p prediction
+	d.predict(m, t, &p)
+	var e evidence
+	d.gather(m, &p, x, &e)
+	var res Result
+	hits := d.decide(m, &p, &e, t, &res)
+	d.learn(m, &p, &e, t, x, hits, res.Anomaly)
+	return res, nil
+}
 
-	// Predict with both models and keep the one with the smaller spread.
-	di, dj, dw := knots(sec, dailySlots, dailySlotSeconds)
-	wi, wj, ww := knots(sec, weeklySlots, weeklySlotSeconds)
+// scoreOld scores a point not newer than the series' last against the model
+// as it is, without learning it, and says why with the error.
+//
+//go:noinline
+func (d *Detector) scoreOld(m *Model, t int64, x float64) (Result, error) {
+	var p prediction
+	d.predict(m, t, &p)
+	var e evidence
+	d.gather(m, &p, x, &e)
+	var res Result
+	d.decide(m, &p, &e, t, &res)
+	if t == m.last {
+		return res, ErrDuplicate
+	}
+	return res, ErrOutOfOrder
+}
+
+// prediction is what the model expects of a point, before seeing its value.
+type prediction struct {
+	// Where the point falls in each seasonal profile.
+	daily, weekly knotPos
+	// The seasonal model's prediction and sigma; the plain level's sigma.
+	seasonal, seasonSigma, flatSigma float64
+	// The prediction in use, of whichever model is trusted, and its sigma.
+	expected, sigma float64
+}
+
+// knotPos is a place in a seasonal profile: the knots around it and the
+// weight of the second.
+type knotPos struct {
+	i, j int
+	w    float32
+}
+
+// predict predicts the point at time t with both models and keeps the one
+// with the smaller spread.
+func (d *Detector) predict(m *Model, t int64, p *prediction) {
+	sec := floorDiv(t, 1e9)
+	p.daily.i, p.daily.j, p.daily.w = knots(sec, dailySlots, dailySlotSeconds)
+	p.weekly.i, p.weekly.j, p.weekly.w = knots(sec, weeklySlots, weeklySlotSeconds)
 	var season float32
 	if d.cfg.Daily {
-		season += profileAt(m.daily[:], m.dailyScale, di, dj, dw)
+		season += profileAt(m.daily[:], m.dailyScale, p.daily.i, p.daily.j, p.daily.w)
 	}
 	if d.cfg.Weekly {
-		season += profileAt(m.weekly[:], m.weeklyScale, wi, wj, ww)
+		season += profileAt(m.weekly[:], m.weeklyScale, p.weekly.i, p.weekly.j, p.weekly.w)
 	}
-	seasonal := m.level + float64(season)
-	flatSigma := sigmaOf(m.spreadFlat, m.mean)
-	seasonSigma := sigmaOf(m.spreadSeason, seasonal)
-	expected, sigma := m.mean, flatSigma
+	p.seasonal = m.level + float64(season)
+	p.flatSigma = sigmaOf(m.spreadFlat, m.mean)
+	p.seasonSigma = sigmaOf(m.spreadSeason, p.seasonal)
+	p.expected, p.sigma = m.mean, p.flatSigma
 	// The seasonal model is trusted once it has seen a whole day and beats the plain level.
 	if (d.cfg.Daily || d.cfg.Weekly) && t-m.first >= day*1e9 && m.spreadSeason < seasonGain*m.spreadFlat {
-		expected, sigma = seasonal, seasonSigma
+		p.expected, p.sigma = p.seasonal, p.seasonSigma
 	}
+}
 
-	// Score.
-	r := x - expected
-	z := r / sigma
-	stat := d.directed(z)
-	// Two calibrated surprises, as natural logs of tail probabilities: the
-	// point's own deviation against the series' tail, and the anomaly
-	// likelihood of the recent deviations against their long-run level.
-	logProb := float64(m.logTailProb)
-	logPoint := m.logTail(stat, logProb)
+// evidence is how surprising a point is, by each rule, and what learning
+// from it needs.
+type evidence struct {
+	r, z float64 // the residual from the prediction in use, and in sigmas
+	stat float64 // the point statistic: z in the direction(s) watched
+	// logProb is the model's log chance of a statistic beyond tailKnot (for the band).
+	logProb float64
+	// short is the likelihood's average surprise with this point.
+	short float64
+	// ctx is the point's sequence context; novel, the novelty bits with its own.
+	ctx   uint32
+	novel uint16
+	// logP is the natural log of the smallest tail probability of all the rules.
+	logP float64
+}
+
+// gather weighs the point x against the prediction: as natural logs of tail
+// probabilities, the point's own deviation against the series' tail, the
+// anomaly likelihood of the recent deviations against their long-run level,
+// the sequence novelty of the recent values, and new territory.
+func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
+	e.r = x - p.expected
+	e.z = e.r / p.sigma
+	e.stat = d.directed(e.z)
+	e.logProb = float64(m.logTailProb)
+	logPoint := m.logTail(e.stat, e.logProb)
 	// The likelihood's raw surprise is the deviation from the seasonal
 	// model's prediction even when the fast level is in use for the point:
 	// the fast level follows a subtle shift within about 10 points, so
@@ -228,85 +298,104 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// of a point, so constant divisors and the likelihood's spread are
 	// multiplied as reciprocals: a division takes several times as long,
 	// and the product differs from the quotient by an ulp at most.
-	raw := min(d.directed((x-seasonal)/seasonSigma), rawCap) * (1 / rawCap)
-	short := float64(m.short) + shortRate*(raw-float64(m.short))
+	raw := min(d.directed((x-p.seasonal)/p.seasonSigma), rawCap) * (1 / rawCap)
+	e.short = float64(m.short) + shortRate*(raw-float64(m.short))
 	logLik := 0.0
 	if m.n > likPoints {
 		mu := float64(m.likMean)
 		v := max(float64(m.likVar), likVarFloor*shortRate/(2-shortRate)*mu*(1-mu))
-		zl := (short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
+		zl := (e.short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
 		logLik = logQ(zl)
 	}
 	// A point whose recent sequence of values is new to the series, on the
 	// side watched, is evidence by how many of the latest points were, too
 	// (a shape the series has not shown, with values it has).
 	// Novel points on the other side are not counted.
-	ctx := m.contextOf(x)
-	novel := m.novel<<1 | uint16(bit(!m.seen(ctx) && (d.cfg.Direction == Both || stat > 0)))
+	e.ctx = m.contextOf(x)
+	e.novel = m.novel<<1 | uint16(bit(!m.seen(e.ctx) && (d.cfg.Direction == Both || e.stat > 0)))
 	logNovel := 0.0
-	if novel&1 != 0 && m.n > likPoints {
-		logNovel = m.logNovelty(bits.OnesCount16(novel))
+	if e.novel&1 != 0 && m.n > likPoints {
+		logNovel = m.logNovelty(bits.OnesCount16(e.novel))
 	}
-	logP := min(logPoint, logLik, logNovel)
+	e.logP = min(logPoint, logLik, logNovel)
 	// A value beyond the range seen so far, that the model did not expect
 	// either, is new territory: the strongest evidence, score 1.
-	if m.hi > m.lo && stat > tailKnot {
-		tol := rangeTolerance * (m.hi - m.lo)
-		var beyond bool
-		switch d.cfg.Direction {
-		case Up:
-			beyond = x > m.hi+tol
-		case Down:
-			beyond = x < m.lo-tol
-		default:
-			beyond = x > m.hi+tol || x < m.lo-tol
-		}
-		if beyond {
-			logP = minLogP
-		}
+	if m.hi > m.lo && e.stat > tailKnot && d.beyondRange(m, x) {
+		e.logP = minLogP
 	}
+}
+
+// beyondRange reports whether x lies beyond the range of the values seen so
+// far, by more than rangeTolerance of it, on the side(s) watched.
+func (d *Detector) beyondRange(m *Model, x float64) bool {
+	tol := rangeTolerance * (m.hi - m.lo)
+	switch d.cfg.Direction {
+	case Up:
+		return x > m.hi+tol
+	case Down:
+		return x < m.lo-tol
+	}
+	return x > m.hi+tol || x < m.lo-tol
+}
+
+// decide turns the evidence into the point's score and decision, after the
+// alert-shaping rules: warm-up, threshold, smallest deviation, M-of-N and
+// the alarm hold. It writes the point's Result to res and returns the
+// candidate bits of the M-of-N rule with this point's, for learn to keep.
+func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Result) uint32 {
 	warming := int(m.n) < d.cfg.WarmupPoints
-	res := Result{Expected: expected, Direction: directionOf(r), Warming: warming}
-	score := min(logP*(-1/(10*math.Ln10)), 1)
+	res.Expected, res.Direction, res.Warming = p.expected, directionOf(e.r), warming
+	score := min(0-e.logP*(1/(10*math.Ln10)), 1) // 0 - x: a log of 0 scores 0, not -0
 	if warming {
 		score = 0
 	}
-	minDev := d.minDeviation(expected)
-	res.sigma, res.minDev, res.logWidth = sigma, minDev, m.logBandWidth(d.logThreshold, logProb)
-
-	// Decide. An alarm is held for Config.Hold: the incident it
-	// reports is not flagged again, and the held points score 0 (they are no
-	// evidence of a new incident), so that a sweep of the score sees one
-	// alarm too.
+	minDev := d.minDeviation(p.expected)
+	res.sigma, res.minDev, res.logWidth = p.sigma, minDev, m.logBandWidth(d.logThreshold, e.logProb)
+	// An alarm is held for Config.Hold: the incident it reports is not
+	// flagged again, and the held points score 0 (they are no evidence of a
+	// new incident), so that a sweep of the score sees one alarm too.
 	held := m.held(t, int64(d.cfg.Hold))
-	candidate := !warming && score >= d.threshold && math.Abs(r) >= minDev
-	m.hits <<= 1
+	candidate := !warming && score >= d.threshold && math.Abs(e.r) >= minDev
+	hits := m.hits << 1
 	if candidate {
-		m.hits |= 1
-		res.Anomaly = !held && bits.OnesCount32(m.hits&d.windowMask) >= d.cfg.AnomalousPoints
+		hits |= 1
+		res.Anomaly = !held && bits.OnesCount32(hits&d.windowMask) >= d.cfg.AnomalousPoints
 	}
 	if !held {
 		res.Score = score
 	}
+	return hits
+}
 
-	// Learn.
+// learn teaches the model the point x at time t: its alarm state (hits and
+// whether it was flagged, from decide), the calibration of each rule's
+// evidence, then the levels, spreads and seasonal profiles.
+func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float64, hits uint32, flagged bool) {
 	m.n++
 	m.last = t
 	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
-	if res.Anomaly {
+	m.hits = hits
+	if flagged {
 		m.alarmAt = t
 	}
 	if m.n > tailPoints {
-		m.learnTail(stat)
+		m.learnTail(e.stat)
 	}
-	m.short = float32(short)
+	m.short = float32(e.short)
 	// Each learning rate is the running mean's 1/n until it falls to its steady value.
 	invN := 1 / float64(m.n)
 	lr := max(invN, likRate)
-	dev := short - float64(m.likMean)
+	dev := e.short - float64(m.likMean)
 	m.likMean += float32(lr * dev)
 	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
-	m.learnContext(ctx, novel, lr)
+	m.learnContext(e.ctx, e.novel, lr)
+	d.learnLevels(m, p, x, e.z, invN)
+}
+
+// learnLevels moves both models' levels, spreads and seasonal profiles
+// towards the point x, z sigmas from the prediction in use; invN is 1/n.
+func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
+	seasonal := p.seasonal
 	if math.Abs(z) < shiftZ {
 		m.shiftRun = 0 // no run of large residuals, or the end of one
 	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
@@ -318,8 +407,8 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 		m.level += seasonOff
 		seasonal += seasonOff
 	}
-	rFlat := clamp(x-m.mean, learnClamp*flatSigma)
-	rSeason := clamp(x-seasonal, learnClamp*seasonSigma)
+	rFlat := clamp(x-m.mean, learnClamp*p.flatSigma)
+	rSeason := clamp(x-seasonal, learnClamp*p.seasonSigma)
 	if m.n <= 2 { // no spread yet to clamp against
 		rFlat, rSeason = x-m.mean, x-seasonal
 	}
@@ -332,16 +421,15 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	// the daily shape settles in the daily profile and the weekly one keeps
 	// what differs between days of the week.
 	if d.cfg.Daily {
-		learnProfile(m.daily[:], &m.dailyScale, di, dj, dw, dailyRate, float32(rSeason))
+		learnProfile(m.daily[:], &m.dailyScale, p.daily.i, p.daily.j, p.daily.w, dailyRate, float32(rSeason))
 	}
 	if d.cfg.Weekly {
-		learnProfile(m.weekly[:], &m.weeklyScale, wi, wj, ww, weeklyRate, float32(rSeason))
+		learnProfile(m.weekly[:], &m.weeklyScale, p.weekly.i, p.weekly.j, p.weekly.w, weeklyRate, float32(rSeason))
 	}
 	if m.n%tightenEvery == 0 {
 		tighten(m.daily[:], &m.dailyScale)
 		tighten(m.weekly[:], &m.weeklyScale)
 	}
-	return res, nil
 }
 
 // directed is the point statistic of a deviation of z sigmas: its size in

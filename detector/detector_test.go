@@ -308,7 +308,7 @@ func TestSensitivityOrdersFlags(t *testing.T) {
 	}
 }
 
-func TestBadPointsAreRefusedAndLeaveTheModelAlone(t *testing.T) {
+func TestBadAndOldPointsLeaveTheModelAlone(t *testing.T) {
 	d := newDetector(t, nil)
 	var m Model
 	nz := noise(11, 1)
@@ -333,6 +333,17 @@ func TestBadPointsAreRefusedAndLeaveTheModelAlone(t *testing.T) {
 		if m != before {
 			t.Errorf("%s changed the model", tc.name)
 		}
+	}
+	// Old points are scored as a new one at their time would be: a spike
+	// redelivered is still a spike, and an ordinary value is not.
+	if r, err := d.Update(&m, last-minute, 1000); !errors.Is(err, ErrOutOfOrder) || !r.Anomaly || r.Score < 0.9 {
+		t.Errorf("an old spike: %+v, %v; want it flagged (and not learned)", r, err)
+	}
+	if r, err := d.Update(&m, last, 100); !errors.Is(err, ErrDuplicate) || r.Anomaly || r.Warming || r.Expected < 99 || r.Expected > 101 {
+		t.Errorf("an old ordinary point: %+v, %v; want it scored as ordinary", r, err)
+	}
+	if m != before {
+		t.Error("scoring old points changed the model")
 	}
 	var fresh Model
 	if _, err := d.Update(&fresh, t0, math.NaN()); !errors.Is(err, ErrNotFinite) || fresh != (Model{}) {

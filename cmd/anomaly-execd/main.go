@@ -35,11 +35,10 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
-	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 
 // version is set at build time: -ldflags "-X main.version=...".
@@ -88,25 +87,14 @@ func run(args []string) error {
 	return nil
 }
 
-// loadProcessor reads the [[processors.anomaly]] table of path with Telegraf's
-// configuration loader and returns it wrapped with its metric filters.
+// loadProcessor reads the [[processors.anomaly]] table of path and returns
+// it wrapped with its metric filters.
 func loadProcessor(path string) (telegraf.StreamingProcessor, error) {
-	c := config.NewConfig()
-	c.Agent.Quiet = true // no "Loading config" line
-	if path == "" {
-		if err := c.LoadConfigData([]byte("[[processors.anomaly]]\n"), "defaults"); err != nil {
-			return nil, err
-		}
-	} else if err := c.LoadConfig(path); err != nil {
+	rp, err := anomaly.LoadConfig(path)
+	if err != nil {
 		return nil, err
 	}
-	switch {
-	case len(c.Inputs) > 0 || len(c.Outputs) > 0 || len(c.Aggregators) > 0:
-		return nil, fmt.Errorf("%s: only a [[processors.anomaly]] table belongs here: inputs, outputs and aggregators go in telegraf.conf", path)
-	case len(c.Processors) != 1 || c.Processors[0].Config.Name != "anomaly":
-		return nil, fmt.Errorf("%s: want exactly one [[processors.anomaly]] table, found %d processor tables", path, len(c.Processors))
-	}
-	return &filtered{c.Processors[0]}, nil
+	return &filtered{rp}, nil
 }
 
 // filtered runs the processor behind its namepass/tagpass/... filters, as

@@ -4,9 +4,14 @@
 //
 // Usage:
 //
-//	anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-//	anomaly nab --nab-dir DIR [--results DIR]
-//	anomaly report [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+//	anomaly nab --nab-dir DIR [--config FILE] [--sensitivity ...] [--results DIR]
+//	anomaly report [--config FILE] [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//
+// --config FILE is a file with the [[processors.anomaly]] table a collector
+// uses (read by Telegraf's loader, as telegraf-anomaly reads it), so that a
+// backtest scores exactly as production does.
+//
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 package main
 
@@ -14,14 +19,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 )
 
 const usage = `usage:
-  anomaly replay [--sensitivity low|medium|high] [--out FILE] FILE...
-  anomaly nab --nab-dir DIR [--results DIR]
-  anomaly report [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+  anomaly nab --nab-dir DIR [--config FILE] [--sensitivity low|medium|high] [--results DIR]
+  anomaly report [--config FILE] [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
 
@@ -70,17 +73,4 @@ func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) err
 		return err
 	}
 	return f.Close()
-}
-
-// readSeries reads every series of the input files, in order.
-func readSeries(paths []string) ([]*input.Series, error) {
-	var series []*input.Series
-	for _, path := range paths {
-		ss, err := input.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		series = append(series, ss...)
-	}
-	return series, nil
 }

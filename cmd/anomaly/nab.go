@@ -11,11 +11,13 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
 )
 
-// nabCmd scores the default detector, or a published detector's results, on the NAB corpus.
+// nabCmd scores the detector (the plugin's defaults, or the table of
+// --config), or a published detector's results, on the NAB corpus.
 func nabCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("nab", flag.ContinueOnError)
 	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/")
 	results := fs.String("results", "", "score a published detector's per-point results in this folder instead")
+	load := settingsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,6 +35,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 	}
 	loaded := time.Since(start)
 
+	var d *detector.Detector // nil when scoring published results
 	var scores map[string][]float64
 	var detectTime time.Duration
 	points := 0
@@ -41,10 +44,11 @@ func nabCmd(args []string, stdout io.Writer) error {
 			return err
 		}
 	} else {
-		d, err := detector.New(detector.DefaultConfig())
+		set, err := load()
 		if err != nil {
 			return err
 		}
+		d = set.detector
 		t0 := time.Now()
 		scores, points = detectCorpus(d, corpus)
 		detectTime = time.Since(t0)
@@ -53,20 +57,20 @@ func nabCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Each preset is scored as users get it: a detector configured at that
+	// Each preset is scored as users get it: the detector configured at that
 	// sensitivity (its alarm hold follows its own threshold), judged at it.
 	var atPreset [len(detector.Thresholds)][]nab.Result
-	if *results == "" {
+	if d != nil {
 		for s, thr := range detector.Thresholds {
-			cfg := detector.DefaultConfig()
-			presetScores := scores // the default preset's, detected above
-			if detector.Sensitivity(s) != cfg.Sensitivity {
-				cfg.Sensitivity = detector.Sensitivity(s)
-				d, err := detector.New(cfg)
+			cfg := d.Config()
+			presetScores := scores // the configured preset's, detected above
+			if cfg.Threshold != 0 || detector.Sensitivity(s) != cfg.Sensitivity {
+				cfg.Sensitivity, cfg.Threshold = detector.Sensitivity(s), 0
+				pd, err := detector.New(cfg)
 				if err != nil {
 					return err
 				}
-				presetScores, _ = detectCorpus(d, corpus)
+				presetScores, _ = detectCorpus(pd, corpus)
 			}
 			if atPreset[s], err = nab.ScoreAt(corpus, profiles, presetScores, thr); err != nil {
 				return err
@@ -80,7 +84,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s\t%.1f\t%.4f\t%d\t%d\t%d\t\n", r.Profile, r.Normalized, r.Threshold, r.TP, r.FN, r.FP)
 	}
 	w.Flush()
-	if *results == "" {
+	if d != nil {
 		fmt.Fprintln(stdout, "\nthe decisions at each sensitivity preset (a detector set to it, its fixed threshold, no sweep):")
 		w = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(w, "preset\tthreshold\tstandard\tlow FP\tlow FN\t")
@@ -107,8 +111,8 @@ func nabCmd(args []string, stdout io.Writer) error {
 }
 
 // detectCorpus streams every file through its own fresh model, strictly in
-// order, and returns the score of every point. A point the detector skips (a
-// repeated or out-of-order timestamp) scores 0.
+// order, and returns the score of every point, as the plugin scores it (a
+// repeated timestamp is scored, not learned).
 func detectCorpus(d *detector.Detector, c *nab.Corpus) (map[string][]float64, int) {
 	scores := make(map[string][]float64, len(c.Files))
 	n := 0
@@ -116,9 +120,8 @@ func detectCorpus(d *detector.Detector, c *nab.Corpus) (map[string][]float64, in
 		var m detector.Model
 		s := make([]float64, len(f.Values))
 		for i, v := range f.Values {
-			if r, err := d.Update(&m, f.Times[i].UnixNano(), v); err == nil {
-				s[i] = r.Score
-			}
+			r, _ := d.Update(&m, f.Times[i].UnixNano(), v) // NAB's values are finite
+			s[i] = r.Score
 		}
 		scores[f.Name] = s
 		n += len(f.Values)

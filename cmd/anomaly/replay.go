@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +14,12 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 )
 
-// replayCmd streams each input series through a detector with the shipped
-// defaults and writes one CSV row per point.
+// replayCmd streams each input series through the detector, as the
+// [[processors.anomaly]] table of --config (or the plugin's defaults)
+// scores it, and writes one CSV row per point.
 func replayCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	sensitivity := fs.String("sensitivity", "medium", "low, medium or high")
+	load := settingsFlags(fs)
 	out := fs.String("out", "", "write the CSV to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -25,11 +27,11 @@ func replayCmd(args []string, stdout io.Writer) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("replay: no input files")
 	}
-	d, err := newDetector(*sensitivity)
+	set, err := load()
 	if err != nil {
 		return err
 	}
-	series, err := readSeries(fs.Args())
+	series, err := set.readSeries(fs.Args())
 	if err != nil {
 		return err
 	}
@@ -44,7 +46,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		cw.Write(header)
 		row := make([]string, 0, len(header))
 		for _, s := range series {
-			for i, r := range replay(d, s) {
+			for i, r := range replay(set.detector, s) {
 				row = row[:0]
 				if multi {
 					row = append(row, s.Name)
@@ -57,25 +59,16 @@ func replayCmd(args []string, stdout io.Writer) error {
 	})
 }
 
-// newDetector returns a detector with the shipped defaults at a sensitivity.
-func newDetector(sensitivity string) (*detector.Detector, error) {
-	cfg := detector.DefaultConfig()
-	s, err := detector.ParseSensitivity(sensitivity)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Sensitivity = s
-	return detector.New(cfg)
-}
-
-// replay runs one series through a fresh model. A point the detector skips
-// (NaN, duplicate or out-of-order time) gets a zero Result with NaN estimates.
+// replay runs one series through a fresh model, as the plugin does: a point
+// whose time is not after the series' last is scored but not learned, and
+// one that cannot be scored (NaN, ±Inf) gets a zero Result with NaN
+// estimates.
 func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))
 	for i, v := range s.Values {
 		r, err := d.Update(&m, s.Times[i], v)
-		if err != nil {
+		if errors.Is(err, detector.ErrNotFinite) {
 			r = detector.Result{Expected: nan} // its Bounds are NaN too
 		}
 		out[i] = r

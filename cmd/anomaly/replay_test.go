@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
-	"github.com/influxdata/telegraf/plugins/processors"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -19,26 +18,54 @@ import (
 )
 
 // TestReplayDecidesAsThePlugin protects the promise that a backtest shows
-// what production will do: `anomaly replay` and processors.anomaly with its
-// defaults give the same score and decision for every point of a series.
+// what production will do: `anomaly replay --config FILE` and
+// processors.anomaly configured by the same table give the same score,
+// decision and band for every point of a series; and an export of the
+// plugin's output replays as the series it scored, whatever names the table
+// gives its outputs.
 func TestReplayDecidesAsThePlugin(t *testing.T) {
-	const file = "../../testdata/ec2_request_latency_system_failure.lp"
+	for _, tc := range []struct{ name, table string }{
+		{"defaults", `
+[[processors.anomaly]]
+  output_fields = ["score", "expected", "lower", "upper"]`},
+		{"a table of its own", `
+[[processors.anomaly]]
+  namepass = ["nab"]
+  fields = ["value"]
+  series_tags = ["series"]
+  threshold = 0.45
+  direction = "up"
+  hold = "30m"
+  seasonality = ["daily"]
+  warmup_points = 100
+  min_relative_deviation = 0.01
+  output_fields = ["score", "expected", "lower", "upper"]
+  score_suffix = "_s"
+  anomaly_tag = "outlier"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := filepath.Join(t.TempDir(), "anomaly.conf")
+			require.NoError(t, os.WriteFile(config, []byte(tc.table), 0o600))
+			requireReplayDecidesAsThePlugin(t, "../../testdata/ec2_request_latency_system_failure.lp", config)
+		})
+	}
+}
 
+func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"replay", file}, &out, &out))
+	require.NoError(t, run([]string{"replay", "--config", config, file}, &out, &out))
 	first := out.String()
 	rows, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper"}, rows[0])
 	rows = rows[1:]
 
-	p, ok := processors.Processors["anomaly"]().(*anomaly.Anomaly)
-	require.True(t, ok)
-	p.Log = testutil.Logger{}
-	p.OutputFields = []string{"score", "expected", "lower", "upper"} // every output; the other settings are defaults
-	require.NoError(t, p.Init())
+	rp, err := anomaly.LoadConfig(config)
+	require.NoError(t, err)
+	require.NoError(t, rp.Init())
+	p := rp.Processor.(*anomaly.Anomaly)
 	acc := &testutil.Accumulator{}
-	require.NoError(t, p.Start(acc))
+	require.NoError(t, rp.Start(acc))
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	parser := &influx.Parser{}
@@ -47,38 +74,33 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, metrics, len(rows))
 	for _, m := range metrics {
-		require.NoError(t, p.Add(m, acc))
+		require.NoError(t, rp.Add(m, acc))
 	}
-	p.Stop()
+	rp.Stop()
 	require.Len(t, acc.GetTelegrafMetrics(), len(rows), "the plugin passes every metric on")
 
 	flagged := 0
 	for i, m := range acc.GetTelegrafMetrics() {
 		fields := m.Fields()
-		if fields["value_warming"] == true { // learned, not scored yet: replay says 0
+		if fields["value"+p.WarmingSuffix] == true { // learned, not scored yet: replay says 0
 			require.Equal(t, "0.000000", rows[i][2], "score of warming point %d", i)
 			continue
 		}
-		if _, scored := fields["value_score"]; !scored { // a repeated timestamp: skipped by both
-			require.Equal(t, "NaN", rows[i][4], "point %d is skipped by the plugin but not by replay", i)
-			continue
-		}
-		score := strconv.FormatFloat(fields["value_score"].(float64), 'f', 6, 64)
+		score := strconv.FormatFloat(fields["value"+p.ScoreSuffix].(float64), 'f', 6, 64)
 		anomalous := "0"
-		if fields["value_anomaly"] == true {
+		if fields["value"+p.AnomalySuffix] == true {
 			anomalous = "1"
 			flagged++
+			require.True(t, m.HasTag(p.AnomalyTag))
 		}
 		require.Equal(t, rows[i][2], score, "score of point %d", i)
 		require.Equal(t, rows[i][3], anomalous, "decision on point %d", i)
-		require.Equal(t, rows[i][4], num(fields["value_expected"].(float64)), "expected value of point %d", i)
-		require.Equal(t, rows[i][5], num(fields["value_lower"].(float64)), "lower bound of point %d", i)
-		require.Equal(t, rows[i][6], num(fields["value_upper"].(float64)), "upper bound of point %d", i)
+		require.Equal(t, rows[i][4], num(fields["value"+p.ExpectedSuffix].(float64)), "expected value of point %d", i)
+		require.Equal(t, rows[i][5], num(fields["value"+p.LowerSuffix].(float64)), "lower bound of point %d", i)
+		require.Equal(t, rows[i][6], num(fields["value"+p.UpperSuffix].(float64)), "upper bound of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
 
-	// An export of the plugin's output, scores, flags and tags included,
-	// replays as the series it was scored from.
 	serializer := &serializers_influx.Serializer{}
 	require.NoError(t, serializer.Init())
 	scored, err := serializer.SerializeBatch(acc.GetTelegrafMetrics())
@@ -86,7 +108,7 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
 	export := filepath.Join(t.TempDir(), "export.lp")
 	require.NoError(t, os.WriteFile(export, scored, 0o600))
 	var again bytes.Buffer
-	require.NoError(t, run([]string{"replay", export}, &again, &again))
+	require.NoError(t, run([]string{"replay", "--config", config, export}, &again, &again))
 	require.Equal(t, first, again.String(), "the export replays as the original")
 }
 
@@ -114,4 +136,24 @@ func TestReplayReadsCSVInBothTimeFormats(t *testing.T) {
 	require.NoError(t, run([]string{"replay", b}, &outB, &outB))
 	require.Equal(t, outA.String(), outB.String())
 	require.True(t, strings.HasPrefix(strings.Split(outA.String(), "\n")[1], "2024-01-01 00:00:00,1,"))
+}
+
+// TestConfigIsReadAsTelegrafReadsIt protects --config from silently scoring
+// with something else than the table: unknown keys, a second table, a bad
+// value and another plugin are errors, as they are for the collector.
+func TestConfigIsReadAsTelegrafReadsIt(t *testing.T) {
+	for _, tc := range []struct{ name, table, want string }{
+		{"unknown key", "[[processors.anomaly]]\n  sensitivty = \"low\"\n", "sensitivty"},
+		{"bad value", "[[processors.anomaly]]\n  sensitivity = \"extreme\"\n", "extreme"},
+		{"two tables", "[[processors.anomaly]]\n[[processors.anomaly]]\n", "exactly one"},
+		{"an input", "[[inputs.file]]\n  files = []\n[[processors.anomaly]]\n", "input: file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := filepath.Join(t.TempDir(), "anomaly.conf")
+			require.NoError(t, os.WriteFile(config, []byte(tc.table), 0o600))
+			var out bytes.Buffer
+			err := run([]string{"replay", "--config", config, "../../testdata/nyc_taxi.lp"}, &out, &out)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }

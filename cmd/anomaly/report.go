@@ -19,7 +19,7 @@ import (
 // self-contained HTML page.
 func reportCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	sensitivity := fs.String("sensitivity", "medium", "low, medium or high")
+	load := settingsFlags(fs)
 	out := fs.String("out", "", "write the HTML page to this file instead of standard output")
 	nabDir := fs.String("nab-dir", "", "take the true anomaly windows of CSV inputs from this NAB corpus, by file name")
 	windowsFile := fs.String("windows", "", `take true anomaly windows from this JSON file: {"series name": [{"start": RFC3339, "end": RFC3339}]}`)
@@ -30,7 +30,7 @@ func reportCmd(args []string, stdout io.Writer) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("report: no input files")
 	}
-	d, err := newDetector(*sensitivity)
+	set, err := load()
 	if err != nil {
 		return err
 	}
@@ -38,13 +38,13 @@ func reportCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	series, err := readSeries(fs.Args())
+	series, err := set.readSeries(fs.Args())
 	if err != nil {
 		return err
 	}
 	pages := make([]report.Series, len(series))
 	for i, s := range series {
-		pages[i] = toReport(s, replay(d, s), windows[s.Name])
+		pages[i] = toReport(s, replay(set.detector, s), windows[s.Name])
 	}
 	if *title == "" {
 		*title = "anomaly report: " + strings.Join(fs.Args(), " ")

@@ -4,7 +4,6 @@ package input
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -12,13 +11,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
 )
 
 // Series is one replayable series: a name and its points in file order.
@@ -31,9 +30,18 @@ type Series struct {
 	Labels []bool
 }
 
-// ReadFile reads the series in a file: CSV when the name ends in .csv, line
-// protocol otherwise. Errors name the file and the line.
-func ReadFile(path string) ([]*Series, error) {
+// A Scheme says which fields of a metric are scored and the series each
+// belongs to, as the processor scoring them decides (cmd/anomaly's is
+// processors.anomaly's, configured as a collector is).
+type Scheme interface {
+	// Series calls yield with each scored field of m: the name of its series and its value.
+	Series(m telegraf.Metric, yield func(series string, v float64))
+}
+
+// ReadFile reads the series in a file: CSV when the name ends in .csv (one
+// series, named after the file), line protocol otherwise (as scheme says).
+// Errors name the file and the line.
+func ReadFile(path string, scheme Scheme) ([]*Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -47,7 +55,7 @@ func ReadFile(path string) ([]*Series, error) {
 		}
 		return []*Series{s}, nil
 	}
-	ss, err := ReadLineProtocol(f)
+	ss, err := ReadLineProtocol(f, scheme)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -123,14 +131,11 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps). Each
-// numeric field of each measurement and tag set is a series, named like
-// "cpu,host=a usage_idle"; series come out in order of first appearance.
-// Lines without a timestamp are an error: a replay needs event time. String
-// and boolean fields are skipped, and so is what processors.anomaly added
-// with its default names (see scoredTag), so that an export of scored
-// metrics replays as the series that were scored.
-func ReadLineProtocol(r io.Reader) ([]*Series, error) {
+// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
+// the series that scheme makes of each line's metric, in order of first
+// appearance. Lines without a timestamp are an error: a replay needs event
+// time.
+func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -138,80 +143,21 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	byName := map[string]*Series{}
 	var order []*Series
-	var key bytes.Buffer
-	type tag struct{ k, v string }
-	var tags []tag
 	for line := 1; dec.Next(); line++ {
-		m, err := dec.Measurement()
+		m, err := decodeMetric(dec)
 		if err != nil {
 			return nil, lpError(line, err)
 		}
-		tags = tags[:0]
-		for {
-			k, v, err := dec.NextTag()
-			if err != nil {
-				return nil, lpError(line, err)
-			}
-			if k == nil {
-				break
-			}
-			if string(k) != scoredTag {
-				tags = append(tags, tag{string(k), string(v)})
-			}
-		}
-		sort.Slice(tags, func(i, j int) bool { return tags[i].k < tags[j].k })
-		key.Reset()
-		key.Write(m)
-		for _, t := range tags {
-			fmt.Fprintf(&key, ",%s=%s", t.k, t.v)
-		}
-		var fields []lpField
-		for {
-			k, v, err := dec.NextField()
-			if err != nil {
-				return nil, lpError(line, err)
-			}
-			if k == nil {
-				break
-			}
-			f := lpField{k: string(k), numeric: true}
-			switch v.Kind() {
-			case lineprotocol.Float:
-				f.v = v.FloatV()
-			case lineprotocol.Int:
-				f.v = float64(v.IntV())
-			case lineprotocol.Uint:
-				f.v = float64(v.UintV())
-			default:
-				f.numeric = false
-			}
-			fields = append(fields, f)
-		}
-		ts, err := dec.TimeBytes()
-		if err != nil {
-			return nil, lpError(line, err)
-		}
-		if len(ts) == 0 {
-			return nil, fmt.Errorf("line %d: no timestamp: a replay needs the time of each point", line)
-		}
-		t, err := strconv.ParseInt(string(ts), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: timestamp: %w", line, err)
-		}
-		for _, f := range fields {
-			if !f.numeric || isScoredOutput(f.k, fields) {
-				continue
-			}
-			name := key.String() + " " + f.k
+		scheme.Series(m, func(name string, v float64) {
 			s := byName[name]
 			if s == nil {
 				s = &Series{Name: name}
 				byName[name] = s
 				order = append(order, s)
 			}
-			s.Times = append(s.Times, t)
-			s.Values = append(s.Values, f.v)
-		}
+			s.Times = append(s.Times, m.Time().UnixNano())
+			s.Values = append(s.Values, v)
+		})
 	}
 	if err := dec.Err(); err != nil {
 		return nil, lpError(0, err)
@@ -219,31 +165,46 @@ func ReadLineProtocol(r io.Reader) ([]*Series, error) {
 	return order, nil
 }
 
-// The tag and the float fields' suffixes processors.anomaly adds by default
-// (its bool fields are skipped anyway). cmd/anomaly's replay test checks them
-// against the plugin: an export of its output replays as its input.
-const scoredTag = "anomaly"
-
-var scoredSuffixes = []string{"_score", "_expected", "_lower", "_upper"}
-
-// lpField is a field of a line: its value, if numeric.
-type lpField struct {
-	k       string
-	v       float64
-	numeric bool
-}
-
-// isScoredOutput reports whether the field named name is processors.anomaly's
-// output for another of the line's fields.
-func isScoredOutput(name string, fields []lpField) bool {
-	for _, suffix := range scoredSuffixes {
-		if scored, ok := strings.CutSuffix(name, suffix); ok {
-			if slices.ContainsFunc(fields, func(f lpField) bool { return f.k == scored }) {
-				return true
-			}
-		}
+// decodeMetric decodes the decoder's current line into a metric.
+func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
+	name, err := dec.Measurement()
+	if err != nil {
+		return nil, err
 	}
-	return false
+	tags := map[string]string{}
+	for {
+		k, v, err := dec.NextTag()
+		if err != nil {
+			return nil, err
+		}
+		if k == nil {
+			break
+		}
+		tags[string(k)] = string(v)
+	}
+	fields := map[string]any{}
+	for {
+		k, v, err := dec.NextField()
+		if err != nil {
+			return nil, err
+		}
+		if k == nil {
+			break
+		}
+		fields[string(k)] = v.Interface()
+	}
+	ts, err := dec.TimeBytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, errors.New("no timestamp: a replay needs the time of each point")
+	}
+	t, err := strconv.ParseInt(string(ts), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("timestamp: %w", err)
+	}
+	return metric.New(string(name), tags, fields, time.Unix(0, t)), nil
 }
 
 // lpError keeps the decoder's own line number when it has one.

@@ -3,18 +3,37 @@ package input
 import (
 	"strings"
 	"testing"
+
+	"github.com/influxdata/telegraf"
 )
 
-func TestReadLineProtocolMakesASeriesPerField(t *testing.T) {
-	// The second line was scored by processors.anomaly: its outputs, tag
-	// included, are not series (credit_score, with no credit, is), and
-	// state_score beside a string state is an output too, as in the plugin.
+// everyField is a Scheme that scores every numeric field, each a series
+// named after its metric's measurement, tags and field.
+type everyField struct{}
+
+func (everyField) Series(m telegraf.Metric, yield func(string, float64)) {
+	name := m.Name()
+	for _, t := range m.TagList() {
+		name += "," + t.Key + "=" + t.Value
+	}
+	for _, f := range m.FieldList() {
+		switch v := f.Value.(type) {
+		case float64:
+			yield(name+" "+f.Key, v)
+		case int64:
+			yield(name+" "+f.Key, float64(v))
+		case uint64:
+			yield(name+" "+f.Key, float64(v))
+		}
+	}
+}
+
+func TestReadLineProtocolMakesTheSchemesSeries(t *testing.T) {
 	lp := `cpu,host=b,dc=x usage=1.5,idle=98i,state="ok",up=true 1000
-cpu,anomaly=up,dc=x,host=b usage=2.5,usage_score=0.7,usage_expected=1.5,usage_anomaly=true,idle=97i,credit_score=5 2000
+cpu,dc=x,host=b usage=2.5 2000
 cpu,host=c usage=3u 1000
-cpu,host=c state="ok",state_score=1 2000
 `
-	ss, err := ReadLineProtocol(strings.NewReader(lp))
+	ss, err := ReadLineProtocol(strings.NewReader(lp), everyField{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,15 +41,15 @@ cpu,host=c state="ok",state_score=1 2000
 	for _, s := range ss {
 		names = append(names, s.Name)
 	}
-	want := []string{"cpu,dc=x,host=b usage", "cpu,dc=x,host=b idle", "cpu,dc=x,host=b credit_score", "cpu,host=c usage"}
+	want := []string{"cpu,dc=x,host=b usage", "cpu,dc=x,host=b idle", "cpu,host=c usage"}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
-		t.Fatalf("series %q, want %q (tags sorted, strings, booleans and scores skipped)", names, want)
+		t.Fatalf("series %q, want %q (in order of first appearance; every type as the line says)", names, want)
 	}
 	if got := ss[0]; len(got.Values) != 2 || got.Values[1] != 2.5 || got.Times[1] != 2000 {
 		t.Errorf("usage of host b: %+v", got)
 	}
-	if ss[3].Values[0] != 3 {
-		t.Errorf("unsigned value read as %v", ss[3].Values[0])
+	if ss[1].Values[0] != 98 || ss[2].Values[0] != 3 {
+		t.Errorf("integer values read as %v and %v", ss[1].Values[0], ss[2].Values[0])
 	}
 }
 
@@ -39,7 +58,7 @@ func TestReadLineProtocolErrors(t *testing.T) {
 		{"no timestamp", "cpu usage=1\n", "no timestamp"},
 		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "line 2"},
 	} {
-		_, err := ReadLineProtocol(strings.NewReader(tc.lp))
+		_, err := ReadLineProtocol(strings.NewReader(tc.lp), everyField{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}

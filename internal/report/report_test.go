@@ -94,16 +94,6 @@ func (e *elem) count(name, class string) int {
 	return n
 }
 
-func (e *elem) find(name, class string) []*elem {
-	var out []*elem
-	e.walk(func(x *elem) {
-		if x.name == name && (class == "" || x.attr["class"] == class) {
-			out = append(out, x)
-		}
-	})
-	return out
-}
-
 // charts parses every <svg class="chart"> fragment of the page strictly as
 // XML and returns them in page order.
 func charts(t *testing.T, page string) []*elem {
@@ -256,16 +246,6 @@ func parsePathN(t *testing.T, d string) ([][2]float64, int) {
 	}
 	flush()
 	return out, subpaths
-}
-
-func countTrue(b []bool) int {
-	n := 0
-	for _, v := range b {
-		if v {
-			n++
-		}
-	}
-	return n
 }
 
 func TestWriteWellFormed(t *testing.T) {

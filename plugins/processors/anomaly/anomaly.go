@@ -8,9 +8,8 @@ package anomaly
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
-	"math/bits"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
 	"github.com/influxdata/telegraf/plugins/processors"
+	"github.com/influxdata/telegraf/selfstat"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
@@ -58,7 +58,8 @@ type Anomaly struct {
 	WarmingSuffix  string   `toml:"warming_suffix"`
 	AnomalyTag     string   `toml:"anomaly_tag"`
 
-	Log telegraf.Logger `toml:"-"`
+	Log        telegraf.Logger     `toml:"-"`
+	Statistics *selfstat.Collector `toml:"-"`
 
 	detector   *detector.Detector
 	table      *detector.Table
@@ -98,17 +99,6 @@ const housekeepingTick = time.Second
 
 // emitted says which of the optional float fields are added to scored metrics.
 type emitted struct{ score, expected, lower, upper bool }
-
-// outputNames are the names of the fields added for one scored field, built
-// once per field name so the hot path does not concatenate strings.
-type outputNames struct {
-	score, expected, lower, upper, anomaly, warming string
-}
-
-// all returns every name, in the order of Anomaly.suffixes.
-func (n *outputNames) all() [6]string {
-	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.warming}
-}
 
 // Defaults that are the plugin's own; the detector's come from detector.DefaultConfig.
 const (
@@ -155,40 +145,9 @@ func newAnomaly() *Anomaly {
 // SampleConfig returns the plugin's sample configuration.
 func (*Anomaly) SampleConfig() string { return sampleConfig }
 
-// detectorConfig turns the plugin's settings into the detector's.
-func (p *Anomaly) detectorConfig() (detector.Config, error) {
-	cfg := detector.DefaultConfig()
-	var err error
-	if cfg.Sensitivity, err = detector.ParseSensitivity(p.Sensitivity); err != nil {
-		return cfg, err
-	}
-	if cfg.Direction, err = detector.ParseDirection(p.Direction); err != nil {
-		return cfg, err
-	}
-	cfg.Threshold = p.Threshold
-	cfg.MinDeviation = p.MinDeviation
-	cfg.MinRelativeDeviation = p.MinRelativeDeviation
-	cfg.AnomalousPoints = p.AnomalousPoints
-	cfg.Window = p.Window
-	cfg.WarmupPoints = p.WarmupPoints
-	cfg.Hold = time.Duration(p.Hold)
-	cfg.Daily, cfg.Weekly = false, false
-	for _, s := range p.Seasonality {
-		switch s {
-		case "daily":
-			cfg.Daily = true
-		case "weekly":
-			cfg.Weekly = true
-		default:
-			return cfg, fmt.Errorf("unknown seasonality %q: want daily and/or weekly", s)
-		}
-	}
-	return cfg, cfg.Validate()
-}
-
 // Init checks the configuration and builds the detector.
 func (p *Anomaly) Init() error {
-	cfg, err := p.detectorConfig()
+	cfg, err := p.DetectorConfig()
 	if err != nil {
 		return err
 	}
@@ -209,14 +168,8 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("series_tags: %w", err)
 		}
 	}
-	for key, v := range map[string]string{
-		"score_suffix": p.ScoreSuffix, "expected_suffix": p.ExpectedSuffix, "lower_suffix": p.LowerSuffix,
-		"upper_suffix": p.UpperSuffix, "anomaly_suffix": p.AnomalySuffix, "warming_suffix": p.WarmingSuffix,
-		"anomaly_tag": p.AnomalyTag,
-	} {
-		if v == "" {
-			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
-		}
+	if err := p.initNames(); err != nil {
+		return err
 	}
 	if p.SnapshotInterval < 0 {
 		return fmt.Errorf("snapshot_interval = %s: want 0 (only on stop) or a positive duration", time.Duration(p.SnapshotInterval))
@@ -235,12 +188,7 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("output_fields: unknown %q: want score, expected, lower and/or upper", f)
 		}
 	}
-	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.WarmingSuffix}
-	for i, suffix := range p.suffixes { // not empty: checked above
-		p.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
-	}
-	p.names = make(map[string]*outputNames)
-	p.stats = newStats(p.Log)
+	p.stats = newStats(p.Statistics, p.Log)
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -295,19 +243,39 @@ func (p *Anomaly) housekeep(now time.Time) {
 	}
 }
 
-// Add scores the metric's selected fields, adds the results to it and passes it on.
+// Add scores the metric's selected fields, adds the results to it and passes
+// it on, in four stages: identify the series, collect the fields, score,
+// mark the metric.
 func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
-	t := m.Time().UnixNano()
+	base := p.identify(m)
+	p.mu.Lock()
+	upstream := p.collect(m, base)
+	p.score()
+	replaced, up, down := p.mark(m, upstream)
+	p.mu.Unlock()
+	if replaced {
+		m.RemoveTag(p.AnomalyTag)
+	}
+	switch {
+	case up && down:
+		m.AddTag(p.AnomalyTag, detector.Both.String())
+	case up:
+		m.AddTag(p.AnomalyTag, detector.Up.String())
+	case down:
+		m.AddTag(p.AnomalyTag, detector.Down.String())
+	}
+	acc.AddMetric(m)
+	return nil
+}
 
-	// The series key hashes the measurement and identifying tags once per
-	// metric; each field extends a copy of it. The anomaly tag is this
-	// processor's output, not an identity: a metric scored upstream belongs
-	// to its series whether it was flagged there or not.
+// identify hashes the metric's measurement and identifying tags: the part of
+// the key that all of its series share. Each field extends a copy of it.
+func (p *Anomaly) identify(m telegraf.Metric) xxhash.Digest {
 	var base xxhash.Digest
 	base.Reset()
 	base.WriteString(m.Name())
 	for _, tag := range m.TagList() {
-		if tag.Key == p.AnomalyTag || p.seriesTags != nil && !p.seriesTags.Match(tag.Key) {
+		if !p.Identifies(tag.Key) {
 			continue
 		}
 		base.WriteString("\x00")
@@ -315,54 +283,75 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		base.WriteString("=")
 		base.WriteString(tag.Value)
 	}
+	return base
+}
 
-	// The selected numeric fields are scored together: in a large table,
-	// UpdateBatch fetches their models from memory at once rather than one
-	// after the other.
-	p.mu.Lock()
-	fields := m.FieldList()
+// collect gathers the fields of m to score, and their series' keys, into
+// p.scored and p.points, and reports whether m was scored upstream.
+func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool) {
 	p.points, p.scored = p.points[:0], p.scored[:0]
-	// A metric scored upstream carries that processor's outputs: they are
-	// not scored, and those of the fields scored here are replaced.
-	upstream := m.HasTag(p.AnomalyTag)
-	for _, f := range fields {
-		if p.isOutput(m, f.Key) {
-			upstream = true
-			if p.fields.Match(f.Key) {
-				p.stats.skippedOutput(m, f.Key)
-			}
-			continue
-		}
-		if !p.fields.Match(f.Key) {
-			continue
-		}
-		v, ok := p.toFloat(m, f)
-		if !ok {
-			continue
-		}
+	t := m.Time().UnixNano()
+	return p.eachScored(m, func(f *telegraf.Field, v float64) {
 		h := base
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
 		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v})
 		p.scored = append(p.scored, f)
+	})
+}
+
+// eachScored calls yield with each field of m that is scored and its value:
+// the numeric fields selected by fields and fields_exclude, but for this
+// processor's own outputs. It counts the fields it skips. It reports whether
+// m was scored upstream: it carries that processor's outputs, which are not
+// scored, or its anomaly tag, and mark replaces them.
+func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
+	upstream = m.HasTag(p.AnomalyTag)
+	for _, f := range m.FieldList() {
+		if p.isOutput(m, f.Key) {
+			upstream = true
+			if p.Scores(f.Key) {
+				p.stats.skippedOutput(m, f.Key)
+			}
+			continue
+		}
+		if !p.Scores(f.Key) {
+			continue
+		}
+		if v, ok := p.toFloat(m, f); ok {
+			yield(f, v)
+		}
 	}
+	return upstream
+}
+
+// score scores the collected points into p.outcomes. They are scored
+// together: in a large table, UpdateBatch fetches their models from memory
+// at once rather than one after the other.
+func (p *Anomaly) score() {
 	if cap(p.outcomes) < len(p.points) {
 		p.outcomes = make([]detector.Outcome, len(p.points))
 	}
-	outcomes := p.outcomes[:len(p.points)]
-	p.detector.UpdateBatch(p.table, p.wall, p.points, outcomes)
-	var up, down, replaced bool
+	p.outcomes = p.outcomes[:len(p.points)]
+	p.detector.UpdateBatch(p.table, p.wall, p.points, p.outcomes)
+}
+
+// mark adds the outcomes to m and counts them. When m was scored upstream,
+// the outputs of the fields scored here are replaced, and replaced says
+// that its anomaly tag must go too; up and down say which way m's
+// anomalous fields went, for the tag.
+func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down bool) {
 	for i, f := range p.scored { // fields are appended below; these are the original ones
-		o := &outcomes[i]
+		o := &p.outcomes[i]
 		if o.Created { // the only time the table's size or evictions change, but for expiry
 			p.stats.onSeriesCreated(p.table)
 		}
-		if o.Err != nil {
-			p.stats.skipped(o.Err, m, f.Key)
+		if errors.Is(o.Err, detector.ErrNotFinite) {
+			p.stats.skippedNotFinite(m, f.Key)
 			continue
 		}
+		p.stats.onScored(o, m, f.Key)
 		r := &o.Result
-		p.stats.onScored(r.Warming, r.Anomaly)
 		n := p.outputNames(f.Key)
 		if upstream {
 			replaced = true
@@ -401,41 +390,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		}
 	}
 	clear(p.scored) // no hold on the metric's fields once it is passed on
-	p.mu.Unlock()
-	if replaced {
-		m.RemoveTag(p.AnomalyTag)
-	}
-	switch {
-	case up && down:
-		m.AddTag(p.AnomalyTag, detector.Both.String())
-	case up:
-		m.AddTag(p.AnomalyTag, detector.Up.String())
-	case down:
-		m.AddTag(p.AnomalyTag, detector.Down.String())
-	}
-	acc.AddMetric(m)
-	return nil
-}
-
-// isOutput reports whether field is what this processor adds for another
-// field of m (value_score beside value, say): m was scored upstream, by
-// another collector or before it was exported for a replay, and scoring the
-// score would learn a series of scores.
-//
-// It runs for every field of every metric, so it first looks up which
-// suffixes end in the field's last byte (usually none): comparing every
-// suffix cost 450 ns on a metric of cpu's 10 fields, more than scoring
-// one of them; this costs 90.
-func (p *Anomaly) isOutput(m telegraf.Metric, field string) bool {
-	if field == "" {
-		return false
-	}
-	for ends := p.suffixEnds[field[len(field)-1]]; ends != 0; ends &= ends - 1 {
-		if scored, ok := strings.CutSuffix(field, p.suffixes[bits.TrailingZeros8(ends)]); ok && m.HasField(scored) {
-			return true
-		}
-	}
-	return false
+	return replaced, up, down
 }
 
 // maxExactInt is the largest integer magnitude a float64 holds exactly.
@@ -463,28 +418,6 @@ func (p *Anomaly) toFloat(m telegraf.Metric, f *telegraf.Field) (float64, bool) 
 		return 0, false
 	}
 }
-
-// outputNames returns the cached output field names of a scored field.
-func (p *Anomaly) outputNames(field string) *outputNames {
-	if n, ok := p.names[field]; ok {
-		return n
-	}
-	n := &outputNames{
-		score:    field + p.ScoreSuffix,
-		expected: field + p.ExpectedSuffix,
-		lower:    field + p.LowerSuffix,
-		upper:    field + p.UpperSuffix,
-		anomaly:  field + p.AnomalySuffix,
-		warming:  field + p.WarmingSuffix,
-	}
-	// Field names are few; the bound only guards against a flood of unique ones.
-	if len(p.names) < maxCachedNames {
-		p.names[field] = n
-	}
-	return n
-}
-
-const maxCachedNames = 100_000
 
 // expire drops the series not seen for series_ttl, checking a few times per TTL.
 func (p *Anomaly) expire(now time.Time) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -54,9 +55,6 @@ func last(acc *testutil.Accumulator) telegraf.Metric {
 	ms := acc.GetTelegrafMetrics()
 	return ms[len(ms)-1]
 }
-
-// stat reads one of the processor's counters.
-func stat(p *Anomaly, s selfstat.Stat) int64 { return s.Get() }
 
 func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
 	p, acc := newPlugin(t, func(p *Anomaly) { p.OutputFields = []string{"score", "expected", "lower", "upper"} })
@@ -174,7 +172,6 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 	p, acc := newPlugin(t, nil)
 	warm(t, p, acc, 100, "a")
 	ts := t0.Add(100 * time.Minute)
-	lastTS := t0.Add(99 * time.Minute)
 	for _, tc := range []struct {
 		name    string
 		value   any
@@ -188,18 +185,16 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 		{"boolean", true, ts, p.stats.notNumeric},
 		{"int64 beyond 2^53", int64(math.MaxInt64), ts, p.stats.overflow},
 		{"uint64 beyond 2^53", uint64(math.MaxUint64), ts, p.stats.overflow},
-		{"duplicate timestamp", 100.0, lastTS, p.stats.duplicate},
-		{"out-of-order timestamp", 100.0, lastTS.Add(-time.Hour), p.stats.outOfOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := stat(p, tc.counter)
-			scored := stat(p, p.stats.scored)
+			before := tc.counter.Get()
+			scored := p.stats.scored.Get()
 			m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": tc.value}, tc.ts)
 			want := m.Copy()
 			require.NoError(t, p.Add(m, acc))
 			testutil.RequireMetricEqual(t, want, last(acc), testutil.IgnoreTime())
-			require.Equal(t, before+1, stat(p, tc.counter), "the skip is counted")
-			require.Equal(t, scored, stat(p, p.stats.scored), "nothing is scored")
+			require.Equal(t, before+1, tc.counter.Get(), "the skip is counted")
+			require.Equal(t, scored, p.stats.scored.Get(), "nothing is scored")
 		})
 	}
 	// The model was not disturbed: a normal point is still normal, and a spike still flagged.
@@ -208,15 +203,46 @@ func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
 	require.NotContains(t, last(acc).Fields(), "value_anomaly")
 }
 
+// TestOldPointsAreScoredNotLearned protects what a redelivery after a crash
+// writes downstream: a point not newer than its series' last carries a score
+// (and its flag when anomalous), so no point reaches the database unscored,
+// but the model does not learn it twice.
+func TestOldPointsAreScoredNotLearned(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	warm(t, p, acc, 200, "a")
+	lastTS := t0.Add(199 * time.Minute)
+	for _, tc := range []struct {
+		name    string
+		value   float64
+		ts      time.Time
+		counter selfstat.Stat
+		flagged bool
+	}{
+		{"duplicate timestamp", 100.0, lastTS, p.stats.duplicate, false},
+		{"out-of-order timestamp", 100.0, lastTS.Add(-time.Hour), p.stats.outOfOrder, false},
+		{"out-of-order spike", 1000.0, lastTS.Add(-time.Minute), p.stats.outOfOrder, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, scored := tc.counter.Get(), p.stats.scored.Get()
+			require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": tc.value}, tc.ts), acc))
+			got := last(acc)
+			require.Contains(t, got.Fields(), "value_score")
+			require.Equal(t, tc.flagged, got.HasField("value_anomaly"))
+			require.Equal(t, tc.flagged, got.HasTag("anomaly"))
+			require.Equal(t, before+1, tc.counter.Get(), "the old point is counted")
+			require.Equal(t, scored, p.stats.scored.Get(), "and not learned")
+		})
+	}
+}
+
 func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
 	p, acc := newPlugin(t, nil)
-	skipped := stat(p, p.stats.output)
 	// Scored upstream: value's score and warming flag are output; credit_score
 	// has no credit beside it, so it is a field of its own.
 	m := metric.New("m", nil, map[string]any{"value": 1.0, "value_score": 0.2, "value_warming": true, "credit_score": 700.0}, t0)
 	require.NoError(t, p.Add(m, acc))
 	require.Equal(t, 2, p.table.Len(), "value and credit_score are series; the output fields are not")
-	require.Equal(t, skipped+2, stat(p, p.stats.output))
+	require.Equal(t, int64(2), p.stats.output.Get())
 	fields := last(acc).Fields()
 	require.Contains(t, fields, "credit_score_warming")
 	require.NotContains(t, fields, "value_score_warming")
@@ -246,14 +272,13 @@ func TestIntegersAreScored(t *testing.T) {
 
 func TestMaxSeriesEvicts(t *testing.T) {
 	p, acc := newPlugin(t, func(p *Anomaly) { p.MaxSeries = 100 })
-	evicted := stat(p, p.stats.evictions)
 	for i := range 1000 {
 		m := metric.New("m", map[string]string{"id": string(rune(0x4e00 + i))}, map[string]any{"v": 1.0}, t0)
 		require.NoError(t, p.Add(m, acc))
 	}
 	require.Equal(t, 100, p.table.Len())
-	require.Equal(t, evicted+900, stat(p, p.stats.evictions))
-	require.Equal(t, int64(100), stat(p, p.stats.series))
+	require.Equal(t, int64(900), p.stats.evictions.Get())
+	require.Equal(t, int64(100), p.stats.series.Get())
 	require.Len(t, acc.GetTelegrafMetrics(), 1000, "every metric passes")
 }
 
@@ -263,7 +288,6 @@ func TestSeriesExpireAfterTTL(t *testing.T) {
 		p.SeriesTTL = config.Duration(time.Hour)
 		p.now = func() time.Time { return clock }
 	})
-	expired := stat(p, p.stats.expired)
 	for _, h := range []string{"a", "b"} {
 		require.NoError(t, p.Add(metric.New("m", map[string]string{"h": h}, map[string]any{"v": 1.0}, t0), acc))
 	}
@@ -274,7 +298,7 @@ func TestSeriesExpireAfterTTL(t *testing.T) {
 		p.housekeep(clock)
 	}
 	require.Equal(t, 1, p.table.Len())
-	require.Equal(t, expired+1, stat(p, p.stats.expired))
+	require.Equal(t, int64(1), p.stats.expired.Get())
 }
 
 func TestInitRejectsBadConfig(t *testing.T) {
@@ -317,14 +341,13 @@ func TestSampleConfigLoads(t *testing.T) {
 
 func TestCountersMove(t *testing.T) {
 	p, acc := newPlugin(t, nil)
-	scored, warming, anomalies, created := stat(p, p.stats.scored), stat(p, p.stats.warming), stat(p, p.stats.anomalies), stat(p, p.stats.seriesCreated)
 	warm(t, p, acc, 300, "a", "b")
 	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 500.0}, t0.Add(300*time.Minute)), acc))
-	require.Equal(t, scored+601, stat(p, p.stats.scored))
-	require.Equal(t, warming+2*int64(p.WarmupPoints), stat(p, p.stats.warming), "each series' first warmup_points points")
-	require.Equal(t, created+2, stat(p, p.stats.seriesCreated))
-	require.GreaterOrEqual(t, stat(p, p.stats.anomalies), anomalies+1)
-	require.Equal(t, int64(2*detector.EntryBytes), stat(p, p.stats.stateBytes))
+	require.Equal(t, int64(601), p.stats.scored.Get())
+	require.Equal(t, 2*int64(p.WarmupPoints), p.stats.warming.Get(), "each series' first warmup_points points")
+	require.Equal(t, int64(2), p.stats.seriesCreated.Get())
+	require.Equal(t, int64(1), p.stats.anomalies.Get())
+	require.Equal(t, int64(2*detector.EntryBytes), p.stats.stateBytes.Get())
 }
 
 func TestHousekeepingRunsWithoutTraffic(t *testing.T) {
@@ -340,4 +363,34 @@ func TestHousekeepingRunsWithoutTraffic(t *testing.T) {
 	// No more metrics: the snapshot is still written on time.
 	require.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, 5*time.Second, 10*time.Millisecond)
 	p.Stop()
+}
+
+// TestInstancesKeepTheirOwnStatistics loads two tables as Telegraf's agent
+// does: each instance counts its own series and points, under its alias.
+func TestInstancesKeepTheirOwnStatistics(t *testing.T) {
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(`
+[[processors.anomaly]]
+  alias = "cpu"
+  namepass = ["cpu"]
+[[processors.anomaly]]
+  alias = "mem"
+  namepass = ["mem"]
+`), config.EmptySourcePath))
+	require.Len(t, c.Processors, 2)
+	acc := &testutil.Accumulator{}
+	for _, rp := range c.Processors {
+		require.NoError(t, rp.Init())
+		for i, name := range []string{"cpu", "mem", "mem"} {
+			m := metric.New(name, map[string]string{"i": strconv.Itoa(i)}, map[string]any{"v": 1.0, "w": 2.0}, t0)
+			require.NoError(t, rp.Add(m, acc))
+		}
+	}
+	series := map[string]any{}
+	for _, m := range selfstat.Metrics() {
+		if alias, ok := m.GetTag("alias"); ok && m.Name() == "internal_anomaly" {
+			series[alias], _ = m.GetField("series")
+		}
+	}
+	require.Equal(t, map[string]any{"cpu": int64(2), "mem": int64(4)}, series)
 }

@@ -2,6 +2,8 @@ package anomaly
 
 import (
 	"errors"
+	"strconv"
+	"sync/atomic"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/selfstat"
@@ -9,15 +11,17 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
-// stats are the processor's numbers about itself. They are selfstat counters,
-// so inputs.internal reports them as the measurement internal_anomaly.
+// stats are the processor's numbers about itself. They are selfstat counters
+// of the instance's own collector, which Telegraf gives each plugin instance
+// with the tags _id, processor and alias, so that two instances in one agent
+// keep their own; inputs.internal reports them as the measurement
+// internal_anomaly.
 type stats struct {
 	log telegraf.Logger
 
-	series, stateBytes, seriesCreated, evictions, expired  selfstat.Stat
-	scored, warming, anomalies                             selfstat.Stat
-	notFinite, notNumeric, overflow, outOfOrder, duplicate selfstat.Stat
-	output                                                 selfstat.Stat
+	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
+	scored, warming, anomalies, outOfOrder, duplicate     selfstat.Stat
+	notFinite, notNumeric, overflow, output               selfstat.Stat
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
 
@@ -25,8 +29,15 @@ type stats struct {
 	warned        map[selfstat.Stat]bool // a skip reason is logged once, then only counted
 }
 
-func newStats(log telegraf.Logger) *stats {
-	reg := func(field string) selfstat.Stat { return selfstat.Register("anomaly", field, nil) }
+// newStats registers the counters with c, the instance's collector. Outside
+// Telegraf's agent (in tests, or a tool that made the processor itself) c is
+// nil, and the instance gets a collector of its own, tagged with a number
+// unique in the process.
+func newStats(c *selfstat.Collector, log telegraf.Logger) *stats {
+	if c == nil {
+		c = selfstat.NewCollector(map[string]string{"_id": "anomaly-" + strconv.FormatUint(instances.Add(1), 10)})
+	}
+	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
 	return &stats{
 		log:           log,
 		series:        reg("series"),
@@ -40,8 +51,8 @@ func newStats(log telegraf.Logger) *stats {
 		notFinite:     reg("skipped_not_finite"),
 		notNumeric:    reg("skipped_not_numeric"),
 		overflow:      reg("skipped_overflow"),
-		outOfOrder:    reg("skipped_out_of_order"),
-		duplicate:     reg("skipped_duplicate"),
+		outOfOrder:    reg("points_out_of_order"),
+		duplicate:     reg("points_duplicate"),
 		output:        reg("skipped_output_field"),
 
 		restored:         reg("series_restored"),
@@ -53,19 +64,29 @@ func newStats(log telegraf.Logger) *stats {
 	}
 }
 
+// instances numbers the processors made outside Telegraf's agent.
+var instances atomic.Uint64
+
 func (s *stats) onSeriesCreated(t *detector.Table) {
 	s.seriesCreated.Incr(1)
 	s.setSeries(t)
 }
 
-// onScored counts a point the model learned; warming, whether its series
-// was in warm-up (learned, not scored).
-func (s *stats) onScored(warming, anomaly bool) {
-	s.scored.Incr(1)
-	if warming {
+// onScored counts a point the detector scored, from its outcome: learned,
+// or old (scored, not learned); in warm-up or not; anomalous or not.
+func (s *stats) onScored(o *detector.Outcome, m telegraf.Metric, field string) {
+	switch {
+	case o.Err == nil:
+		s.scored.Incr(1)
+	case errors.Is(o.Err, detector.ErrOutOfOrder):
+		s.note(s.outOfOrder, m, field, "scored but not learned: its timestamp is older than the series' last point")
+	case errors.Is(o.Err, detector.ErrDuplicate):
+		s.note(s.duplicate, m, field, "scored but not learned: its timestamp repeats the series' last point (a redelivery?)")
+	}
+	if o.Warming {
 		s.warming.Incr(1)
 	}
-	if anomaly {
+	if o.Anomaly {
 		s.anomalies.Incr(1)
 	}
 }
@@ -85,16 +106,9 @@ func (s *stats) setSeries(t *detector.Table) {
 	}
 }
 
-// skipped counts a point the detector refused and says why, the first time.
-func (s *stats) skipped(err error, m telegraf.Metric, field string) {
-	switch {
-	case errors.Is(err, detector.ErrNotFinite):
-		s.skip(s.notFinite, m, field, "its value is NaN, infinite or beyond ±1e30")
-	case errors.Is(err, detector.ErrOutOfOrder):
-		s.skip(s.outOfOrder, m, field, "its timestamp is older than the series' last point")
-	case errors.Is(err, detector.ErrDuplicate):
-		s.skip(s.duplicate, m, field, "its timestamp repeats the series' last point")
-	}
+// skippedNotFinite counts a point the detector refused: NaN, ±Inf or huge.
+func (s *stats) skippedNotFinite(m telegraf.Metric, field string) {
+	s.skip(s.notFinite, m, field, "its value is NaN, infinite or beyond ±1e30")
 }
 
 func (s *stats) skippedNotNumeric(m telegraf.Metric, field string) {
@@ -109,12 +123,18 @@ func (s *stats) skippedOutput(m telegraf.Metric, field string) {
 	s.skip(s.output, m, field, "it is this processor's output for another field, scored upstream; the fields scored here get their outputs replaced")
 }
 
+// skip counts a field that was not scored, and says why the first time.
 func (s *stats) skip(counter selfstat.Stat, m telegraf.Metric, field, why string) {
+	s.note(counter, m, field, "not scored: "+why)
+}
+
+// note counts a case of counter, and logs it, with what happened, the first time.
+func (s *stats) note(counter selfstat.Stat, m telegraf.Metric, field, what string) {
 	counter.Incr(1)
 	if s.warned[counter] {
 		return
 	}
 	s.warned[counter] = true
-	s.log.Warnf("Field %q of metric %q not scored: %s. Further cases are only counted in internal_anomaly.%s",
-		field, m.Name(), why, counter.FieldName())
+	s.log.Warnf("Field %q of metric %q %s. Further cases are only counted in internal_anomaly.%s",
+		field, m.Name(), what, counter.FieldName())
 }

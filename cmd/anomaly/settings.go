@@ -1,0 +1,94 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/models"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
+)
+
+// settings are what the tools score with: a [[processors.anomaly]] table as
+// a collector uses it, read by Telegraf's own loader, so that a backtest
+// decides as production does. It is the input.Scheme of line-protocol
+// inputs: their series are the plugin's.
+type settings struct {
+	plugin   *anomaly.Anomaly
+	filter   *models.Filter // the table's namepass, tagpass, ...
+	detector *detector.Detector
+}
+
+// settingsFlags adds --config and --sensitivity to fs and returns the
+// function that loads what they say, once fs is parsed.
+func settingsFlags(fs *flag.FlagSet) func() (*settings, error) {
+	path := fs.String("config", "", "score as the [[processors.anomaly]] table in this file (default: the plugin's defaults)")
+	sensitivity := fs.String("sensitivity", "", "low, medium or high: a shortcut for the table's sensitivity (it clears its threshold)")
+	return func() (*settings, error) { return loadSettings(*path, *sensitivity) }
+}
+
+// loadSettings reads the table in path (the plugin's defaults when empty)
+// and applies the --sensitivity shortcut when given.
+func loadSettings(path, sensitivity string) (*settings, error) {
+	rp, err := anomaly.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	p := rp.Processor.(*anomaly.Anomaly)
+	// A backtest starts from no models and must not read or write the
+	// state of a collector that may use the same file.
+	p.StateFile = ""
+	if sensitivity != "" {
+		p.Sensitivity, p.Threshold = sensitivity, 0
+	}
+	if err := rp.Init(); err != nil {
+		return nil, fmt.Errorf("%s: %w", nameOr(path, "the plugin's defaults"), err)
+	}
+	cfg, err := p.DetectorConfig()
+	if err != nil {
+		return nil, err
+	}
+	d, err := detector.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &settings{plugin: p, filter: &rp.Config.Filter, detector: d}, nil
+}
+
+// Series is input.Scheme: the fields of m the plugin would score, named by
+// their series. Metrics the table's filters do not select are not scored,
+// and the filters' changes to the metric apply, as in Telegraf's agent.
+func (s *settings) Series(m telegraf.Metric, yield func(series string, v float64)) {
+	ok, err := s.filter.Select(m)
+	if err != nil {
+		s.plugin.Log.Errorf("filtering failed: %v", err)
+	}
+	if !ok {
+		return
+	}
+	s.filter.Modify(m)
+	s.plugin.ScoredFields(m, func(field string, v float64) { yield(s.plugin.SeriesName(m, field), v) })
+}
+
+// readSeries reads every series of the input files, in order.
+func (s *settings) readSeries(paths []string) ([]*input.Series, error) {
+	var series []*input.Series
+	for _, path := range paths {
+		ss, err := input.ReadFile(path, s)
+		if err != nil {
+			return nil, err
+		}
+		series = append(series, ss...)
+	}
+	return series, nil
+}
+
+func nameOr(name, otherwise string) string {
+	if name == "" {
+		return otherwise
+	}
+	return name
+}
