@@ -2,7 +2,7 @@
 // time, with small online models held per series.
 //
 // Each series keeps a Model: a fast level, a seasonal baseline (daily and weekly
-// profiles keyed on event time), a robust spread for each, and calibrated
+// profiles keyed on event time, in local time of Config.TimeZone), a robust spread for each, and calibrated
 // estimates of how often large deviations happen. A point's score is the
 // estimated chance p of what it shows, on a log scale, so one threshold means
 // the same on a quiet series as on a noisy one:
@@ -23,6 +23,10 @@
 // An alarm is held for a while: the points after a flag are not flagged again
 // and their score stays below the threshold, so one incident is one alert.
 //
+// A calendar (calendar.go) declares maintenance windows, whose points are
+// scored but neither flagged nor learned, and holidays, whose points are
+// taken for points of another day of the week (UpdateIn).
+//
 // The package has no dependency on Telegraf: the Telegraf plugin and the
 // replay tool are thin adapters around Detector.Update.
 package detector
@@ -31,6 +35,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"time"
 )
 
 // Errors returned by Update. None of them changes the model. A point with
@@ -74,11 +79,13 @@ func (r Result) Bounds() (lower, upper float64) {
 	return r.Expected - half, r.Expected + half
 }
 
-// Detector scores points against per-series models. It holds only the
-// configuration, so one Detector serves any number of series; it is safe for
-// concurrent use as long as each Model is updated by one goroutine at a time.
+// Detector scores points against per-series models. It holds the
+// configuration and the time zone's offset in force (a cache, see Zone), so
+// one Detector serves any number of series, one goroutine at a time.
 type Detector struct {
 	cfg Config
+	// zone turns a point's time into the local time of its seasons.
+	zone Zone
 	// threshold is the score threshold in force; logThreshold is the same
 	// as a natural log of a tail probability.
 	threshold    float64
@@ -91,8 +98,13 @@ func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	zone, err := LoadZone(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
 	return &Detector{
 		cfg:          cfg,
+		zone:         zone,
 		threshold:    cfg.threshold(),
 		logThreshold: -10 * cfg.threshold() * math.Ln10,
 		windowMask:   uint32(1<<cfg.Window - 1),
@@ -101,6 +113,10 @@ func New(cfg Config) (*Detector, error) {
 
 // Config returns the configuration the Detector was made with.
 func (d *Detector) Config() Config { return d.cfg }
+
+// Location returns the time zone of the seasons (Config.TimeZone), which is
+// also that of a calendar's all-day dates (NewCalendar).
+func (d *Detector) Location() *time.Location { return d.zone.Location() }
 
 // Model constants. Rates are per point; a new series learns with 1/n until the
 // rate falls to these steady values, so it converges fast and then stays stable.
@@ -186,18 +202,33 @@ const (
 // is, as tail probabilities), decide (score and alert shaping) and learn.
 // Only learn changes the model.
 func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
+	return d.UpdateIn(m, t, x, Ordinary)
+}
+
+// UpdateIn is Update of a point in condition c, as a calendar says (see
+// ConditionOf):
+//
+//   - InMaintenance: the point is scored but never flagged and never learned
+//     (m is left unchanged, the first point of a series too), so that after
+//     the window the model goes on as if it had not happened;
+//   - HolidayAs(w): the point is taken for one at the same local time on
+//     weekday w: scored and flagged against that day's weekly profile, and
+//     learned into it, leaving its own weekday's profile alone.
+func (d *Detector) UpdateIn(m *Model, t int64, x float64, c Condition) (Result, error) {
 	if !(math.Abs(x) <= maxValue) { // also true for NaN
 		return Result{}, ErrNotFinite
 	}
 	if m.n == 0 {
-		m.start(t, x)
+		if c != InMaintenance {
+			m.start(t, x)
+		}
 		return Result{Expected: x, Direction: Both, Warming: true}, nil
 	}
-	if t <= m.last {
-		return d.scoreOld(m, t, x)
+	if t <= m.last || c == InMaintenance {
+		return d.scoreOnly(m, t, x, c)
 	}
 	var p prediction
-	d.predict(m, t, &p)
+	d.predict(m, t, c, &p)
 	var e evidence
 	d.gather(m, &p, x, &e)
 	var res Result
@@ -206,21 +237,28 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	return res, nil
 }
 
-// scoreOld scores a point not newer than the series' last against the model
-// as it is, without learning it, and says why with the error.
+// scoreOnly scores a point against the model as it is, without learning it:
+// a point not newer than the series' last, which the error says, or a point
+// in maintenance, which is never flagged.
 //
 //go:noinline
-func (d *Detector) scoreOld(m *Model, t int64, x float64) (Result, error) {
+func (d *Detector) scoreOnly(m *Model, t int64, x float64, c Condition) (Result, error) {
 	var p prediction
-	d.predict(m, t, &p)
+	d.predict(m, t, c, &p)
 	var e evidence
 	d.gather(m, &p, x, &e)
 	var res Result
 	d.decide(m, &p, &e, t, &res)
-	if t == m.last {
-		return res, ErrDuplicate
+	if c == InMaintenance {
+		res.Anomaly = false
 	}
-	return res, ErrOutOfOrder
+	switch {
+	case t == m.last:
+		return res, ErrDuplicate
+	case t < m.last:
+		return res, ErrOutOfOrder
+	}
+	return res, nil
 }
 
 // prediction is what the model expects of a point, before seeing its value.
@@ -240,10 +278,10 @@ type knotPos struct {
 	w    float32
 }
 
-// predict predicts the point at time t with both models and keeps the one
-// with the smaller spread.
-func (d *Detector) predict(m *Model, t int64, p *prediction) {
-	sec := floorDiv(t, 1e9)
+// predict predicts the point at time t, in condition c, with both models
+// and keeps the one with the smaller spread.
+func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
+	sec := d.seasonSeconds(t, c)
 	p.daily.i, p.daily.j, p.daily.w = knots(sec, dailySlots, dailySlotSeconds)
 	p.weekly.i, p.weekly.j, p.weekly.w = knots(sec, weeklySlots, weeklySlotSeconds)
 	var season float32
@@ -261,6 +299,17 @@ func (d *Detector) predict(m *Model, t int64, p *prediction) {
 	if (d.cfg.Daily || d.cfg.Weekly) && t-m.first >= day*1e9 && m.spreadSeason < seasonGain*m.spreadFlat {
 		p.expected, p.sigma = p.seasonal, p.seasonSigma
 	}
+}
+
+// seasonSeconds is where the point at time t, in condition c, falls in the
+// seasons: its local time in seconds (see Zone), moved to the same time of
+// day on another weekday for a holiday.
+func (d *Detector) seasonSeconds(t int64, c Condition) int64 {
+	sec := d.zone.Local(floorDiv(t, 1e9))
+	if c >= holidayBase {
+		sec = onWeekday(sec, time.Weekday(c-holidayBase))
+	}
+	return sec
 }
 
 // evidence is how surprising a point is, by each rule, and what learning

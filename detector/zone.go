@@ -59,14 +59,23 @@ func UTC() Zone {
 // time.LoadLocation finds it (the system's zoneinfo, or the database
 // compiled in by importing time/tzdata).
 func LoadZone(name string) (Zone, error) {
+	loc, err := zoneLocation(name)
+	if err != nil {
+		return Zone{}, err
+	}
+	return ZoneOf(loc), nil
+}
+
+// zoneLocation returns the location of a zone's name, as LoadZone takes it.
+func zoneLocation(name string) (*time.Location, error) {
 	if name == "" || name == "UTC" {
-		return UTC(), nil
+		return time.UTC, nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return Zone{}, fmt.Errorf("time zone %q: %w (want \"UTC\", \"Local\" or an IANA name such as \"Europe/Berlin\")", name, err)
+		return nil, fmt.Errorf("time zone %q: %w (want \"UTC\", \"Local\" or an IANA name such as \"Europe/Berlin\")", name, err)
 	}
-	return ZoneOf(loc), nil
+	return loc, nil
 }
 
 // ZoneOf returns the zone of loc.
