@@ -365,10 +365,9 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 		}
 		if allDay {
 			// Whole days in the calendar's zone, so that an occurrence
-			// across a daylight-saving change lasts 23 or 25 hours.
-			y, m, d := start.Date()
-			for e.days = 1; time.Date(y, m, d+e.days, 0, 0, 0, 0, start.Location()).Before(end); e.days++ {
-			}
+			// across a daylight-saving change lasts 23 or 25 hours: the
+			// dates' distance, rounded, is a count of days.
+			e.days = int((end.Sub(start) + 12*time.Hour) / (24 * time.Hour))
 		} else {
 			e.exact = end.Sub(start)
 		}
