@@ -4,8 +4,10 @@
 //	     -> collectors (telegraf-anomaly, configs/collector.conf, processors.anomaly) -> InfluxDB
 //
 // against a real Kafka broker and a real InfluxDB server on 127.0.0.1, installed
-// and started by scripts/kafka.sh and scripts/influxdb.sh. See README.md here for
-// the layout, how to run it by hand and what the tests prove.
+// and started by scripts/kafka.sh and scripts/influxdb.sh, and of
+// outputs.alertmanager against a real Alertmanager (scripts/alertmanager.sh).
+// See README.md here for the layout, how to run it by hand and what the tests
+// prove.
 //
 // The tests run with `go test ./e2e/` (or `make e2e`). They are never skipped
 // because a server is missing: the servers are installed by the tests, and a

@@ -26,8 +26,10 @@ type env struct {
 	telegraf  string // the built telegraf-anomaly binary
 	kafka     string // bootstrap address
 	influxURL string // http://127.0.0.1:PORT
+	amURL     string // Alertmanager: http://127.0.0.1:PORT
+	webhook   *webhook
 	scriptEnv []string
-	ports     []int // Kafka, Kafka controller, InfluxDB HTTP, InfluxDB RPC
+	ports     []int // Kafka, Kafka controller, InfluxDB HTTP, InfluxDB RPC, Alertmanager
 }
 
 var (
@@ -107,7 +109,7 @@ func runMain(m *testing.M) (code int) {
 	if setupErr != nil {
 		logf("SETUP FAILED: %v", setupErr)
 	} else {
-		logf("setup done in %s: Kafka %s, InfluxDB %s", time.Since(start).Round(time.Millisecond), e.kafka, e.influxURL)
+		logf("setup done in %s: Kafka %s, InfluxDB %s, Alertmanager %s", time.Since(start).Round(time.Millisecond), e.kafka, e.influxURL, e.amURL)
 	}
 	defer func() {
 		teardown("tests done")
@@ -125,12 +127,17 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[e2e %s] %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
-// setup builds the binary and installs and starts Kafka and InfluxDB, on free
-// loopback ports and in the run directory, so a developer's own servers on
-// the default ports (scripts/*.sh with no environment) are never touched.
+// setup builds the binary and installs and starts Kafka, InfluxDB and
+// Alertmanager, on free loopback ports and in the run directory, so a
+// developer's own servers on the default ports (scripts/*.sh with no
+// environment) are never touched. Alertmanager notifies every alert to
+// e.webhook.
 func setup() error {
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
+		return err
+	}
+	if e.webhook, err = startWebhook(); err != nil {
 		return err
 	}
 	setPorts(ports)
@@ -138,6 +145,9 @@ func setup() error {
 		return err
 	}
 	if err := script(5*time.Minute, "influxdb.sh", "start"); err != nil {
+		return err
+	}
+	if err := script(5*time.Minute, "alertmanager.sh", "start"); err != nil {
 		return err
 	}
 	// Build while Kafka starts: both take a while on a cold machine.
@@ -153,17 +163,21 @@ func setup() error {
 	return errors.Join(buildErr, kafkaErr)
 }
 
-// setPorts points the scripts at ports: Kafka, its controller, InfluxDB HTTP, InfluxDB RPC.
+// setPorts points the scripts at ports: Kafka, its controller, InfluxDB HTTP,
+// InfluxDB RPC, Alertmanager; and Alertmanager at e.webhook.
 func setPorts(ports []int) {
 	e.ports = ports
 	e.kafka = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	e.influxURL = fmt.Sprintf("http://127.0.0.1:%d", ports[2])
+	e.amURL = fmt.Sprintf("http://127.0.0.1:%d", ports[4])
 	e.scriptEnv = append(os.Environ(),
 		"ANOMALY_RUN_DIR="+filepath.Join(e.tmp, "run"),
 		"ANOMALY_KAFKA_PORT="+strconv.Itoa(ports[0]),
 		"ANOMALY_KAFKA_CONTROLLER_PORT="+strconv.Itoa(ports[1]),
 		"ANOMALY_INFLUXDB_PORT="+strconv.Itoa(ports[2]),
 		"ANOMALY_INFLUXDB_RPC_PORT="+strconv.Itoa(ports[3]),
+		"ANOMALY_ALERTMANAGER_PORT="+strconv.Itoa(ports[4]),
+		"ANOMALY_ALERTMANAGER_WEBHOOK_URL="+e.webhook.url,
 		// A fresh clone installs Kafka from Maven Central: allow for a slow first start.
 		"ANOMALY_START_TIMEOUT=180",
 	)
@@ -183,7 +197,7 @@ func startKafka() error {
 	if perr != nil {
 		return errors.Join(err, perr)
 	}
-	setPorts([]int{ports[0], ports[1], e.ports[2], e.ports[3]})
+	setPorts([]int{ports[0], ports[1], e.ports[2], e.ports[3], e.ports[4]})
 	return script(5*time.Minute, "kafka.sh", "start")
 }
 
@@ -226,7 +240,7 @@ func stopServers() {
 	if e.scriptEnv == nil {
 		return
 	}
-	for _, s := range []string{"kafka.sh", "influxdb.sh"} {
+	for _, s := range []string{"kafka.sh", "influxdb.sh", "alertmanager.sh"} {
 		if err := script(time.Minute, s, "stop"); err != nil {
 			logf("%v", err)
 		}
@@ -240,7 +254,7 @@ var watchdog *exec.Cmd
 
 func startWatchdog() error {
 	sh := `while kill -0 "$1" 2>/dev/null; do sleep 1; done
-bash "$2/scripts/kafka.sh" stop; bash "$2/scripts/influxdb.sh" stop`
+bash "$2/scripts/kafka.sh" stop; bash "$2/scripts/influxdb.sh" stop; bash "$2/scripts/alertmanager.sh" stop`
 	cmd := exec.Command("bash", "-c", sh, "e2e-watchdog", strconv.Itoa(os.Getpid()), e.root)
 	cmd.Env = e.scriptEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

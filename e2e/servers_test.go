@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,6 +342,83 @@ func hostsPerPartition(prefix string, partitions int32) []string {
 		if p := partitionOf(h, partitions); out[p] == "" {
 			out[p] = h
 			found++
+		}
+	}
+	return out
+}
+
+// ---- Alertmanager (API v2, and the notifications of its webhook receiver) ----
+
+// amAlert is an alert as Alertmanager lists it.
+type amAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
+	Status      struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+// amAlerts returns the alerts Alertmanager holds as firing (GET /api/v2/alerts
+// lists no resolved alert) whose labels match every matcher (`name="value"`).
+func amAlerts(matchers ...string) ([]amAlert, error) {
+	v := url.Values{"filter": matchers}
+	resp, err := http.Get(e.amURL + "/api/v2/alerts?" + v.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("Alertmanager GET /api/v2/alerts: HTTP %d: %s", resp.StatusCode, b)
+	}
+	var alerts []amAlert
+	return alerts, json.Unmarshal(b, &alerts)
+}
+
+// notification is one alert of a webhook notification: "firing" or "resolved".
+type notification struct {
+	Status string            `json:"status"`
+	Labels map[string]string `json:"labels"`
+}
+
+// webhook receives Alertmanager's notifications (scripts/alertmanager.sh
+// routes every alert to it, each in a group of its own).
+type webhook struct {
+	url   string
+	mu    sync.Mutex
+	notes []notification
+}
+
+func startWebhook() (*webhook, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("webhook listener: %w", err)
+	}
+	w := &webhook{url: "http://" + l.Addr().String() + "/"}
+	go http.Serve(l, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { //nolint:errcheck // serves until the process ends
+		var msg struct {
+			Alerts []notification `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			logf("webhook: undecodable notification: %v", err)
+		}
+		w.mu.Lock()
+		w.notes = append(w.notes, msg.Alerts...)
+		w.mu.Unlock()
+	}))
+	return w, nil
+}
+
+// notified returns the notifications of the alerts with label name=value.
+func (w *webhook) notified(name, value string) []notification {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []notification
+	for _, n := range w.notes {
+		if n.Labels[name] == value {
+			out = append(out, n)
 		}
 	}
 	return out

@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # sourced; variables are used by the callers
 # Shared helpers for scripts/kafka.sh, scripts/kafka-topic.sh, scripts/influxdb.sh,
-# scripts/bench-pipeline.sh and scripts/test.sh.
+# scripts/alertmanager.sh, scripts/bench-pipeline.sh and scripts/test.sh.
 # Sourced, not executed. The caller has already done `set -euo pipefail`.
 #
 # Layout (both directories are git-ignored):
@@ -83,23 +83,27 @@ server_command() {
     esac
 }
 
-# wait_http_204 URL SECONDS [PID]: wait until URL answers 204 No Content, as /ping
-# does once InfluxDB or Telegraf's HTTP listener serves. Fails after SECONDS,
-# logging the last HTTP code, or as soon as PID, if given, is no longer alive.
-wait_http_204() {
-    local url="$1" seconds="$2" pid="${3:-}" deadline code
+# wait_http CODE URL SECONDS [PID]: wait until URL answers the HTTP status CODE.
+# Fails after SECONDS, logging the last HTTP code, or as soon as PID, if given,
+# is no longer alive.
+wait_http() {
+    local want="$1" url="$2" seconds="$3" pid="${4:-}" deadline code
     deadline=$(( $(now_ms) + seconds * 1000 ))
     while :; do
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)"
-        [[ "$code" == 204 ]] && return 0
+        [[ "$code" == "$want" ]] && return 0
         [[ -z "$pid" ]] || pid_alive "$pid" || return 1
         if (( $(now_ms) > deadline )); then
-            log "no 204 from $url after ${seconds}s (last HTTP code $code)"
+            log "no $want from $url after ${seconds}s (last HTTP code $code)"
             return 1
         fi
         sleep 0.1
     done
 }
+
+# wait_http_204 URL SECONDS [PID]: wait_http for 204 No Content, as /ping answers
+# once InfluxDB or Telegraf's HTTP listener serves.
+wait_http_204() { wait_http 204 "$@"; }
 
 # stop_pid NAME PIDFILE MARKER: TERM the PID from the PID file, wait up to
 # $STOP_TIMEOUT s, then KILL. Only ever signals that one PID. Removes the PID file.
@@ -154,4 +158,20 @@ apt_install() {
         as_root apt-get update -qq
         as_root apt-get install -y -qq "$@" >/dev/null
     fi
+}
+
+# apt_install_no_start PKG...: apt_install, with the packages' services left
+# stopped. A package's postinst runs `invoke-rc.d NAME start`, which would start a
+# system instance on its default port and data dir; policy-rc.d exit code 101
+# tells invoke-rc.d not to start services: a temporary one is installed if the
+# system has none.
+apt_install_no_start() {
+    local policy=/usr/sbin/policy-rc.d added_policy="" rc=0
+    if [[ ! -e "$policy" ]]; then
+        as_root sh -c "printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy"
+        added_policy=1
+    fi
+    ( apt_install "$@" ) || rc=$?
+    [[ -z "$added_policy" ]] || as_root rm -f "$policy"
+    return "$rc"
 }

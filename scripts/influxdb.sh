@@ -32,18 +32,7 @@ cmd_install() {
         return 0
     fi
     local t0; t0="$(now_ms)"
-    # The package's postinst runs `invoke-rc.d influxdb start`, which would start a system
-    # influxd on 0.0.0.0:8086 with /var/lib/influxdb. policy-rc.d exit code 101 tells
-    # invoke-rc.d not to start services; install a temporary one if the system has none.
-    local policy=/usr/sbin/policy-rc.d added_policy=""
-    if [[ ! -e "$policy" ]]; then
-        as_root sh -c "printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy"
-        added_policy=1
-    fi
-    local rc=0
-    ( apt_install influxdb influxdb-client ) || rc=$?
-    [[ -n "$added_policy" ]] && as_root rm -f "$policy"
-    [[ $rc -eq 0 ]] || die "apt-get install influxdb influxdb-client failed"
+    apt_install_no_start influxdb influxdb-client || die "apt-get install influxdb influxdb-client failed"
     stop_system_service
     log "InfluxDB installed: $(influxd version 2>/dev/null | head -1) ($(( ($(now_ms) - t0) / 1000 ))s)"
 }

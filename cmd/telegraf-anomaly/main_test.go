@@ -38,7 +38,7 @@ func TestFlags(t *testing.T) {
 
 	out.Reset()
 	require.NoError(t, run([]string{"plugins"}, &out))
-	for _, want := range []string{"kafka_consumer", "internal", "anomaly", "influxdb_v2", "discard"} {
+	for _, want := range []string{"kafka_consumer", "internal", "anomaly", "alertmanager", "influxdb_v2", "discard"} {
 		require.Contains(t, out.String(), want)
 	}
 

@@ -1,11 +1,13 @@
 package main
 
-// The plugins compiled into the binary: ours, and the upstream ones an
+// The plugins compiled into the binary: ours (the incident alerts go to
+// Alertmanager through outputs.alertmanager), and the upstream ones an
 // anomaly-detection pipeline needs (Kafka, InfluxDB, files, sockets, HTTP;
 // processors.defaults fills in missing fields, and is the benchmarks'
 // reference for a processor that adds one field to each metric).
 import (
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/inputs/internalstats"
+	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/outputs/alertmanager"
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 
 	_ "github.com/influxdata/telegraf/plugins/inputs/file"

@@ -1,0 +1,106 @@
+package alertmanager
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIncidentsSurviveARestart(t *testing.T) {
+	am1, am2 := newFakeAM(t), newFakeAM(t)
+	urls := []string{am1.URL, am2.URL}
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	withState := func(a *Alertmanager) { a.StateFile = file }
+
+	before, _, _ := newOutput(t, urls, withState)
+	am2.fail(http.StatusServiceUnavailable, "")
+	require.NoError(t, before.Write([]telegraf.Metric{openEvent(id1), openEvent(id2)}))
+	require.NoError(t, before.Write([]telegraf.Metric{resolvedEvent(id2)}))
+	am1.taken()
+	// No Close: the file is written at each change, so a crash loses nothing.
+
+	after, _, _ := newOutput(t, urls, withState)
+	require.Equal(t, before.sorted(), after.sorted(), "the same incidents, resolution pending for am2 included")
+	require.Equal(t, int64(1), stat(after, "open_incidents"))
+	require.Equal(t, int64(1), stat(after, "pending_resolved"))
+
+	am2.fail(0, "")
+	resend(after)
+	require.Equal(t, []string{id1}, idsOf(am1.alerts(t)))
+	require.Equal(t, []string{id1, id2}, idsOf(am2.alerts(t)))
+	require.Equal(t, []string{id1}, keptIDs(after))
+}
+
+func TestRestoredIncidentsAreSentOnConnect(t *testing.T) {
+	am := newFakeAM(t)
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	withState := func(a *Alertmanager) { a.StateFile = file }
+	before, _, _ := newOutput(t, []string{am.URL}, withState)
+	require.NoError(t, before.Write([]telegraf.Metric{openEvent(id1)}))
+	am.taken()
+
+	after, _, _ := newOutput(t, []string{am.URL}, withState)
+	require.NoError(t, after.Connect())
+	require.Eventually(t, func() bool { return len(am.taken()) == 1 }, 5*time.Second, 10*time.Millisecond,
+		"Alertmanager may have let the incident expire while Telegraf was stopped")
+}
+
+func TestStateKeepsOnlyWhatTheConfigurationCanUse(t *testing.T) {
+	am1, am2 := newFakeAM(t), newFakeAM(t)
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	before, _, _ := newOutput(t, []string{am1.URL, am2.URL}, func(a *Alertmanager) { a.StateFile = file })
+	am2.fail(http.StatusServiceUnavailable, "")
+	require.NoError(t, before.Write([]telegraf.Metric{openEvent(id1), openEvent(id2), openEvent(id3), resolvedEvent(id3)}))
+
+	// am2 left the configuration: the resolution it missed is done; max_incidents shrank.
+	after, log, _ := newOutput(t, []string{am1.URL}, func(a *Alertmanager) { a.StateFile = file; a.MaxIncidents = 1 })
+	require.Equal(t, []string{id1}, keptIDs(after), "the oldest kept")
+	require.Equal(t, int64(1), stat(after, "untracked_incidents"))
+	require.Contains(t, log.Warnings()[0], "the newest 1 are dropped")
+}
+
+func TestUnusableStateIsMovedAside(t *testing.T) {
+	for _, tc := range []struct{ name, content string }{
+		{"not JSON", "{"},
+		{"another layout", `{"version": 99, "incidents": []}`},
+		{"an incident without labels", `{"version": 1, "incidents": [{"id": "a", "alert": {"startsAt": "2024-03-01T00:00:00Z"}}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "alertmanager.state")
+			require.NoError(t, os.WriteFile(file, []byte(tc.content), 0o600))
+			a, log, _ := newOutput(t, []string{"http://127.0.0.1:1"}, func(a *Alertmanager) { a.StateFile = file })
+			require.Empty(t, a.incidents)
+			require.Equal(t, int64(1), stat(a, "state_errors"))
+			aside := file + ".unusable-20240301T010000Z"
+			kept, err := os.ReadFile(aside)
+			require.NoError(t, err)
+			require.Equal(t, tc.content, string(kept), "moved, never deleted")
+			require.Contains(t, log.LastError(), "moved it to "+aside)
+			_, err = os.Stat(file)
+			require.ErrorIs(t, err, os.ErrNotExist)
+		})
+	}
+}
+
+func TestStateWriteFailureIsRetried(t *testing.T) {
+	am := newFakeAM(t)
+	dir := filepath.Join(t.TempDir(), "missing")
+	file := filepath.Join(dir, "alertmanager.state")
+	a, log, _ := newOutput(t, []string{am.URL}, func(a *Alertmanager) { a.StateFile = file })
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id1)}), "the alert is sent all the same")
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id2)}))
+	require.GreaterOrEqual(t, stat(a, "state_errors"), int64(2))
+	require.Len(t, log.Errors(), 1, "logged once")
+
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	require.NoError(t, a.Close())
+	saved, err := readState(file)
+	require.NoError(t, err)
+	require.Len(t, saved.Incidents, 2, "Close writes what the failed writes could not")
+}
