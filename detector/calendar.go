@@ -311,12 +311,21 @@ type CalendarSource struct {
 	Index int
 }
 
-// calendarFile is a source as last read successfully.
+// calendarFile is a source's events as last read successfully, and the
+// file as last seen.
 type calendarFile struct {
-	source  CalendarSource
-	size    int64
-	modTime time.Time
-	events  []event
+	source CalendarSource
+	// read is the file whose events these are; seen, the file as the last
+	// look found it (read, or one that could not be read).
+	read, seen fileStamp
+	events     []event
+}
+
+// fileStamp tells a file's versions apart: its size and modification time,
+// or that it could not be found.
+type fileStamp struct {
+	size, modTime int64 // bytes; ns since the Unix epoch
+	missing       bool
 }
 
 // NewCalendar returns the calendar of entries (periods made by
@@ -359,26 +368,28 @@ func newCalendar(loc *time.Location, entries []Period, files []*calendarFile) *C
 }
 
 // Reload reads again the files that changed (in size or modification time)
-// since they were read, and returns the calendar to use from now on: c itself
+// since the last look, and returns the calendar to use from now on: c itself
 // when none changed. A file that cannot be read or is not valid keeps its
-// previous events in force, and the error names it; the other files are
-// reloaded all the same. Call it every few seconds, or on demand (SIGHUP):
-// it costs a stat per file when nothing changed.
+// previous events in force; the error names it, once per version of the
+// file (the next Reload says nothing of it until it changes again), and the
+// other files are reloaded all the same. Call it every few seconds, or on
+// demand (SIGHUP): it costs a stat per file when nothing changed. It reads
+// only what never changes in c, so it may run beside c.At.
 func (c *Calendar) Reload() (*Calendar, error) {
 	var errs []error
 	var files []*calendarFile // a copy of c.files, once one changed
 	for i, f := range c.files {
-		changed, err := f.changed()
-		if err == nil && !changed {
+		stamp, err := stampOf(f.source.Path)
+		if stamp == f.seen {
 			continue
 		}
-		var g *calendarFile
+		g := f
 		if err == nil {
 			g, err = readCalendarFile(f.source, c.loc)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w; the calendar read at %s stays in force", err, f.modTime.Format(time.RFC3339)))
-			continue
+			g = &calendarFile{source: f.source, read: f.read, seen: stamp, events: f.events}
+			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)))
 		}
 		if files == nil {
 			files = slices.Clone(c.files)

@@ -413,7 +413,7 @@ func TestCalendarFileErrors(t *testing.T) {
 
 // TestCalendarReload replaces a calendar file at run time: the new events
 // are picked up; a bad or missing file keeps the previous ones in force,
-// with an error naming it; an unchanged file costs no reading.
+// with an error naming it once; an unchanged file costs no reading.
 func TestCalendarReload(t *testing.T) {
 	dir := t.TempDir()
 	write := func(summary, day string, age time.Duration) string {
@@ -425,7 +425,21 @@ func TestCalendarReload(t *testing.T) {
 		}
 		return path
 	}
-	path := write("first", "20250101", 3*time.Second)
+	// reload checks what Reload says: a new calendar or c, an error containing want or none.
+	reload := func(what string, c *Calendar, wantNew bool, want string) *Calendar {
+		t.Helper()
+		next, err := c.Reload()
+		switch {
+		case (next != c) != wantNew:
+			t.Errorf("%s: Reload gave a new calendar: %v, want %v", what, next != c, wantNew)
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", what, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: error %v, want one with %q", what, err, want)
+		}
+		return next
+	}
+	path := write("first", "20250101", 4*time.Second)
 	c, err := NewCalendar(nil, nil, []CalendarSource{{Path: path}})
 	if err != nil {
 		t.Fatal(err)
@@ -433,41 +447,36 @@ func TestCalendarReload(t *testing.T) {
 	if got := names(t, c, "2025-01-01T12:00:00Z"); got != "first" {
 		t.Fatalf("first read: %q", got)
 	}
-	if next, err := c.Reload(); next != c || err != nil {
-		t.Errorf("unchanged file: Reload gave %p, %v; want the same calendar, no error", next, err)
-	}
+	c = reload("unchanged", c, false, "")
 
-	write("second", "20250202", 2*time.Second)
-	next, err := c.Reload()
-	if err != nil || next == c {
-		t.Fatalf("replaced file: Reload gave %v, same calendar %v", err, next == c)
-	}
-	if got := names(t, next, "2025-02-02T12:00:00Z") + "|" + names(t, next, "2025-01-01T12:00:00Z"); got != "second|" {
+	write("second", "20250202", 3*time.Second)
+	c = reload("replaced", c, true, "")
+	if got := names(t, c, "2025-02-02T12:00:00Z") + "|" + names(t, c, "2025-01-01T12:00:00Z"); got != "second|" {
 		t.Errorf("after the replacement: %q, want second alone", got)
 	}
-	c = next
 
 	if err := os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20250303\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	next, err = c.Reload()
-	if next != c || err == nil || !strings.Contains(err.Error(), "calendar file "+path+", line 3") || !strings.Contains(err.Error(), "stays in force") {
-		t.Errorf("bad file: Reload gave a new calendar %v, error %v; want the same one and the file's line", next != c, err)
-	}
-	if got := names(t, c, "2025-02-02T12:00:00Z"); got != "second" {
-		t.Errorf("after a bad file: %q, want the previous calendar", got)
+	c = reload("bad file", c, true, "calendar file "+path+", line 3")
+	c = reload("bad file again", c, false, "")
+	if got := names(t, c, "2025-02-02T12:00:00Z") + "|" + names(t, c, "2025-03-03T12:00:00Z"); got != "second|" {
+		t.Errorf("after a bad file: %q, want the previous events", got)
 	}
 
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if next, err = c.Reload(); next != c || err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("removed file: Reload gave a new calendar %v, error %v", next != c, err)
+	c = reload("removed", c, true, path)
+	c = reload("removed still", c, false, "")
+	if got := names(t, c, "2025-02-02T12:00:00Z"); got != "second" {
+		t.Errorf("after the file's removal: %q, want the previous events", got)
 	}
 
-	write("third", "20250404", time.Second)
-	if next, err = c.Reload(); err != nil || names(t, next, "2025-04-04T12:00:00Z") != "third" {
-		t.Errorf("file back: %v, %q", err, names(t, next, "2025-04-04T12:00:00Z"))
+	write("third", "20250404", 2*time.Second)
+	c = reload("back", c, true, "")
+	if got := names(t, c, "2025-04-04T12:00:00Z"); got != "third" {
+		t.Errorf("file back: %q", got)
 	}
 }
 

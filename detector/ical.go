@@ -48,13 +48,13 @@ func calendarError(path string, line int, format string, args ...any) error {
 	return fmt.Errorf("calendar file %s: %s", path, fmt.Sprintf(format, args...))
 }
 
-// changed reports whether f's file is no longer the one read.
-func (f *calendarFile) changed() (bool, error) {
-	info, err := os.Stat(f.source.Path)
+// stampOf returns the stamp of the file at path, and why it is missing.
+func stampOf(path string) (fileStamp, error) {
+	info, err := os.Stat(path)
 	if err != nil {
-		return false, fmt.Errorf("calendar file %s: %w", f.source.Path, err)
+		return fileStamp{missing: true}, fmt.Errorf("calendar file: %w", err)
 	}
-	return info.Size() != f.size || !info.ModTime().Equal(f.modTime), nil
+	return fileStamp{size: info.Size(), modTime: info.ModTime().UnixNano()}, nil
 }
 
 // readCalendarFile reads the events of source's file.
@@ -83,7 +83,8 @@ func readCalendarFile(source CalendarSource, loc *time.Location) (*calendarFile,
 	if err != nil {
 		return nil, err
 	}
-	return &calendarFile{source: source, size: info.Size(), modTime: info.ModTime(), events: events}, nil
+	stamp := fileStamp{size: info.Size(), modTime: info.ModTime().UnixNano()}
+	return &calendarFile{source: source, read: stamp, seen: stamp, events: events}, nil
 }
 
 // icsLines is a calendar file's physical lines and where its components and
