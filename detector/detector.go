@@ -2,10 +2,11 @@
 // time, with small online models held per series.
 //
 // Each series keeps a Model: a fast level, a seasonal baseline (daily and weekly
-// profiles keyed on event time, in local time of Config.TimeZone), a robust spread for each, and calibrated
-// estimates of how often large deviations happen. A point's score is the
-// estimated chance p of what it shows, on a log scale, so one threshold means
-// the same on a quiet series as on a noisy one:
+// profiles keyed on event time, as local time in Config.TimeZone), a robust
+// spread for each, and calibrated estimates of how often large deviations
+// happen. A point's score is the estimated chance p of what it shows, on a
+// log scale, so one threshold means the same on a quiet series as on a noisy
+// one:
 //
 //	score = -log10(p) / 10     (score 0.5: a deviation seen once in 100,000 points)
 //
