@@ -1,4 +1,5 @@
-# telegraf-anomaly: the two commands a new user needs are `make run` and `make test`.
+# telegraf-anomaly: the two commands a new user needs are `make run` and `make test`;
+# a developer's loop is `make unit`.
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,29 +9,35 @@ LDFLAGS := -X main.version=$(VERSION) \
 	-X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION) \
 	-X github.com/telegraf-anomaly/telegraf-anomaly.TelegrafVersion=$(TELEGRAF_VERSION)
 
-.PHONY: all build run test unit bench e2e bench-pipeline nab fmt clean
+.PHONY: all build run test unit bench e2e bench-pipeline nab docs fmt clean
 
 all: build
 
-## build: put the binaries in bin/
+## build: put the three binaries in bin/: telegraf-anomaly, anomaly, anomaly-execd
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/telegraf-anomaly ./cmd/anomaly
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/telegraf-anomaly ./cmd/anomaly ./cmd/anomaly-execd
 
 ## run: build, replay the bundled series through processors.anomaly and show the anomalies
 run: build
 	@echo "Replaying testdata/*.lp through processors.anomaly (sample.conf); anomalous points:"
 	@bin/telegraf-anomaly --config sample.conf --once
 	@echo
-	@bin/anomaly report --out bin/demo-report.html testdata/*.lp
-	@echo "Every scored point: bin/demo-scored.lp; a chart of each series: bin/demo-report.html"
+	@bin/anomaly report --windows testdata/windows.json --out bin/demo-report.html testdata/*.lp
+	@echo "Every scored point: bin/demo-scored.lp; a chart of each series with its labelled windows: bin/demo-report.html"
 
 ## test: every test: unit, plugin through Telegraf's agent, NAB scorer, browser, end to end
 test:
 	bash scripts/test.sh
 
-## nab: score the default detector on the NAB corpus in ../shared/nab
+## unit: every test that needs no server, with the race detector (-short skips the
+##       end-to-end tests, which need Kafka and InfluxDB, and one 10M-series stress test)
+unit:
+	$(GO) test -short -race -timeout 20m ./...
+
+## nab: score the default detector on the NAB corpus bundled in the tool
+##      (NAB_DIR=DIR: on another copy of the corpus)
 nab: build
-	bin/anomaly nab --nab-dir $(or $(NAB_DIR),../shared/nab)
+	bin/anomaly nab $(if $(NAB_DIR),--nab-dir $(NAB_DIR))
 
 ## bench: the speed and memory figures, one "name value unit" line each at the end
 bench: build
@@ -44,6 +51,12 @@ e2e:
 ## bench-pipeline: the pipeline's throughput with scoring on; ends with "pipeline_points_per_second N"
 bench-pipeline:
 	bash scripts/bench-pipeline.sh
+
+## docs: write each plugin README's sample.conf block and "Global configuration options"
+##       section with Telegraf's generator, then check the READMEs with Telegraf's linter
+docs:
+	for d in plugins/*/*/; do (cd $$d && $(GO) tool readme_config_includer) || exit 1; done
+	$(GO) tool readme_linter plugins/*/*/README.md
 
 fmt:
 	gofmt -l -w .

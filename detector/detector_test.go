@@ -134,6 +134,27 @@ func TestSubtleShiftIsSeenByTheLikelihood(t *testing.T) {
 	if countAnomalies(rs) == 0 {
 		t.Errorf("a 3-sigma shift for 40 points is not flagged")
 	}
+	// Its first points are a new shape too (pattern); once the shape is
+	// familiar, the drift is what remains.
+	if r := rs[len(rs)-1]; r.Reason != Drift {
+		t.Errorf("the strongest evidence at the end of the shift is %v, want drift", r.Reason)
+	}
+}
+
+// TestDeviationIsOutsideTheBand: a spike within the range seen, far from
+// the prediction, is flagged for its deviation and lies outside the band.
+func TestDeviationIsOutsideTheBand(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
+	var m Model
+	nz := noise(6, 1)
+	d.Update(&m, t0, 80) // a wide range from the start: no new territory later
+	d.Update(&m, t0+5*minute, 120)
+	feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
+	r, _ := d.Update(&m, t0+2002*5*minute, 112)
+	lower, upper := r.Bounds()
+	if !r.Anomaly || r.Reason != Deviation || upper >= 112 {
+		t.Errorf("a 12-sigma spike within the range: %+v, band [%v, %v]; want a deviation outside the band", r, lower, upper)
+	}
 }
 
 func TestSeasonalPatternIsLearned(t *testing.T) {
@@ -404,13 +425,20 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestAlarmIsHeld(t *testing.T) {
+// TestIncidentLifecycle protects the alarm's lifecycle: a flag opens an
+// incident; while it is open its points are not flagged and score 0; it
+// resolves on the calmPoints-th calm point in a row; then the series is
+// armed again and the next spike opens a new incident at once.
+func TestIncidentLifecycle(t *testing.T) {
 	d := newDetector(t, nil)
 	var m Model
 	gauss := noise(12, 1)
 	nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) } // no false alarm before the burst
 	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
-	// A burst of spikes is one incident: one alert, and the held points score 0.
+	if _, ok := m.Incident(); ok {
+		t.Fatal("an incident before any flag")
+	}
+	// A burst of spikes, every other point, is one incident.
 	rs := feed(t, d, &m, t0+1000*minute, minute, 20, func(ts int64) float64 {
 		if (ts/minute)%2 == 0 {
 			return 100 + nz(ts)
@@ -420,22 +448,61 @@ func TestAlarmIsHeld(t *testing.T) {
 	if n := countAnomalies(rs); n != 1 {
 		t.Errorf("%d alerts for one burst of spikes, want 1", n)
 	}
-	for i, r := range rs {
-		if !r.Anomaly && r.Score >= d.cfg.threshold() {
-			t.Errorf("point %d of the burst scores %v while the alarm is held", i, r.Score)
+	opener := slices.IndexFunc(rs, func(r Result) bool { return r.Anomaly })
+	for i, r := range rs[opener+1:] {
+		if r.Score != 0 || r.Resolved {
+			t.Errorf("point %d after the flag, in the open incident: score %v, resolved %v", i+1, r.Score, r.Resolved)
 		}
 	}
-	// After the hold, a new spike is a new incident.
-	holdPoints := int(d.cfg.Hold / time.Minute)
-	feed(t, d, &m, t0+1020*minute, minute, holdPoints, func(ts int64) float64 { return 100 + nz(ts) })
-	if r, _ := d.Update(&m, t0+(1020+int64(holdPoints))*minute, 200); !r.Anomaly {
-		t.Errorf("a spike after the hold is not flagged: %+v", r)
+	inc, ok := m.Incident()
+	if want := (Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Open: true}); !ok || inc != want || inc.Reason == NoReason {
+		t.Errorf("during the burst: incident %+v, want %+v", inc, want)
+	}
+	// Calm points: the incident resolves once the evidence of the burst
+	// has faded (the likelihood's average surprise takes a few dozen
+	// points) and calmPoints points in a row have scored under the clear
+	// level; it cannot resolve sooner than calmPoints points.
+	calm := feed(t, d, &m, t0+1020*minute, minute, 100, func(ts int64) float64 { return 100 + nz(ts) })
+	resolved := slices.IndexFunc(calm, func(r Result) bool { return r.Resolved })
+	if resolved < calmPoints-1 || countAnomalies(calm) != 0 {
+		t.Fatalf("calm points resolved the incident at %d (want at least %d) with %d flags", resolved, calmPoints-1, countAnomalies(calm))
+	}
+	for i, r := range calm[:resolved] {
+		if r.Score != 0 {
+			t.Errorf("calm point %d in the open incident scores %v", i, r.Score)
+		}
+	}
+	if inc, _ := m.Incident(); inc.Open || inc.Points != 20-opener+resolved+1 {
+		t.Errorf("after it resolved: %+v, want closed, the points counted up to the resolving one (%d)", inc, 20-opener+resolved+1)
+	}
+	// Armed again: the next spike is a new incident.
+	at := t0 + 1120*minute
+	if r, _ := d.Update(&m, at, 200); !r.Anomaly {
+		t.Errorf("a spike after the incident resolved is not flagged: %+v", r)
+	}
+	if inc, _ := m.Incident(); !inc.Open || inc.Started != at || inc.Points != 1 {
+		t.Errorf("the new incident: %+v", inc)
 	}
 }
 
-// TestHoldIsEventTime: the hold lasts Config.Hold on the points' timestamps,
-// whatever the sampling: a second spike within it is held on 1-minute and on
-// 10-minute data alike, and one after it is flagged.
+// TestSecondIncidentTwoHoursLater: an incident two hours after another on
+// 5-minute data is flagged (a fixed 8-hour hold used to hide it).
+func TestSecondIncidentTwoHoursLater(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	step := 5 * minute
+	feed(t, d, &m, t0, step, 2000, daily(21))
+	first := t0 + 2000*step
+	r1, _ := d.Update(&m, first, 200)
+	feed(t, d, &m, first+step, step, 23, daily(22))
+	r2, _ := d.Update(&m, first+24*step, 200)
+	if !r1.Anomaly || !r2.Anomaly {
+		t.Errorf("spike at 200 on a cycle between 20 and 80: first flagged %v, the one 2 h later %v", r1.Anomaly, r2.Anomaly)
+	}
+}
+
+// TestHoldIsEventTime: with Config.Hold, an incident stays open that long
+// on the points' timestamps, whatever the sampling, and resolves then.
 func TestHoldIsEventTime(t *testing.T) {
 	for _, step := range []int64{minute, 10 * minute} {
 		d := newDetector(t, func(c *Config) { c.Hold = 2 * time.Hour })
@@ -445,61 +512,44 @@ func TestHoldIsEventTime(t *testing.T) {
 		feed(t, d, &m, t0, step, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 		at := t0 + 1000*step
 		if r, _ := d.Update(&m, at, 200); !r.Anomaly {
-			t.Fatalf("step %v: first spike not flagged: %+v", time.Duration(step), r)
+			t.Fatalf("step %v: spike not flagged: %+v", time.Duration(step), r)
 		}
-		quiet := func(from, to int64) {
-			for u := from; u < to; u += step {
-				d.Update(&m, u, 100+nz(u))
+		// 12 calm points of 10 minutes are the 2 hours, of 1 minute far less.
+		rs := feed(t, d, &m, at+step, step, int(2*time.Hour)/int(step)+1, func(ts int64) float64 { return 100 + nz(ts) })
+		for i, r := range rs {
+			if resolvedAt := at + int64(i+1)*step; r.Resolved != (resolvedAt == at+int64(2*time.Hour)) {
+				t.Errorf("step %v: point %v after the flag resolved %v, want true 2 h after it only", time.Duration(step), time.Duration(resolvedAt-at), r.Resolved)
 			}
 		}
-		quiet(at+step, at+int64(time.Hour))
-		if r, _ := d.Update(&m, at+int64(time.Hour), 200); r.Anomaly || r.Score != 0 {
-			t.Errorf("step %v: a spike 1 h after the alarm, within the 2 h hold: %+v", time.Duration(step), r)
-		}
-		quiet(at+int64(time.Hour)+step, at+int64(2*time.Hour))
-		if r, _ := d.Update(&m, at+int64(2*time.Hour), 300); !r.Anomaly {
-			t.Errorf("step %v: a spike 2 h after the alarm, when the hold has ended: %+v", time.Duration(step), r)
-		}
 	}
 }
 
-func TestHoldZeroHoldsNothing(t *testing.T) {
-	d := newDetector(t, func(c *Config) { c.Hold = 0 })
-	var m Model
-	gauss := noise(12, 1)
-	nz := func(ts int64) float64 { return max(-2, min(2, gauss(ts))) }
-	feed(t, d, &m, t0, minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
-	// Two spikes a few points apart: with no hold, both are alerts.
-	rs := feed(t, d, &m, t0+1000*minute, minute, 5, func(ts int64) float64 {
-		if (ts/minute)%4 == 0 {
-			return 200
-		}
-		return 100 + nz(ts)
-	})
-	if n := countAnomalies(rs); n != 2 {
-		t.Errorf("%d alerts for two spikes with Hold 0, want 2", n)
+// TestNewTerritory: a value beyond anything seen is flagged for its range,
+// and new territory far beyond the range scores above new territory just
+// past it (it used to score 1 whatever its size, so that the surest did not
+// stand out).
+func TestNewTerritory(t *testing.T) {
+	scoreOf := func(x float64) Result {
+		d := newDetector(t, nil)
+		var m Model
+		rng := rand.New(rand.NewPCG(13, 13))
+		// Heavy-tailed noise between about 50 and 150: a move to 400 is beyond
+		// anything seen, even though the tail of the deviations is heavy.
+		feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
+			return 100 + max(-50, min(50, rng.NormFloat64()/math.Max(0.1, math.Abs(rng.NormFloat64()))))
+		})
+		r, _ := d.Update(&m, t0+3000*minute, x)
+		return r
+	}
+	far, near := scoreOf(400), scoreOf(160)
+	if far.Score != 1 || !far.Anomaly || far.Reason != Range {
+		t.Errorf("a value far beyond the range seen: %+v, want score 1, an anomaly, reason range", far)
+	}
+	if near.Reason != Range || !(near.Score < far.Score) || !(near.Score > 0) {
+		t.Errorf("a value just past the range: %+v, want reason range and a score between 0 and the far one's", near)
 	}
 }
 
-func TestNewTerritoryScoresHighest(t *testing.T) {
-	d := newDetector(t, nil)
-	var m Model
-	rng := rand.New(rand.NewPCG(13, 13))
-	// Heavy-tailed noise between about 50 and 150: a move to 400 is beyond
-	// anything seen, even though the tail of the deviations is heavy.
-	feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
-		return 100 + max(-50, min(50, rng.NormFloat64()/math.Max(0.1, math.Abs(rng.NormFloat64()))))
-	})
-	r, _ := d.Update(&m, t0+3000*minute, 400)
-	if r.Score != 1 || !r.Anomaly {
-		t.Errorf("a value far beyond the range seen: %+v, want score 1 and an anomaly", r)
-	}
-}
-
-// TestDailyStepDoesNotShiftTheSeasonalLevel: on a daily square wave the plain
-// level lags every step long enough for a level shift to be accepted; the
-// seasonal model, which foresaw the step, must not be moved by it. (It once
-// was, and then it never became better than the plain level.)
 func TestDailyStepDoesNotShiftTheSeasonalLevel(t *testing.T) {
 	d := newDetector(t, func(c *Config) { c.Weekly = false })
 	var m Model

@@ -39,14 +39,18 @@ type Model struct {
 	// summed over it, so that on a level shift each model moves by its own
 	// mean error (a model that foresaw the move does not move). The sums
 	// mean nothing while shiftRun is 0: a new run resets them.
-	shiftRun       int32
+	shiftRun int16
+	// calm counts the open incident's points in a row that scored under
+	// the clear level, and is closed when no incident is open; cause is
+	// the reason of the flag that opened the latest incident.
+	calm           uint8
+	cause          Reason
 	shiftSumFlat   float32
 	shiftSumSeason float32
 
-	// alarmAt is the event time of the last flagged point (noAlarm if none):
-	// an alarm is held for Config.Hold after it, during which the same
-	// incident is not flagged again.
-	alarmAt int64
+	// openedAt is the event time of the flag that opened the latest
+	// incident, noIncident before the first.
+	openedAt int64
 
 	// lo and hi are the range of the values seen so far.
 	lo, hi float64
@@ -67,6 +71,12 @@ type Model struct {
 	novelRate float32
 	novel     uint16
 	recent    uint16
+
+	// The latest incident's highest score and the points scored while it
+	// was open, opener included (they are kept after it resolves, for its
+	// resolution to be reported).
+	peak   float32
+	points uint32
 }
 
 // ModelBytes is the size of one Model: the per-series state budget of the detector.
@@ -80,13 +90,30 @@ const (
 	priorTailShape = 0.2
 )
 
-// noAlarm is Model.alarmAt of a series that has never been flagged.
-const noAlarm = math.MinInt64
+// noIncident is Model.openedAt of a series that has never been flagged.
+const noIncident = math.MinInt64
 
-// held reports whether an alarm raised at m.alarmAt still holds at time t.
-func (m *Model) held(t int64, hold int64) bool {
-	since := t - m.alarmAt // negative only if it overflowed: no alarm for ages
-	return m.alarmAt != noAlarm && since >= 0 && since < hold
+// closed is Model.calm of a series with no open incident.
+const closed = math.MaxUint8
+
+// Incident is what a Model holds of a series' latest incident.
+type Incident struct {
+	Started int64   // event time of the flag that opened it, ns since the Unix epoch
+	Peak    float64 // the highest score of its points
+	Points  int     // points scored while it was open, the opener included
+	Reason  Reason  // the reason of the flag that opened it
+	Open    bool    // whether it is still open
+}
+
+// Incident returns the series' latest incident, and false if it has never
+// been flagged. After a point that opened one (Result.Anomaly) it is open;
+// after the point that resolved it (Result.Resolved) it holds the whole
+// incident, that point included.
+func (m *Model) Incident() (Incident, bool) {
+	if m.openedAt == noIncident {
+		return Incident{}, false
+	}
+	return Incident{Started: m.openedAt, Peak: float64(m.peak), Points: int(m.points), Reason: m.cause, Open: m.calm != closed}, true
 }
 
 // Points returns how many points the model has learned.
@@ -97,7 +124,7 @@ func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
 		mean: x, level: x, lo: x, hi: x,
-		alarmAt:     noAlarm,
+		openedAt: noIncident, calm: closed,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
 }

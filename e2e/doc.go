@@ -9,8 +9,10 @@
 // See README.md here for the layout, how to run it by hand and what the tests
 // prove.
 //
-// The tests run with `go test ./e2e/` (or `make e2e`). They are never skipped
+// The tests run with `go test ./e2e/` (or `make e2e`), in any order (each
+// test has its own topic, consumer group and database, and starts the
+// servers if a test before it left them stopped). They are never skipped
 // because a server is missing: the servers are installed by the tests, and a
-// failure to install or start them fails the tests. ANOMALY_SKIP_E2E=1 skips
-// them, for fast local runs only.
+// failure to install or start them fails the tests. Under -short (`make
+// unit`) they skip and nothing is installed or started.
 package e2e

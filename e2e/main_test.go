@@ -34,28 +34,34 @@ type env struct {
 
 var (
 	e        env
-	setupErr error  // set when the servers or binaries could not be made ready: every test fails with it
-	skipWhy  string // set when ANOMALY_SKIP_E2E=1
+	setupErr error // set when the servers or binaries could not be made ready: every test fails with it
 )
 
-// needServers fails the test when TestMain could not set up the servers, and
-// skips it only when the user asked for it with ANOMALY_SKIP_E2E=1.
+// needServers skips the test under -short (make unit), fails it when
+// TestMain could not set up the servers, and makes sure both servers run:
+// whatever a test before it did to them (TestServerOutages stops and
+// restarts both), each test starts on running servers.
 func needServers(t *testing.T) {
 	t.Helper()
-	if skipWhy != "" {
-		t.Skip(skipWhy)
+	if testing.Short() {
+		t.Skip("-short: the end-to-end tests need Kafka and InfluxDB (make test runs them)")
 	}
 	if setupErr != nil {
 		t.Fatalf("end-to-end setup failed, so this test cannot run (it is not skipped on purpose: "+
-			"the pipeline must be proven against real servers; set ANOMALY_SKIP_E2E=1 to skip locally):\n%v", setupErr)
+			"the pipeline must be proven against real servers; -short skips it locally):\n%v", setupErr)
+	}
+	// The scripts return at once when the server already runs.
+	for _, s := range []string{"influxdb.sh", "kafka.sh"} {
+		if err := script(5*time.Minute, s, "start"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Getenv("ANOMALY_SKIP_E2E") == "1" {
-		skipWhy = "ANOMALY_SKIP_E2E=1: end-to-end tests skipped (never do this in CI)"
-		os.Exit(m.Run())
+	if testing.Short() {
+		os.Exit(m.Run()) // every test skips: no servers to set up
 	}
 	os.Exit(runMain(m))
 }

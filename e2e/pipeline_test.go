@@ -10,9 +10,6 @@ import (
 	"time"
 )
 
-// The tests run in this order (Go runs them in source order); the last one
-// restarts the servers, so it must stay last.
-
 // TestFlow replays the three labelled NAB series (one per host, a fourth host
 // repeating the shortest) through agent -> Kafka (4 partitions) -> two
 // collectors -> InfluxDB and checks that everything arrives, scored exactly as

@@ -1,12 +1,15 @@
 // Command anomaly replays recorded series through the detector, scores it on
-// the Numenta Anomaly Benchmark, and draws reports, so that users can tune the
+// the Numenta Anomaly Benchmark and on labelled series, and draws reports, so
+// that users can tune the
 // detector on their own history before it goes live in Telegraf.
 //
 // Usage:
 //
 //	anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
-//	anomaly nab --nab-dir DIR [--config FILE] [--sensitivity ...] [--results DIR]
+//	anomaly nab [--nab-dir DIR] [--config FILE] [--sensitivity ...] [--results DIR]
 //	anomaly report [--config FILE] [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+//	anomaly eval [--config FILE] [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
+//	anomaly kpi --out DIR [--series N] [--seed N]
 //
 // --config FILE is a file with the [[processors.anomaly]] table a collector
 // uses (read by Telegraf's loader, as telegraf-anomaly reads it), so that a
@@ -23,8 +26,10 @@ import (
 
 const usage = `usage:
   anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
-  anomaly nab --nab-dir DIR [--config FILE] [--sensitivity low|medium|high] [--results DIR]
+  anomaly nab [--nab-dir DIR] [--config FILE] [--sensitivity low|medium|high] [--results DIR]
   anomaly report [--config FILE] [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
+  anomaly eval [--config FILE] [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
+  anomaly kpi --out DIR [--series N] [--seed N]
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
 `
 
@@ -46,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return replayCmd(args[1:], stdout)
 	case "nab":
 		return nabCmd(args[1:], stdout)
+	case "eval":
+		return evalCmd(args[1:], stdout)
+	case "kpi":
+		return kpiCmd(args[1:], stdout)
 	case "report":
 		return reportCmd(args[1:], stdout)
 	case "generate":

@@ -4,27 +4,39 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
 // nabCmd scores the detector (the plugin's defaults, or the table of
 // --config), or a published detector's results, on the NAB corpus.
 func nabCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("nab", flag.ContinueOnError)
-	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/")
+	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/ (default: the copy built into this tool)")
 	results := fs.String("results", "", "score a published detector's per-point results in this folder instead")
 	load := settingsFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" {
-		return fmt.Errorf("nab: --nab-dir is required")
-	}
 	start := time.Now()
+	corpusName := *dir
+	if *dir == "" {
+		corpusName = "the bundled corpus"
+		tmp, err := os.MkdirTemp("", "anomaly-nab-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := nabcorpus.UnpackData(tmp); err != nil {
+			return err
+		}
+		*dir = tmp
+	}
 	corpus, err := nab.Load(*dir)
 	if err != nil {
 		return err
@@ -58,7 +70,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	// Each preset is scored as users get it: the detector configured at that
-	// sensitivity (its alarm hold follows its own threshold), judged at it.
+	// sensitivity (its incidents' lifecycle follows its own threshold), judged at it.
 	var atPreset [len(detector.Thresholds)][]nab.Result
 	if d != nil {
 		for s, thr := range detector.Thresholds {
@@ -101,7 +113,10 @@ func nabCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s\t%.2f\t%d\t%d\t%d\t\n", f.Folder, f.Raw, f.TP, f.FN, f.FP)
 	}
 	w.Flush()
-	fmt.Fprintf(stdout, "\n%d files loaded in %v", len(corpus.Files), loaded.Round(time.Millisecond))
+	if err := nabEventView(stdout, *dir, corpus, d, scores); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d files of %s loaded in %v", len(corpus.Files), corpusName, loaded.Round(time.Millisecond))
 	if points > 0 {
 		fmt.Fprintf(stdout, "; %d points detected in %v (%.0f ns/point)", points, detectTime.Round(time.Millisecond),
 			float64(detectTime.Nanoseconds())/float64(points))

@@ -2,21 +2,23 @@ package main
 
 import (
 	"bytes"
-	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
-const nabDir = "../../../shared/nab"
-
-func needNAB(t *testing.T) {
+// nabDir returns the bundled NAB corpus with the published results,
+// unpacked once into the repository's ignored .cache folder.
+func nabDir(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(nabDir); err != nil {
-		t.Fatalf("the NAB corpus is expected at %s beside the repository: %v", nabDir, err)
-	}
+	dir, err := nabcorpus.Cached(filepath.Join("..", "..", ".cache"))
+	require.NoError(t, err)
+	return dir
 }
 
 // profileScores reads the three normalised scores from `anomaly nab` output.
@@ -35,7 +37,7 @@ func profileScores(t *testing.T, out string) map[string]float64 {
 // TestNABScorerReproducesPublishedDetectors runs the CLI on the published
 // per-point outputs of two detectors: their published scores come back.
 func TestNABScorerReproducesPublishedDetectors(t *testing.T) {
-	needNAB(t)
+	dir := nabDir(t)
 	for _, tc := range []struct {
 		detector string
 		want     map[string]float64 // results/final_results.json
@@ -45,7 +47,7 @@ func TestNABScorerReproducesPublishedDetectors(t *testing.T) {
 	} {
 		t.Run(tc.detector, func(t *testing.T) {
 			var out bytes.Buffer
-			require.NoError(t, run([]string{"nab", "--nab-dir", nabDir, "--results", nabDir + "/results/" + tc.detector}, &out, &out))
+			require.NoError(t, run([]string{"nab", "--nab-dir", dir, "--results", filepath.Join(dir, "results", tc.detector)}, &out, &out))
 			for profile, score := range profileScores(t, out.String()) {
 				require.InDelta(t, tc.want[profile], score, 0.2, "%s %s", tc.detector, profile)
 			}
@@ -53,12 +55,13 @@ func TestNABScorerReproducesPublishedDetectors(t *testing.T) {
 	}
 }
 
-// TestNABOnTheDefaultDetector runs the benchmark as `make nab` does and
-// checks that it completes in streaming order with sane scores.
+// TestNABOnTheDefaultDetector runs the benchmark as `make nab` does, on the
+// corpus built into the tool, and checks that it completes in streaming
+// order with sane scores.
 func TestNABOnTheDefaultDetector(t *testing.T) {
-	needNAB(t)
 	var out bytes.Buffer
-	require.NoError(t, run([]string{"nab", "--nab-dir", nabDir}, &out, &out))
+	require.NoError(t, run([]string{"nab"}, &out, &out))
+	require.Contains(t, out.String(), "58 files of the bundled corpus")
 	t.Log("\n" + out.String())
 	for profile, score := range profileScores(t, out.String()) {
 		require.Greater(t, score, 0.0, "%s: the default detector must beat detecting nothing", profile)

@@ -53,9 +53,6 @@ const crashConfig = `
 // anomalies after the restart are no more than an uninterrupted run flags on
 // the same points (no burst).
 func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 
@@ -133,9 +130,6 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 // on disk, with the models it had (the snapshot written on stop, here the
 // only one, is read back on start), so no series warms up again.
 func TestSIGHUPReloadsAndKeepsTheModels(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
 	var lines []string

@@ -26,6 +26,7 @@ import (
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/logger"
+	"github.com/influxdata/telegraf/plugins/aggregators"
 	"github.com/influxdata/telegraf/plugins/inputs"
 	"github.com/influxdata/telegraf/plugins/outputs"
 	"github.com/influxdata/telegraf/plugins/processors"
@@ -109,6 +110,9 @@ func printUsage(w io.Writer, name string) error {
 	if c, ok := processors.Processors[name]; ok {
 		found = append(found, c().SampleConfig())
 	}
+	if c, ok := aggregators.Aggregators[name]; ok {
+		found = append(found, c().SampleConfig())
+	}
 	if c, ok := outputs.Outputs[name]; ok {
 		found = append(found, c().SampleConfig())
 	}
@@ -124,18 +128,22 @@ func printPlugins(w io.Writer) {
 		slices.Sort(names)
 		fmt.Fprintf(w, "%s: %s\n", kind, strings.Join(names, " "))
 	}
-	var in, proc, out []string
+	var in, proc, agg, out []string
 	for n := range inputs.Inputs {
 		in = append(in, n)
 	}
 	for n := range processors.Processors {
 		proc = append(proc, n)
 	}
+	for n := range aggregators.Aggregators {
+		agg = append(agg, n)
+	}
 	for n := range outputs.Outputs {
 		out = append(out, n)
 	}
 	list("inputs", in)
 	list("processors", proc)
+	list("aggregators", agg)
 	list("outputs", out)
 }
 

@@ -37,8 +37,13 @@ func TestFlags(t *testing.T) {
 	require.Contains(t, out.String(), "[[inputs.kafka_consumer]]")
 
 	out.Reset()
+	require.NoError(t, run([]string{"--usage", "basicstats"}, &out))
+	require.Contains(t, out.String(), "[[aggregators.basicstats]]")
+
+	out.Reset()
 	require.NoError(t, run([]string{"plugins"}, &out))
-	for _, want := range []string{"kafka_consumer", "internal", "anomaly", "alertmanager", "influxdb_v2", "discard"} {
+	for _, want := range []string{"kafka_consumer", "internal", "anomaly", "alertmanager", "influxdb_v2", "discard",
+		"aggregators: basicstats final merge quantile\n"} {
 		require.Contains(t, out.String(), want)
 	}
 

@@ -3,8 +3,10 @@ package main
 // The plugins compiled into the binary: ours (the incident alerts go to
 // Alertmanager through outputs.alertmanager), and the upstream ones an
 // anomaly-detection pipeline needs (Kafka, InfluxDB, files, sockets, HTTP;
-// processors.defaults fills in missing fields, and is the benchmarks'
-// reference for a processor that adds one field to each metric).
+// aggregators that reduce series to windowed statistics before scoring, see
+// examples/cluster-aggregates.conf; processors.defaults fills in missing
+// fields, and is the benchmarks' reference for a processor that adds one
+// field to each metric).
 import (
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/inputs/internalstats"
 	_ "github.com/telegraf-anomaly/telegraf-anomaly/plugins/outputs/alertmanager"
@@ -18,6 +20,11 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/inputs/tail"
 
 	_ "github.com/influxdata/telegraf/plugins/processors/defaults"
+
+	_ "github.com/influxdata/telegraf/plugins/aggregators/basicstats"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/final"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/merge"
+	_ "github.com/influxdata/telegraf/plugins/aggregators/quantile"
 
 	_ "github.com/influxdata/telegraf/plugins/outputs/discard"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"

@@ -39,9 +39,23 @@ type Scheme interface {
 }
 
 // ReadFile reads the series in a file: CSV when the name ends in .csv (one
-// series, named after the file), line protocol otherwise (as scheme says).
-// Errors name the file and the line.
+// series, named after the file, labelled by a column "label" if it has
+// one), line protocol otherwise (as scheme says, without labels). Errors
+// name the file and the line.
 func ReadFile(path string, scheme Scheme) ([]*Series, error) {
+	return readFile(path, scheme, "label", "")
+}
+
+// ReadLabelledFile reads the series in a file as ReadFile does, with each
+// point's label (nonzero, or true, inside an incident) in the CSV column or
+// the line protocol field named label. In line protocol the label field is
+// not scored: it labels every series of its line, and a line without it is
+// an error. A CSV file without the column gives a series without Labels.
+func ReadLabelledFile(path, label string, scheme Scheme) ([]*Series, error) {
+	return readFile(path, scheme, label, label)
+}
+
+func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -49,13 +63,13 @@ func ReadFile(path string, scheme Scheme) ([]*Series, error) {
 	defer f.Close()
 	name := filepath.Base(path)
 	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		s, err := ReadCSV(f, strings.TrimSuffix(name, filepath.Ext(name)))
+		s, err := readCSV(f, strings.TrimSuffix(name, filepath.Ext(name)), csvLabel)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return []*Series{s}, nil
 	}
-	ss, err := ReadLineProtocol(f, scheme)
+	ss, err := readLineProtocol(f, scheme, lpLabel)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -69,6 +83,12 @@ const timeLayout = "2006-01-02 15:04:05"
 // and, optionally, "label" (0 or 1). Timestamps are unix seconds or
 // "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
 func ReadCSV(r io.Reader, name string) (*Series, error) {
+	return readCSV(r, name, "label")
+}
+
+// readCSV is ReadCSV with the label in the column named label (matched
+// without case).
+func readCSV(r io.Reader, name, label string) (*Series, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -81,7 +101,7 @@ func ReadCSV(r io.Reader, name string) (*Series, error) {
 	}
 	ti, okT := col["timestamp"]
 	vi, okV := col["value"]
-	li, okL := col["label"]
+	li, okL := col[strings.ToLower(label)]
 	if !okT || !okV {
 		return nil, fmt.Errorf("line 1: the header %q needs columns timestamp and value", strings.Join(header, ","))
 	}
@@ -136,6 +156,13 @@ func parseTime(s string) (int64, error) {
 // appearance. Lines without a timestamp are an error: a replay needs event
 // time.
 func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
+	return readLineProtocol(r, scheme, "")
+}
+
+// readLineProtocol is ReadLineProtocol with, when label is not empty, the
+// field of that name taken out of each line's metric before scheme sees it:
+// it labels every series of its line, and every line must have it.
+func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -148,6 +175,17 @@ func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
 		if err != nil {
 			return nil, lpError(line, err)
 		}
+		truth := false
+		if label != "" {
+			v, ok := m.GetField(label)
+			if !ok {
+				return nil, fmt.Errorf("line %d: no label field %q", line, label)
+			}
+			if truth, err = labelValue(v); err != nil {
+				return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
+			}
+			m.RemoveField(label)
+		}
 		scheme.Series(m, func(name string, v float64) {
 			s := byName[name]
 			if s == nil {
@@ -157,12 +195,31 @@ func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
 			}
 			s.Times = append(s.Times, m.Time().UnixNano())
 			s.Values = append(s.Values, v)
+			if label != "" {
+				s.Labels = append(s.Labels, truth)
+			}
 		})
 	}
 	if err := dec.Err(); err != nil {
 		return nil, lpError(0, err)
 	}
 	return order, nil
+}
+
+// labelValue reads a label field's value: a number (nonzero is an
+// incident) or a boolean.
+func labelValue(v any) (bool, error) {
+	switch v := v.(type) {
+	case float64:
+		return v != 0, nil
+	case int64:
+		return v != 0, nil
+	case uint64:
+		return v != 0, nil
+	case bool:
+		return v, nil
+	}
+	return false, fmt.Errorf("%v is not a number or a boolean", v)
 }
 
 // decodeMetric decodes the decoder's current line into a metric.

@@ -77,3 +77,40 @@ func TestReadCSV(t *testing.T) {
 		t.Errorf("bad timestamp: %v", err)
 	}
 }
+
+// TestReadLabelledLineProtocol protects labelled line protocol: the label
+// field labels each series of its line and is not scored itself.
+func TestReadLabelledLineProtocol(t *testing.T) {
+	lp := `kpi,id=a value=1,errors=0i,label=0i 1000
+kpi,id=a value=9,errors=4i,label=1i 2000
+kpi,id=b value=2,label=true 1000
+kpi,id=b value=3,label=0.0 2000
+`
+	ss, err := readLineProtocol(strings.NewReader(lp), everyField{}, "label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss) != 3 {
+		t.Fatalf("%d series, want value and errors of a, value of b", len(ss))
+	}
+	for _, tc := range []struct {
+		series int
+		want   string
+	}{{0, "01"}, {1, "01"}, {2, "10"}} {
+		got := ""
+		for _, l := range ss[tc.series].Labels {
+			got += map[bool]string{false: "0", true: "1"}[l]
+		}
+		if got != tc.want {
+			t.Errorf("%s: labels %s, want %s", ss[tc.series].Name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ name, lp, want string }{
+		{"missing", "kpi value=1,label=0i 1000\nkpi value=2 2000\n", `line 2: no label field "label"`},
+		{"a string", "kpi value=1,label=\"yes\" 1000\n", `line 1: label field "label"`},
+	} {
+		if _, err := readLineProtocol(strings.NewReader(tc.lp), everyField{}, "label"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+}

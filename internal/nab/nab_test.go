@@ -9,30 +9,31 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
-// corpusDir is the NAB root, relative to this package.
-var corpusDir = filepath.Join("..", "..", "..", "shared", "nab")
-
-// loadCorpus loads the NAB corpus, or skips the test if it is absent.
-func loadCorpus(tb testing.TB) (*Corpus, []Profile) {
+// loadCorpus loads the bundled NAB corpus and its profiles, and returns its
+// root: unpacked once into the repository's ignored .cache folder.
+func loadCorpus(tb testing.TB) (root string, c *Corpus, profiles []Profile) {
 	tb.Helper()
-	if _, err := os.Stat(filepath.Join(corpusDir, "data")); err != nil {
-		tb.Skipf("NAB corpus not found at %s (want data/, labels/, config/, results/ there): %v", corpusDir, err)
-	}
-	c, err := Load(corpusDir)
+	root, err := nabcorpus.Cached(filepath.Join("..", "..", ".cache"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	profiles, err := LoadProfiles(corpusDir)
+	c, err = Load(root)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c, profiles
+	profiles, err = LoadProfiles(root)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root, c, profiles
 }
 
 func TestLoad(t *testing.T) {
-	c, profiles := loadCorpus(t)
+	_, c, profiles := loadCorpus(t)
 	var points, windows int
 	for _, f := range c.Files {
 		points += len(f.Times)
@@ -62,14 +63,14 @@ func TestLoad(t *testing.T) {
 // TestPublished feeds the published detectors' anomaly scores to Score and
 // compares the result with results/final_results.json.
 func TestPublished(t *testing.T) {
-	c, profiles := loadCorpus(t)
+	root, c, profiles := loadCorpus(t)
 	for _, detector := range []string{"numenta", "windowedGaussian"} {
 		t.Run(detector, func(t *testing.T) {
-			scores, err := LoadResults(filepath.Join(corpusDir, "results", detector), c)
+			scores, err := LoadResults(filepath.Join(root, "results", detector), c)
 			if err != nil {
 				t.Fatal(err)
 			}
-			published, err := LoadPublished(corpusDir, detector)
+			published, err := LoadPublished(root, detector)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,9 +99,9 @@ func TestPublished(t *testing.T) {
 // and compares with the published totals. This checks the scoring rules on
 // their own, apart from the threshold sweep.
 func TestPublishedThresholds(t *testing.T) {
-	c, profiles := loadCorpus(t)
+	root, c, profiles := loadCorpus(t)
 	for _, detector := range []string{"numenta", "windowedGaussian"} {
-		dir := filepath.Join(corpusDir, "results", detector)
+		dir := filepath.Join(root, "results", detector)
 		scores, err := LoadResults(dir, c)
 		if err != nil {
 			t.Fatal(err)
@@ -324,8 +325,8 @@ func TestScoreErrors(t *testing.T) {
 }
 
 func BenchmarkScore(b *testing.B) {
-	c, profiles := loadCorpus(b)
-	scores, err := LoadResults(filepath.Join(corpusDir, "results", "numenta"), c)
+	root, c, profiles := loadCorpus(b)
+	scores, err := LoadResults(filepath.Join(root, "results", "numenta"), c)
 	if err != nil {
 		b.Fatal(err)
 	}

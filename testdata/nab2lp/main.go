@@ -1,8 +1,9 @@
 // Command nab2lp converts series of the Numenta Anomaly Benchmark (MIT
 // licence) into the line protocol files and labelled windows bundled in
-// testdata/. Run from the repository root:
+// testdata/. Run from the repository root, on the corpus bundled in
+// internal/nabcorpus or on a NAB checkout:
 //
-//	go run ./testdata/nab2lp ../shared/nab
+//	go run ./testdata/nab2lp [NAB_DIR]
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
 // files are the NAB series bundled, each with an incident a user would want to hear about.
@@ -31,14 +33,30 @@ type window struct {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./testdata/nab2lp NAB_DIR")
+	if len(os.Args) > 2 {
+		fmt.Fprintln(os.Stderr, "usage: go run ./testdata/nab2lp [NAB_DIR]")
 		os.Exit(2)
 	}
-	if err := convert(os.Args[1], "testdata"); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "nab2lp:", err)
 		os.Exit(1)
 	}
+}
+
+// run converts the NAB corpus in args[0], or the bundled one.
+func run(args []string) error {
+	if len(args) == 1 {
+		return convert(args[0], "testdata")
+	}
+	dir, err := os.MkdirTemp("", "nab2lp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := nabcorpus.UnpackData(dir); err != nil {
+		return err
+	}
+	return convert(dir, "testdata")
 }
 
 func convert(nabDir, out string) error {
