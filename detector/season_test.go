@@ -164,8 +164,8 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 
 	for i, r := range rs {
 		if ts := start + int64(i)*5*minute; ts >= outageFrom && ts < outageUntil {
-			if r.Anomaly || r.Score == 0 || r.Direction != Down {
-				t.Errorf("%s, in maintenance: %+v; want a score, downwards, not flagged", time.Unix(0, ts).UTC(), r)
+			if r.Anomaly || r.Resolved || r.Score == 0 || r.Direction != Down {
+				t.Errorf("%s, in maintenance: %+v; want a score, downwards, neither flagged nor resolving", time.Unix(0, ts).UTC(), r)
 			}
 		} else if r != absentRs[i] {
 			t.Fatalf("%s, after maintenance: %+v, want %+v as without the outage's points", time.Unix(0, ts).UTC(), r, absentRs[i])
