@@ -95,7 +95,9 @@ func (d *Detector) touchModels(t *Table, points []Point) {
 		for off := uintptr(0); off < entryHeadBytes; off += cacheLine {
 			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off)))
 		}
-		sec := d.seasonSeconds(p.Time, p.Condition)
+		// A holiday's point will read another weekday's weekly knot:
+		// this one is a hint, and holidays are rare.
+		sec := d.zone.Local(floorDiv(p.Time, 1e9))
 		di, _, _ := knots(sec, dailySlots, dailySlotSeconds)
 		wi, _, _ := knots(sec, weeklySlots, weeklySlotSeconds)
 		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi]) + int64(e.model.recent)

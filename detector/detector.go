@@ -323,7 +323,12 @@ type knotPos struct {
 // predict predicts the point at time t, in condition c, with both models
 // and keeps the one with the smaller spread.
 func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
-	sec := d.seasonSeconds(t, c)
+	// Where the point falls in the seasons: its local time in seconds,
+	// moved to the same time of day on another weekday for a holiday.
+	sec := d.zone.Local(floorDiv(t, 1e9))
+	if c >= holidayBase {
+		sec = onWeekday(sec, time.Weekday(c-holidayBase))
+	}
 	p.daily.i, p.daily.j, p.daily.w = knots(sec, dailySlots, dailySlotSeconds)
 	p.weekly.i, p.weekly.j, p.weekly.w = knots(sec, weeklySlots, weeklySlotSeconds)
 	var season float32
@@ -341,17 +346,6 @@ func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
 	if (d.cfg.Daily || d.cfg.Weekly) && t-m.first >= day*1e9 && m.spreadSeason < seasonGain*m.spreadFlat {
 		p.expected, p.sigma = p.seasonal, p.seasonSigma
 	}
-}
-
-// seasonSeconds is where the point at time t, in condition c, falls in the
-// seasons: its local time in seconds (see Zone), moved to the same time of
-// day on another weekday for a holiday.
-func (d *Detector) seasonSeconds(t int64, c Condition) int64 {
-	sec := d.zone.Local(floorDiv(t, 1e9))
-	if c >= holidayBase {
-		sec = onWeekday(sec, time.Weekday(c-holidayBase))
-	}
-	return sec
 }
 
 // evidence is how surprising a point is, by each rule, and what learning
