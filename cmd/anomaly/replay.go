@@ -39,7 +39,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		// One series writes the documented columns; several put the series' name first.
 		multi := len(series) > 1
 		cw := csv.NewWriter(w)
-		header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason"}
+		header := []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason", "calendar"}
 		if multi {
 			header = append([]string{"series"}, header...)
 		}
@@ -51,7 +51,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 				if multi {
 					row = append(row, s.Name)
 				}
-				cw.Write(appendRow(row, s.Times[i], s.Values[i], r))
+				cw.Write(appendRow(row, s, i, r))
 			}
 		}
 		cw.Flush()
@@ -67,7 +67,11 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))
 	for i, v := range s.Values {
-		r, err := d.Update(&m, s.Times[i], v)
+		var cond detector.Condition // ordinary, unless the calendar says otherwise
+		if s.Conditions != nil {
+			cond = s.Conditions[i]
+		}
+		r, err := d.UpdateIn(&m, s.Times[i], v, cond)
 		if errors.Is(err, detector.ErrNotFinite) {
 			r = detector.Result{Expected: nan} // its Bounds are NaN too
 		}
@@ -76,17 +80,34 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	return out
 }
 
-// appendRow formats one point's columns: time as the NAB corpus writes it,
-// the score to six decimals, the anomaly as 0 or 1, and its reason (on
-// anomalies only, as the plugin's FIELD_reason).
-func appendRow(row []string, t int64, v float64, r detector.Result) []string {
+// appendRow formats the columns of point i of s, scored r: time as the NAB
+// corpus writes it, the score to six decimals, the anomaly as 0 or 1, its
+// reason (on anomalies only, as the plugin's FIELD_reason), and the
+// calendar's period, if any (as FIELD_calendar).
+func appendRow(row []string, s *input.Series, i int, r detector.Result) []string {
 	anomaly, reason := "0", ""
 	if r.Anomaly {
 		anomaly, reason = "1", r.Reason.String()
 	}
+	calendar := ""
+	if s.Conditions != nil {
+		calendar = calendarMark(s.Conditions[i])
+	}
 	lower, upper := r.Bounds()
-	return append(row, time.Unix(0, t).UTC().Format("2006-01-02 15:04:05"), num(v),
-		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper), reason)
+	return append(row, time.Unix(0, s.Times[i]).UTC().Format("2006-01-02 15:04:05"), num(s.Values[i]),
+		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper), reason, calendar)
+}
+
+// calendarMark names a calendar condition as the plugin marks it: "" for an
+// ordinary point.
+func calendarMark(c detector.Condition) string {
+	switch {
+	case c == detector.InMaintenance:
+		return "maintenance"
+	case c != detector.Ordinary:
+		return "holiday"
+	}
+	return ""
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

@@ -42,7 +42,24 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
   min_relative_deviation = 0.01
   output_fields = ["score", "expected", "lower", "upper"]
   score_suffix = "_s"
-  anomaly_tag = "outlier"`},
+  anomaly_tag = "outlier"
+  timezone = "America/New_York"
+  [[processors.anomaly.calendar]]
+    kind = "maintenance"
+    start = "2014-03-14T08:00:00Z"
+    end = "2014-03-14T12:00:00Z"
+    [processors.anomaly.calendar.tagpass]
+      series = ["ec2_*"]
+  [[processors.anomaly.calendar]]
+    kind = "holiday"
+    start = "2014-03-17T00:00:00-04:00"
+    end = "2014-03-18T00:00:00-04:00"
+  [[processors.anomaly.calendar]]
+    kind = "maintenance"
+    start = "2014-03-19T00:00:00Z"
+    end = "2014-03-20T00:00:00Z"
+    [processors.anomaly.calendar.tagpass]
+      series = ["another"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			config := filepath.Join(t.TempDir(), "anomaly.conf")
@@ -58,7 +75,7 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	first := out.String()
 	rows, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason"}, rows[0])
+	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason", "calendar"}, rows[0])
 	rows = rows[1:]
 
 	rp, err := anomaly.LoadConfig(config)
@@ -87,8 +104,12 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	require.Len(t, passed, len(rows), "the plugin passes every metric on")
 
 	flagged := 0
+	marked := map[string]int{}
 	for i, m := range passed {
 		fields := m.Fields()
+		calendar, _ := fields["value"+p.CalendarSuffix].(string)
+		require.Equal(t, rows[i][8], calendar, "calendar of point %d", i)
+		marked[calendar]++
 		if fields["value"+p.WarmingSuffix] == true { // learned, not scored yet: replay says 0
 			require.Equal(t, "0.000000", rows[i][2], "score of warming point %d", i)
 			continue
@@ -109,6 +130,10 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 		require.Equal(t, rows[i][7], reason, "reason of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
+	if len(p.Calendar) > 0 {
+		require.Equal(t, 4*12, marked["maintenance"], "4 hours of 5-minute points in maintenance (the other window is another series')")
+		require.Equal(t, 24*12, marked["holiday"], "a day of 5-minute points on the holiday")
+	}
 
 	serializer := &serializers_influx.Serializer{}
 	require.NoError(t, serializer.Init())
