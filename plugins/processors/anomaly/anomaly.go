@@ -3,7 +3,7 @@
 // of its series and marks anomalies on the metric. The models live in the
 // detector package; this package only adapts Telegraf metrics to it.
 //
-//go:generate ../../../tools/readme_config_includer/generator
+//go:generate go tool readme_config_includer
 package anomaly
 
 import (
