@@ -189,7 +189,7 @@ type scored struct {
 	anomaly        bool
 	warming        bool
 	tag            string // the anomaly tag: up, down, both or ""
-	unscoredCopies int    // rows without a score (a repeat the model had already seen)
+	unscoredCopies int    // rows without a score (a repeat passed on unscored: none is expected)
 }
 
 // results are scored points per series and timestamp.
@@ -225,9 +225,13 @@ func (r results) add(k key, ts int64, s scored) {
 		*prev = s
 		return
 	}
-	// Two scored rows: the point was scored twice (redelivered to a collector
-	// whose model had not seen it) and the two writes differ in their tags.
-	// Whatever the row order, a point counts as warming if either scoring was.
+	// Two scored rows: the point came twice (a repeated timestamp in the
+	// data, or a redelivery) and was scored both times; a point not newer
+	// than its series' last is scored but not learned. InfluxDB keeps the
+	// later write's fields over the earlier's, and the sparse flags of
+	// either; a point counts as warming if either scoring was.
+	prev.score = s.score
+	prev.anomaly = prev.anomaly || s.anomaly
 	prev.warming = prev.warming || s.warming
 	if prev.tag == "" {
 		prev.tag = s.tag
