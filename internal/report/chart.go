@@ -279,7 +279,7 @@ func calendarSpans(s Series, xOf func(time.Time) float64) (spans []span, mainten
 			} else {
 				maintenance++
 			}
-			sp.Title = fmt.Sprintf("%s\n%s, %d points", kind, period(s.Times[i], s.Times[j]), j-i+1)
+			sp.Title = fmt.Sprintf("%s\n%s, %s", kind, period(s.Times[i], s.Times[j]), points(j-i+1))
 			spans = append(spans, sp)
 		}
 		i = j + 1
@@ -326,7 +326,7 @@ func incidentTitle(in Incident, end time.Time) string {
 	} else {
 		fmt.Fprintf(&b, "\nresolved %s, %s later", stamp(end), fmtDuration(end.Sub(in.Start)))
 	}
-	fmt.Fprintf(&b, "\npeak score %.2f, %d points", in.Peak, in.Points)
+	fmt.Fprintf(&b, "\npeak score %.2f, %s", in.Peak, points(in.Points))
 	return b.String()
 }
 
@@ -344,12 +344,24 @@ func withoutTitlesBeyondMax(spans []span) []span {
 // stamp is a point's time as the tooltips write it.
 func stamp(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
 
-// period writes a to b, b without its date when it is a's.
+// period writes a to b, b without its date when it is a's, and a alone
+// when it is b.
 func period(a, b time.Time) string {
-	if a.Format("20060102") == b.Format("20060102") {
+	switch {
+	case a.Equal(b):
+		return stamp(a)
+	case a.Format("20060102") == b.Format("20060102"):
 		return stamp(a) + " – " + b.Format("15:04:05")
 	}
 	return stamp(a) + " – " + stamp(b)
+}
+
+// points writes a count of points.
+func points(n int) string {
+	if n == 1 {
+		return "1 point"
+	}
+	return strconv.Itoa(n) + " points"
 }
 
 // fmtDuration writes d as days, hours and minutes ("1d 3h", "2h 15m"), or
