@@ -69,6 +69,7 @@ table.sum td:first-child{white-space:normal;word-break:break-all}
 table.sum tr.tot td{font-weight:600;border-top:2px solid var(--line)}
 table.one{margin:4px 0 2px 40px}
 table.one td,table.one th{border-bottom:0}
+table.one th{white-space:normal;vertical-align:bottom}
 .warn{color:var(--flag)}
 a{color:#1d4ed8}
 .grid{stroke:#eceef1;stroke-width:1}
@@ -89,7 +90,7 @@ a{color:#1d4ed8}
 .incf{fill:var(--flag);fill-opacity:.06}
 .incb{fill:var(--flag)}
 .incbo{fill:#fff;stroke:var(--flag);stroke-width:1;stroke-dasharray:3 2}
-.incl{font-size:9.5px;font-weight:600;fill:#b91c1c}
+.incl{font-size:9.5px;font-weight:600;fill:#991b1b}
 .nodata{font-size:14px;fill:var(--muted)}
 `
 
@@ -105,7 +106,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(funcs).Parse(`<!DOCTYPE 
 <body>
 <main id="top">
 <h1>{{.Title}}</h1>
-<p class="sub">{{len .Charts}} series · {{n .Total.Points}} points · {{n .Total.Flagged}} flagged{{if .Total.HasIncidents}} · {{n .Total.Incidents}} incidents{{end}}{{if .Total.HasWindows}} · {{n .Total.WindowsHit}} of {{n .Total.Windows}} labelled windows hit · {{n .Total.FlagsOutside}} flags outside windows{{end}}</p>
+<p class="sub">{{len .Charts}} series · {{n .Total.Points}} points · {{n .Total.Flagged}} flagged{{if .Total.HasIncidents}} · {{n .Total.Incidents}} incident{{if ne .Total.Incidents 1}}s{{end}}{{end}}{{if .Total.HasWindows}} · {{n .Total.WindowsHit}} of {{n .Total.Windows}} labelled windows hit · {{n .Total.FlagsOutside}} flags outside windows{{end}}</p>
 {{- if .Multi}}
 <table class="sum">
 <thead><tr><th>Series</th><th>Points</th><th>Flagged</th>{{if .Total.HasIncidents}}<th>Incidents</th>{{if .Total.HasWindows}}<th>Incidents in windows</th>{{end}}{{end}}{{if .Total.HasLabels}}<th>Labelled points</th><th>Labelled &amp; flagged</th>{{end}}{{if .Total.HasWindows}}<th>Windows</th><th>Windows hit</th><th>Flags outside windows</th>{{end}}</tr></thead>
