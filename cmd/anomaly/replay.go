@@ -79,9 +79,9 @@ type incident struct {
 
 // replayIncidents is replay that also returns the series' incidents, in
 // order: each opens on a learned point flagged (Result.Anomaly) and closes
-// on the learned point that resolves it (Result.Resolved), as the plugin's
-// incident events say. A point scored but not learned opens and resolves
-// nothing: the model's alarm state does not keep its verdict.
+// on the learned point that resolves it (Result.Resolved). A point scored
+// but not learned opens and resolves nothing, whatever its Result says: the
+// model does not keep its verdict, and the incident stays as it was.
 func replayIncidents(d *detector.Detector, s *input.Series) ([]detector.Result, []incident) {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))

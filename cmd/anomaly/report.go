@@ -54,6 +54,8 @@ func reportCmd(args []string, stdout io.Writer) error {
 	return writeOutput(*out, stdout, func(w io.Writer) error { return report.Write(w, *title, pages) })
 }
 
+// toReport is what the page draws of series s: its points scored rs, its
+// incidents, its calendar's conditions and its labelled windows.
 func toReport(s *input.Series, rs []detector.Result, incidents []incident, windows []report.Window) report.Series {
 	n := len(s.Values)
 	r := report.Series{

@@ -314,6 +314,8 @@ func incidentSpans(s Series, t0, t1 time.Time, xOf func(time.Time) float64) []sp
 	return withoutTitlesBeyondMax(spans)
 }
 
+// incidentTitle is the tooltip of an incident drawn to end: its reason,
+// start, duration and peak score.
 func incidentTitle(in Incident, end time.Time) string {
 	var b strings.Builder
 	b.WriteString("incident")
