@@ -64,20 +64,51 @@ func replayCmd(args []string, stdout io.Writer) error {
 // one that cannot be scored (NaN, ±Inf) gets a zero Result with NaN
 // estimates.
 func replay(d *detector.Detector, s *input.Series) []detector.Result {
+	rs, _ := replayIncidents(d, s)
+	return rs
+}
+
+// incident is one incident of a replayed series, as the model held it after
+// the point that resolved it or, while it is still open, after the series'
+// last point; resolvedAt is the index of the point that resolved it, -1
+// while it is open.
+type incident struct {
+	detector.Incident
+	resolvedAt int
+}
+
+// replayIncidents is replay that also returns the series' incidents, in
+// order: each opens on a learned point flagged (Result.Anomaly) and closes
+// on the learned point that resolves it (Result.Resolved). A point scored
+// but not learned opens and resolves nothing, whatever its Result says: the
+// model does not keep its verdict, and the incident stays as it was.
+func replayIncidents(d *detector.Detector, s *input.Series) ([]detector.Result, []incident) {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))
+	var incidents []incident
 	for i, v := range s.Values {
 		var cond detector.Condition // ordinary, unless the calendar says otherwise
 		if s.Conditions != nil {
 			cond = s.Conditions[i]
 		}
 		r, err := d.UpdateIn(&m, s.Times[i], v, cond)
-		if errors.Is(err, detector.ErrNotFinite) {
+		switch {
+		case errors.Is(err, detector.ErrNotFinite):
 			r = detector.Result{Expected: nan} // its Bounds are NaN too
+		case err != nil: // scored, not learned
+		case r.Anomaly:
+			in, _ := m.Incident()
+			incidents = append(incidents, incident{Incident: in, resolvedAt: -1})
+		case r.Resolved: // a fresh model resolves only an incident it opened
+			in, _ := m.Incident() // the whole incident, its peak included
+			incidents[len(incidents)-1] = incident{Incident: in, resolvedAt: i}
 		}
 		out[i] = r
 	}
-	return out
+	if n := len(incidents); n > 0 && incidents[n-1].resolvedAt < 0 {
+		incidents[n-1].Incident, _ = m.Incident() // its peak and points so far
+	}
+	return out, incidents
 }
 
 // appendRow formats the columns of point i of s, scored r: time as the NAB
