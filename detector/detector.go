@@ -289,10 +289,13 @@ func (d *Detector) scoreOnly(m *Model, t int64, x float64, c Condition) (Result,
 	var res Result
 	var v verdict // not kept: the point is not learned
 	d.decide(m, &p, &e, t, &res, &v)
+	// It resolves no incident: the series' alarm state stays as it was (an
+	// old point may be flagged, as its first copy may have been, but opens
+	// nothing either: see Outcome.Opened). A point in maintenance is not
+	// flagged at all.
+	res.Resolved = false
 	if c == InMaintenance {
-		// Nor does it open or resolve an incident: the series' alarm
-		// state stays as the window found it.
-		res.Anomaly, res.Resolved = false, false
+		res.Anomaly = false
 	}
 	switch {
 	case t == m.last:
