@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,30 +131,12 @@ func referenceIncidents(t *testing.T, lines []string, dir string) []event {
 	t.Helper()
 	in, out := filepath.Join(dir, "incidents-input.lp"), filepath.Join(dir, "incidents-output.json")
 	require.NoError(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	conf := fmt.Sprintf(`[agent]
-  metric_buffer_limit = 100000
-  omit_hostname = true
-  precision = "1ns"
-  quiet = true
-
-[[inputs.file]]
-  files = [%q]
-  data_format = "influx"
-
-%s
-
-[[outputs.file]]
+	scoreOnce(t, dir, "incidents", in, fmt.Sprintf(`[[outputs.file]]
   files = [%q]
   namepass = ["anomaly_incident"]
   data_format = "json"
   json_timestamp_units = "1ms"
-`, in, processorBlock(t), out)
-	confPath := filepath.Join(dir, "incidents.conf")
-	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
-	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
-	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+filepath.Join(dir, "incidents.state"))
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", b)
+`, out))
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	var events []event
