@@ -19,11 +19,12 @@ build:
 
 ## run: build, replay the bundled series through processors.anomaly and show the anomalies
 run: build
-	@echo "Replaying testdata/*.lp through processors.anomaly (sample.conf); anomalous points:"
+	@echo "Replaying testdata/*.lp through processors.anomaly (sample.conf); its incidents, as they open and resolve:"
 	@bin/telegraf-anomaly --config sample.conf --once
 	@echo
 	@bin/anomaly report --windows testdata/windows.json --out bin/demo-report.html testdata/*.lp
-	@echo "Every scored point: bin/demo-scored.lp; a chart of each series with its labelled windows: bin/demo-report.html"
+	@echo "Every scored point: bin/demo-scored.lp; the incident events: bin/demo-incidents.lp;"
+	@echo "a chart of each series with its incidents and labelled windows: bin/demo-report.html"
 
 ## test: every test: unit, plugin through Telegraf's agent, NAB scorer, browser, end to end
 test:

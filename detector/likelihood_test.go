@@ -49,7 +49,7 @@ func TestDriftIsTwiceTheSmallerChance(t *testing.T) {
 		m.baseline, m.change = likelihood{mean: 0.2, variance: 0.01}, likelihood{mean: 0.2, variance: 0.01}
 		m.baselineShort, m.changeShort = stored(zBaseline), stored(zChange)
 		var p prediction
-		d.predict(&m, m.last+minute, &p)
+		d.predict(&m, m.last+minute, Ordinary, &p)
 		var e evidence
 		d.gather(&m, &p, p.expected, &e)
 		return e.logP, e.reason

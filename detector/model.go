@@ -47,9 +47,9 @@ type Model struct {
 	shiftRun int16
 	// calm counts the open incident's points in a row that scored under
 	// the clear level, and is closed when no incident is open; cause is
-	// the reason of the flag that opened the latest incident.
+	// what opened the latest incident.
 	calm           uint8
-	cause          Reason
+	cause          cause
 	shiftSumFlat   float32
 	shiftSumSeason float32
 
@@ -112,8 +112,19 @@ type Incident struct {
 	Peak    float64 // the highest score of its points
 	Points  int     // points scored while it was open, the opener included
 	Reason  Reason  // the reason of the flag that opened it
-	Open    bool    // whether it is still open
+	// Direction is the side of the expected value the opening flag was on.
+	Direction Direction
+	Open      bool // whether it is still open
 }
+
+// cause is what opened an incident, in one byte of the Model: the reason
+// of its first flag, and the side of the prediction that point was on.
+type cause uint8
+
+func causeOf(r Reason, d Direction) cause { return cause(r) | cause(d)<<4 }
+
+func (c cause) reason() Reason       { return Reason(c & 0xf) }
+func (c cause) direction() Direction { return Direction(c >> 4) }
 
 // Incident returns the series' latest incident, and false if it has never
 // been flagged. After a point that opened one (Result.Anomaly) it is open;
@@ -123,7 +134,10 @@ func (m *Model) Incident() (Incident, bool) {
 	if m.openedAt == noIncident {
 		return Incident{}, false
 	}
-	return Incident{Started: m.openedAt, Peak: float64(m.peak), Points: int(m.points), Reason: m.cause, Open: m.calm != closed}, true
+	return Incident{
+		Started: m.openedAt, Peak: float64(m.peak), Points: int(m.points),
+		Reason: m.cause.reason(), Direction: m.cause.direction(), Open: m.calm != closed,
+	}, true
 }
 
 // Points returns how many points the model has learned.

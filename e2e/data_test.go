@@ -189,7 +189,7 @@ type scored struct {
 	anomaly        bool
 	warming        bool
 	tag            string // the anomaly tag: up, down, both or ""
-	unscoredCopies int    // rows without a score (a repeat the model had already seen)
+	unscoredCopies int    // rows without a score (a repeat passed on unscored: none is expected)
 }
 
 // results are scored points per series and timestamp.
@@ -225,9 +225,13 @@ func (r results) add(k key, ts int64, s scored) {
 		*prev = s
 		return
 	}
-	// Two scored rows: the point was scored twice (redelivered to a collector
-	// whose model had not seen it) and the two writes differ in their tags.
-	// Whatever the row order, a point counts as warming if either scoring was.
+	// Two scored rows: the point came twice (a repeated timestamp in the
+	// data, or a redelivery) and was scored both times; a point not newer
+	// than its series' last is scored but not learned. InfluxDB keeps the
+	// later write's fields over the earlier's, and the sparse flags of
+	// either; a point counts as warming if either scoring was.
+	prev.score = s.score
+	prev.anomaly = prev.anomaly || s.anomaly
 	prev.warming = prev.warming || s.warming
 	if prev.tag == "" {
 		prev.tag = s.tag
@@ -254,33 +258,10 @@ func replay(t *testing.T, d *dataset, dir string) results {
 	in := filepath.Join(dir, "replay-input.lp")
 	out := filepath.Join(dir, "replay-output.lp")
 	d.write(t, in)
-	conf := fmt.Sprintf(`[agent]
-  metric_buffer_limit = 2000000
-  metric_batch_size = 10000
-  skip_processors_after_aggregators = true
-  omit_hostname = true
-  precision = "1ns"
-  quiet = true
-
-[[inputs.file]]
+	scoreOnce(t, dir, "replay", in, fmt.Sprintf(`[[outputs.file]]
   files = [%q]
   data_format = "influx"
-
-%s
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, in, processorBlock(t), out)
-	confPath := filepath.Join(dir, "replay.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
-	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+filepath.Join(dir, "replay.state"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("direct replay: %v\n%s", err, b)
-	}
+`, out))
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +280,38 @@ func replay(t *testing.T, d *dataset, dir string) results {
 	logf("%s: direct replay of %d points (%d distinct) through the collector's processor block in %s",
 		t.Name(), len(d.lines), n, time.Since(t0).Round(time.Millisecond))
 	return r
+}
+
+// scoreOnce scores the line protocol file in with the collector's
+// [[processors.anomaly]] block in one telegraf-anomaly --once process, the
+// way `make run` does, and writes what the outputs tables (TOML) say; name
+// names its configuration and state file in dir.
+func scoreOnce(t *testing.T, dir, name, in, outputs string) {
+	t.Helper()
+	conf := fmt.Sprintf(`[agent]
+  metric_buffer_limit = 2000000
+  metric_batch_size = 10000
+  skip_processors_after_aggregators = true
+  omit_hostname = true
+  precision = "1ns"
+  quiet = true
+
+[[inputs.file]]
+  files = [%q]
+  data_format = "influx"
+
+%s
+
+%s`, in, processorBlock(t), outputs)
+	confPath := filepath.Join(dir, name+".conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
+	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+filepath.Join(dir, name+".state"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, b)
+	}
 }
 
 func scoredOf(f map[string]any, tag string) scored {

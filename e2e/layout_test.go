@@ -47,6 +47,7 @@ func newLayout(t *testing.T, name string, collectorIDs ...string) *layout {
 	}
 	l.hosts = hostsPerPartition("app", partitions)
 	createTopic(t, l.topic, partitions)
+	createTopic(t, l.incidentTopic(), 1)
 	createDB(t, l.db)
 	for _, id := range collectorIDs {
 		l.collectors[id] = startTelegraf(t, l.dir, id, collectorConf(), l.collectorEnv(id))
@@ -81,8 +82,15 @@ func (l *layout) collectorEnv(id string) map[string]string {
 		"ANOMALY_INTERNAL_INTERVAL": "2s",
 		"ANOMALY_INFLUXDB_URL":      e.influxURL,
 		"ANOMALY_INFLUXDB_DATABASE": l.db,
+
+		"ANOMALY_ALERTMANAGER_URL":        e.amURL,
+		"ANOMALY_ALERTMANAGER_STATE_FILE": filepath.Join(l.dir, id+".alertmanager.state"),
+		"ANOMALY_INCIDENT_TOPIC":          l.incidentTopic(),
 	}
 }
+
+// incidentTopic is the Kafka topic of the layout's incident events.
+func (l *layout) incidentTopic() string { return l.topic + "-incidents" }
 
 func (l *layout) stateFile(id string) string { return filepath.Join(l.dir, id+".state") }
 

@@ -74,7 +74,7 @@ func TestStockTelegrafExecd(t *testing.T) {
 	require.NoError(t, err)
 	want, stderr, err := runShim(t, []string{"ANOMALY_STATE_FILE=" + filepath.Join(dir, "direct.state")}, input, "--config", pluginConf)
 	require.NoError(t, err, stderr)
-	require.Equal(t, len(lines(input)), len(lines(got)), "every metric comes back through execd")
+	require.Equal(t, len(lines(input)), len(scored(got)), "every metric comes back through execd")
 	require.Equal(t, string(want), string(got))
 	require.FileExists(t, state, "the child saved its models when execd closed its stdin")
 	t.Logf("%d metrics through Telegraf's agent -> processors.execd -> anomaly-execd in %s", len(lines(got)), took.Round(time.Millisecond))

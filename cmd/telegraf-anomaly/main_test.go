@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,8 +57,9 @@ func TestFlags(t *testing.T) {
 }
 
 // TestDemo runs the sample configuration through Telegraf's agent, as
-// `make run` does, and checks that the anomalies it prints fall at the
-// labelled incidents of the bundled series.
+// `make run` does, and checks what a user sees: one readable line per
+// incident event, incidents that open at the labelled incidents of the
+// bundled series, and every point written with its scores.
 func TestDemo(t *testing.T) {
 	repo, err := filepath.Abs("../..")
 	require.NoError(t, err)
@@ -71,35 +73,45 @@ func TestDemo(t *testing.T) {
 		require.NoError(t, run([]string{"--config", filepath.Join(repo, "sample.conf"), "--once"}, io.Discard))
 	})
 
-	parser := &influx.Parser{}
-	require.NoError(t, parser.Init())
-	flagged, err := parser.Parse([]byte(stdout))
-	require.NoError(t, err)
 	all, err := os.ReadFile(filepath.Join(dir, "bin", "demo-scored.lp"))
 	require.NoError(t, err)
 	require.Equal(t, 37047, bytes.Count(all, []byte("\n")), "every bundled point is written, scored or not")
+	lp, err := os.ReadFile(filepath.Join(dir, "bin", "demo-incidents.lp"))
+	require.NoError(t, err)
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	events, err := parser.Parse(lp)
+	require.NoError(t, err)
 
+	printed := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	require.Len(t, printed, len(events), "one printed line per incident event:\n%s", stdout)
 	windows, err := report.ReadWindows(filepath.Join(repo, "testdata", "windows.json"))
 	require.NoError(t, err)
-	inside, hit := 0, map[string]bool{}
-	for _, m := range flagged {
-		tag, ok := m.GetTag("anomaly")
-		require.True(t, ok, "only anomalous metrics are printed")
-		require.Contains(t, []string{"up", "down", "both"}, tag)
-		series, _ := m.GetTag("series")
+	opened, inside, hit := 0, 0, map[string]bool{}
+	for i, e := range events {
+		state, _ := e.GetField("state")
+		require.Contains(t, printed[i], e.Time().UTC().Format("2006-01-02 15:04")+"  "+state.(string))
+		if state != "open" {
+			require.Contains(t, printed[i], " points, peak score ")
+			continue
+		}
+		require.Regexp(t, `(deviation|drift|pattern|range), (up|down|both): value .*, expected .* \[.*, .*\], score `, printed[i])
+		opened++
+		series, _ := e.GetTag("series")
 		key := "nab,series=" + series + ",source=realKnownCause value"
-		for i, w := range windows[key] {
-			if !m.Time().Before(w.Start) && !m.Time().After(w.End) {
+		require.Contains(t, printed[i], key, "the line names the series")
+		for w, win := range windows[key] {
+			if !e.Time().Before(win.Start) && !e.Time().After(win.End) {
 				inside++
-				hit[key+string(rune('0'+i))] = true
+				hit[key+strconv.Itoa(w)] = true
 			}
 		}
 	}
-	t.Logf("%d anomalies printed, %d inside labelled windows, %d windows of 12 hit", len(flagged), inside, len(hit))
+	t.Logf("%d incidents, %d of them opened inside labelled windows, %d windows of 12 hit:\n%s", opened, inside, len(hit), stdout)
 	// What a user should see: most incidents found, and not drowned in noise
 	// (NAB's standard profile weighs a missed incident like nine false alarms).
 	require.GreaterOrEqual(t, len(hit), 8, "the demo finds most of the 12 labelled incidents")
-	require.LessOrEqual(t, len(flagged)-inside, 2*12, "at most two flags outside windows per labelled incident")
+	require.LessOrEqual(t, opened-inside, 2*12, "at most two incidents outside windows per labelled incident")
 }
 
 // captureStdout runs f with os.Stdout redirected and returns what it wrote.

@@ -39,4 +39,5 @@ import (
 	_ "github.com/influxdata/telegraf/plugins/serializers/csv"
 	_ "github.com/influxdata/telegraf/plugins/serializers/influx"
 	_ "github.com/influxdata/telegraf/plugins/serializers/json"
+	_ "github.com/influxdata/telegraf/plugins/serializers/template"
 )

@@ -3,13 +3,14 @@
 // of its series and marks anomalies on the metric. The models live in the
 // detector package; this package only adapts Telegraf metrics to it.
 //
-//go:generate ../../../tools/readme_config_includer/generator
+//go:generate go tool readme_config_includer
 package anomaly
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,10 @@ type Anomaly struct {
 	WarmupPoints         int             `toml:"warmup_points"`
 	Hold                 config.Duration `toml:"hold"`
 	Seasonality          []string        `toml:"seasonality"`
+	TimeZone             string          `toml:"timezone"`
+
+	Calendar      []calendarEntry `toml:"calendar"`
+	CalendarFiles []string        `toml:"calendar_files"`
 
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
@@ -55,8 +60,12 @@ type Anomaly struct {
 	LowerSuffix    string   `toml:"lower_suffix"`
 	UpperSuffix    string   `toml:"upper_suffix"`
 	AnomalySuffix  string   `toml:"anomaly_suffix"`
+	ReasonSuffix   string   `toml:"reason_suffix"`
 	WarmingSuffix  string   `toml:"warming_suffix"`
+	CalendarSuffix string   `toml:"calendar_suffix"`
 	AnomalyTag     string   `toml:"anomaly_tag"`
+
+	IncidentMeasurement string `toml:"incident_measurement"`
 
 	Log        telegraf.Logger     `toml:"-"`
 	Statistics *selfstat.Collector `toml:"-"`
@@ -65,19 +74,22 @@ type Anomaly struct {
 	table      *detector.Table
 	fields     filter.Filter
 	seriesTags filter.Filter // nil: every tag identifies the series
+	calendars  *calendars    // nil: no calendar
 	names      map[string]*outputNames
 	emit       emitted
 	// The output fields' suffixes, for isOutput, and for each byte which of
 	// them end in it, one bit each.
-	suffixes   [6]string
+	suffixes   [8]string
 	suffixEnds [256]uint8
 	// Add's scratch space, reused from metric to metric: the points of the
-	// metric's scored fields, those fields, and the outcomes.
-	points   []detector.Point
-	scored   []*telegraf.Field
-	outcomes []detector.Outcome
-	stats    *stats
-	now      func() time.Time // the wall clock, replaceable in tests
+	// metric's scored fields, those fields, the outcomes, and the incident
+	// events they make.
+	points    []detector.Point
+	scored    []*telegraf.Field
+	outcomes  []detector.Outcome
+	incidents []telegraf.Metric
+	stats     *stats
+	now       func() time.Time // the wall clock, replaceable in tests
 	// wall is now() in ns as of Init or the last housekeeping tick: the
 	// time of a series' last lookup, which expiry needs to the second.
 	// Reading the clock per metric took 6% of Add's time in the pipeline
@@ -105,7 +117,11 @@ const (
 	defaultMaxSeries  = 1_000_000
 	defaultSeriesTTL  = config.Duration(24 * time.Hour)
 	defaultAnomalyTag = "anomaly"
-	defaultSnapshot   = config.Duration(5 * time.Minute)
+	// Incident events are on by default: one metric when an incident opens
+	// and one when it resolves, few next to the scored points, and what an
+	// alerting output (outputs.alertmanager, a Kafka topic) needs.
+	defaultIncidentMeasurement = "anomaly_incident"
+	defaultSnapshot            = config.Duration(5 * time.Minute)
 )
 
 func newAnomaly() *Anomaly {
@@ -118,27 +134,31 @@ func newAnomaly() *Anomaly {
 		seasonality = append(seasonality, "weekly")
 	}
 	return &Anomaly{
-		Fields:           []string{"*"},
-		SeriesTags:       []string{"*"},
-		Sensitivity:      d.Sensitivity.String(),
-		Direction:        d.Direction.String(),
-		AnomalousPoints:  d.AnomalousPoints,
-		Window:           d.Window,
-		WarmupPoints:     d.WarmupPoints,
-		Hold:             config.Duration(d.Hold),
-		Seasonality:      seasonality,
-		MaxSeries:        defaultMaxSeries,
-		SeriesTTL:        defaultSeriesTTL,
-		OutputFields:     []string{"score"},
-		ScoreSuffix:      "_score",
-		ExpectedSuffix:   "_expected",
-		LowerSuffix:      "_lower",
-		UpperSuffix:      "_upper",
-		AnomalySuffix:    "_anomaly",
-		WarmingSuffix:    "_warming",
-		AnomalyTag:       defaultAnomalyTag,
-		SnapshotInterval: defaultSnapshot,
-		now:              time.Now,
+		Fields:          []string{"*"},
+		SeriesTags:      []string{"*"},
+		Sensitivity:     d.Sensitivity.String(),
+		Direction:       d.Direction.String(),
+		AnomalousPoints: d.AnomalousPoints,
+		Window:          d.Window,
+		WarmupPoints:    d.WarmupPoints,
+		Hold:            config.Duration(d.Hold),
+		Seasonality:     seasonality,
+		MaxSeries:       defaultMaxSeries,
+		SeriesTTL:       defaultSeriesTTL,
+		OutputFields:    []string{"score"},
+		ScoreSuffix:     "_score",
+		ExpectedSuffix:  "_expected",
+		LowerSuffix:     "_lower",
+		UpperSuffix:     "_upper",
+		AnomalySuffix:   "_anomaly",
+		ReasonSuffix:    "_reason",
+		WarmingSuffix:   "_warming",
+		CalendarSuffix:  "_calendar",
+		AnomalyTag:      defaultAnomalyTag,
+
+		IncidentMeasurement: defaultIncidentMeasurement,
+		SnapshotInterval:    defaultSnapshot,
+		now:                 time.Now,
 	}
 }
 
@@ -152,6 +172,9 @@ func (p *Anomaly) Init() error {
 		return err
 	}
 	if p.detector, err = detector.New(cfg); err != nil {
+		return err
+	}
+	if err := p.initCalendars(); err != nil {
 		return err
 	}
 	if p.MaxSeries < 1 {
@@ -212,6 +235,7 @@ func (p *Anomaly) Start(telegraf.Accumulator) error {
 			case <-p.done:
 				return
 			case <-tick.C:
+				p.reloadCalendars()
 				p.housekeep(p.now())
 			}
 		}
@@ -252,6 +276,12 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	upstream := p.collect(m, base)
 	p.score()
 	replaced, up, down := p.mark(m, upstream)
+	var incidents []telegraf.Metric
+	if len(p.incidents) > 0 { // rare: only a point that opens or resolves an incident pays
+		incidents = slices.Clone(p.incidents)
+		clear(p.incidents)
+		p.incidents = p.incidents[:0]
+	}
 	p.mu.Unlock()
 	if replaced {
 		m.RemoveTag(p.AnomalyTag)
@@ -265,6 +295,9 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 		m.AddTag(p.AnomalyTag, detector.Down.String())
 	}
 	acc.AddMetric(m)
+	for _, incident := range incidents {
+		acc.AddMetric(incident)
+	}
 	return nil
 }
 
@@ -286,26 +319,34 @@ func (p *Anomaly) identify(m telegraf.Metric) xxhash.Digest {
 	return base
 }
 
-// collect gathers the fields of m to score, and their series' keys, into
-// p.scored and p.points, and reports whether m was scored upstream.
+// collect gathers the fields of m to score, their series' keys and what
+// the calendar says of them, into p.scored and p.points, and reports
+// whether m was scored upstream.
 func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool) {
 	p.points, p.scored = p.points[:0], p.scored[:0]
 	t := m.Time().UnixNano()
+	var cond detector.Condition
+	if p.calendars != nil {
+		cond = p.calendars.condition(m.TagList(), t)
+	}
 	return p.eachScored(m, func(f *telegraf.Field, v float64) {
 		h := base
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
-		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v})
+		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v, Condition: cond})
 		p.scored = append(p.scored, f)
 	})
 }
 
 // eachScored calls yield with each field of m that is scored and its value:
 // the numeric fields selected by fields and fields_exclude, but for this
-// processor's own outputs. It counts the fields it skips. It reports whether
+// processor's own outputs (fields, and incident events). It counts the fields it skips. It reports whether
 // m was scored upstream: it carries that processor's outputs, which are not
 // scored, or its anomaly tag, and mark replaces them.
 func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
+	if p.IncidentMeasurement != "" && m.Name() == p.IncidentMeasurement {
+		return false // an incident event, of this processor or one upstream: output, not a series
+	}
 	upstream = m.HasTag(p.AnomalyTag)
 	for _, f := range m.FieldList() {
 		if p.isOutput(m, f.Key) {
@@ -359,6 +400,9 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 				m.RemoveField(name)
 			}
 		}
+		if cond := p.points[i].Condition; cond != detector.Ordinary {
+			m.AddField(n.calendar, p.stats.onCalendar(cond))
+		}
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the
 			// detector's is 0, which would read as "normal"): the metric
@@ -381,12 +425,17 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 				m.AddField(n.upper, upper)
 			}
 		}
-		// The anomaly flag is sparse, present only when true: every added
-		// field is a heap object in a Telegraf metric, and it is usually false.
+		// The anomaly flag and its reason are sparse, present only on
+		// anomalies: every added field is a heap object in a Telegraf
+		// metric, and a point is usually not one.
 		if r.Anomaly {
 			m.AddField(n.anomaly, true)
+			m.AddField(n.reason, r.Reason.String())
 			up = up || r.Direction == detector.Up
 			down = down || r.Direction == detector.Down
+		}
+		if o.Opened() || r.Resolved {
+			p.incident(m, f, p.points[i].Key, o)
 		}
 	}
 	clear(p.scored) // no hold on the metric's fields once it is passed on

@@ -51,9 +51,14 @@ func warm(t *testing.T, p *Anomaly, acc *testutil.Accumulator, n int, hosts ...s
 	}
 }
 
+// last returns the last scored metric passed on (incident events follow it).
 func last(acc *testutil.Accumulator) telegraf.Metric {
 	ms := acc.GetTelegrafMetrics()
-	return ms[len(ms)-1]
+	for i := len(ms) - 1; ; i-- {
+		if ms[i].Name() != defaultIncidentMeasurement {
+			return ms[i]
+		}
+	}
 }
 
 func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
@@ -71,6 +76,7 @@ func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
 	require.Equal(t, 200.0, fields["value"], "the scored field is left as it was")
 	require.Equal(t, "x", fields["note"], "other fields pass through")
 	require.Equal(t, true, fields["value_anomaly"])
+	require.Contains(t, []any{"deviation", "range"}, fields["value_reason"], "an anomaly says why")
 	require.NotContains(t, fields, "value_warming", "the warming flag is only present while warming")
 	require.Greater(t, fields["value_score"].(float64), 0.9)
 	require.InDelta(t, 100, fields["value_expected"].(float64), 1)
@@ -84,6 +90,7 @@ func TestAnomalyIsMarkedWithFieldsAndTag(t *testing.T) {
 	got = last(acc)
 	require.False(t, got.HasTag("anomaly"))
 	require.NotContains(t, got.Fields(), "value_anomaly", "the anomaly flag is only present when true")
+	require.NotContains(t, got.Fields(), "value_reason", "and so is its reason")
 	require.Contains(t, got.Fields(), "value_score", "every scored point has a score")
 }
 

@@ -21,6 +21,8 @@ type stats struct {
 
 	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
 	scored, warming, anomalies, outOfOrder, duplicate     selfstat.Stat
+	incidentsOpened, incidentsResolved                    selfstat.Stat
+	maintenance, holiday                                  selfstat.Stat
 	notFinite, notNumeric, overflow, output               selfstat.Stat
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
@@ -39,21 +41,25 @@ func newStats(c *selfstat.Collector, log telegraf.Logger) *stats {
 	}
 	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
 	return &stats{
-		log:           log,
-		series:        reg("series"),
-		stateBytes:    reg("state_bytes"),
-		seriesCreated: reg("series_created"),
-		evictions:     reg("series_evicted"),
-		expired:       reg("series_expired"),
-		scored:        reg("points_scored"),
-		warming:       reg("points_warming"),
-		anomalies:     reg("anomalies"),
-		notFinite:     reg("skipped_not_finite"),
-		notNumeric:    reg("skipped_not_numeric"),
-		overflow:      reg("skipped_overflow"),
-		outOfOrder:    reg("points_out_of_order"),
-		duplicate:     reg("points_duplicate"),
-		output:        reg("skipped_output_field"),
+		log:               log,
+		series:            reg("series"),
+		stateBytes:        reg("state_bytes"),
+		seriesCreated:     reg("series_created"),
+		evictions:         reg("series_evicted"),
+		expired:           reg("series_expired"),
+		scored:            reg("points_scored"),
+		warming:           reg("points_warming"),
+		anomalies:         reg("anomalies"),
+		incidentsOpened:   reg("incidents_opened"),
+		incidentsResolved: reg("incidents_resolved"),
+		maintenance:       reg("points_maintenance"),
+		holiday:           reg("points_holiday"),
+		notFinite:         reg("skipped_not_finite"),
+		notNumeric:        reg("skipped_not_numeric"),
+		overflow:          reg("skipped_overflow"),
+		outOfOrder:        reg("points_out_of_order"),
+		duplicate:         reg("points_duplicate"),
+		output:            reg("skipped_output_field"),
 
 		restored:         reg("series_restored"),
 		snapshots:        reg("snapshots"),
@@ -89,6 +95,17 @@ func (s *stats) onScored(o *detector.Outcome, m telegraf.Metric, field string) {
 	if o.Anomaly {
 		s.anomalies.Incr(1)
 	}
+}
+
+// onCalendar counts a point of a calendar period, and returns the period's
+// kind as the processor marks it.
+func (s *stats) onCalendar(c detector.Condition) string {
+	if c == detector.InMaintenance {
+		s.maintenance.Incr(1)
+		return "maintenance"
+	}
+	s.holiday.Incr(1)
+	return "holiday"
 }
 
 func (s *stats) onExpired(n int, t *detector.Table) {

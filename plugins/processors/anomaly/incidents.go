@@ -1,0 +1,75 @@
+package anomaly
+
+import (
+	"encoding/binary"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/metric"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+)
+
+// An incident event is a metric of its own, incident_measurement, when a
+// point opens an incident of its series and when one resolves it, for
+// alerting outputs (outputs.alertmanager, a Kafka topic) and for
+// annotations. Its tags say which series: the scored metric's measurement,
+// the field, and the series' identifying tags. Points that open or resolve
+// nothing pay nothing.
+
+// incident makes the incident event of field f of m, the series of key,
+// whose outcome o opened or resolved one, and keeps it in p.incidents for
+// Add to pass on after m.
+func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, key uint64, o *detector.Outcome) {
+	inc := &o.Incident
+	state := "open"
+	if inc.Open {
+		p.stats.incidentsOpened.Incr(1)
+	} else {
+		state = "resolved"
+		p.stats.incidentsResolved.Incr(1)
+	}
+	if p.IncidentMeasurement == "" {
+		return
+	}
+	tags := map[string]string{"measurement": m.Name(), "field": f.Key}
+	for _, tag := range m.TagList() {
+		if p.Identifies(tag.Key) {
+			tags[tag.Key] = tag.Value
+		}
+	}
+	lower, upper := o.Bounds()
+	t := m.Time().UnixNano()
+	value, _ := p.toFloat(m, f) // scored, so it converts
+	// Fields added one by one, in the contract's order: from a map, their
+	// order (and so the line a serializer writes) would change from run to run.
+	e := metric.New(p.IncidentMeasurement, tags, nil, m.Time())
+	e.AddField("state", state)
+	e.AddField("id", incidentID(key, inc.Started))
+	e.AddField("started", inc.Started)
+	e.AddField("duration", t-inc.Started)
+	e.AddField("peak_score", inc.Peak)
+	e.AddField("value", value)
+	e.AddField("expected", o.Expected)
+	e.AddField("lower", lower)
+	e.AddField("upper", upper)
+	e.AddField("direction", inc.Direction.String())
+	e.AddField("reason", inc.Reason.String())
+	e.AddField("points", int64(inc.Points))
+	p.incidents = append(p.incidents, e)
+}
+
+// incidentID names an incident stably, whoever scores its series and however
+// often it is reported: 16 hex digits of a hash of the series' key and the
+// incident's start.
+func incidentID(key uint64, started int64) string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], key)
+	binary.LittleEndian.PutUint64(b[8:], uint64(started))
+	id := strconv.FormatUint(xxhash.Sum64(b[:]), 16)
+	for len(id) < 16 {
+		id = "0" + id
+	}
+	return id
+}
