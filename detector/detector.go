@@ -17,7 +17,9 @@
 //     Hill estimate, over runs of large deviations counted once);
 //   - Drift: the anomaly likelihood of Ahmad et al. 2017: the average
 //     surprise of about the last 10 points against its own long-run mean
-//     and spread;
+//     and spread, for two surprises: the deviation from the seasonal
+//     model, and the smaller of that and the deviation from the prediction
+//     in use (a change that both models missed); twice the smaller chance;
 //   - Pattern: sequence novelty, after CAD OSE: how many of the last 16
 //     points ended a sequence of values (quantized) that the series had
 //     never shown, against its own long-run rate of such points (novelty.go);
@@ -341,7 +343,7 @@ func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
 	if d.cfg.Weekly {
 		season += profileAt(m.weekly[:], m.weeklyScale, p.weekly.i, p.weekly.j, p.weekly.w)
 	}
-	p.seasonal = m.level + float64(season)
+	p.seasonal = m.level() + float64(season)
 	p.flatSigma = sigmaOf(m.spreadFlat, m.mean)
 	p.seasonSigma = sigmaOf(m.spreadSeason, p.seasonal)
 	p.expected, p.sigma = m.mean, p.flatSigma
@@ -358,8 +360,9 @@ type evidence struct {
 	stat float64 // the point statistic: z in the direction(s) watched
 	// logProb is the model's log chance of a statistic beyond tailKnot (for the band).
 	logProb float64
-	// short is the likelihood's average surprise with this point.
-	short float64
+	// baseline and change are the moving averages of the drift rule's two
+	// surprises with this point.
+	baseline, change float64
 	// ctx is the point's sequence context; novel, the novelty bits with its own.
 	ctx   uint32
 	novel uint16
@@ -379,23 +382,35 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	e.stat = d.directed(e.z)
 	e.logProb = float64(m.logTailProb)
 	logPoint := m.logTail(e.stat, e.logProb)
-	// The likelihood's raw surprise is the deviation from the seasonal
-	// model's prediction even when the fast level is in use for the point:
-	// the fast level follows a subtle shift within about 10 points, so
-	// its residuals, averaged, hide the shift the likelihood is there to
-	// see; the seasonal model's level moves ten times slower (levelRate).
+	// The drift rule watches two surprises, each with its own anomaly
+	// likelihood. The baseline surprise is the deviation from the
+	// seasonal model's prediction even when the fast level is in use for
+	// the point: the fast level follows a subtle shift within about 10
+	// points, so its residuals, averaged, hide the shift the likelihood is
+	// there to see; the seasonal model's level moves ten times slower
+	// (levelRate). But the seasonal model alone is often off for a while
+	// where the fast level is not (a profile that misses the shape of an
+	// hour, a nightly job shorter than a knot), and on synthetic KPIs
+	// (anomaly kpi) those stretches, recurring every day, were most of the
+	// drift's false alarms. The change surprise is the smaller of the
+	// deviations from the two predictions: a point counts only as far as
+	// both models missed it, as they all miss a sudden change and do not
+	// all miss a misfit of one of them. The drift's chance is twice the
+	// smaller of the two chances, as for two tests of one hypothesis
+	// (Bonferroni).
 	// From here to the score is the longest chain of dependent operations
 	// of a point, so constant divisors and the likelihood's spread are
 	// multiplied as reciprocals: a division takes several times as long,
 	// and the product differs from the quotient by an ulp at most.
-	raw := min(d.directed((x-p.seasonal)/p.seasonSigma), rawCap) * (1 / rawCap)
-	e.short = float64(m.short) + shortRate*(raw-float64(m.short))
+	baseline := min(d.directed((x-p.seasonal)/p.seasonSigma), rawCap)
+	e.baseline = average(m.baselineShort, baseline*(1/rawCap))
+	e.change = average(m.changeShort, min(baseline, e.stat)*(1/rawCap))
 	logLik := 0.0
 	if m.n > likPoints {
-		mu := float64(m.likMean)
-		v := max(float64(m.likVar), likVarFloor*shortRate/(2-shortRate)*mu*(1-mu))
-		zl := (e.short - mu) * (1 / math.Sqrt(v+1e-12)) // the reciprocal does not wait for short
-		logLik = logQ(zl)
+		// logQ falls as z rises, so the smaller chance is the larger z's,
+		// and it is at most log(1/2) (at z = 0, no evidence), so twice the
+		// chance is at most 1.
+		logLik = logQ(m.change.atLeast(m.baseline.atLeast(0, e.baseline), e.change)) + math.Ln2
 	}
 	// A point whose recent sequence of values is new to the series, on the
 	// side watched, is evidence by how many of the latest points were, too
@@ -421,7 +436,7 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	// either, is new territory: strong evidence, but not all of it equally
 	// strong, so it multiplies the point's own chance by rangeEvidence
 	// rather than scoring 1 (see rangeEvidence).
-	if m.hi > m.lo && e.stat > tailKnot && d.beyondRange(m, x) {
+	if m.span > 0 && e.stat > tailKnot && d.beyondRange(m, x) {
 		if lp := max(logPoint+logRangeEvidence, minLogP); lp < e.logP {
 			e.logP, e.reason = lp, Range
 		}
@@ -431,14 +446,15 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 // beyondRange reports whether x lies beyond the range of the values seen so
 // far, by more than rangeTolerance of it, on the side(s) watched.
 func (d *Detector) beyondRange(m *Model, x float64) bool {
-	tol := rangeTolerance * (m.hi - m.lo)
+	tol := rangeTolerance * float64(m.span)
+	hi := m.hi()
 	switch d.cfg.Direction {
 	case Up:
-		return x > m.hi+tol
+		return x > hi+tol
 	case Down:
 		return x < m.lo-tol
 	}
-	return x > m.hi+tol || x < m.lo-tol
+	return x > hi+tol || x < m.lo-tol
 }
 
 // verdict is the alarm state of a series after a point, as decide
@@ -508,7 +524,11 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float64, v *verdict) {
 	m.n++
 	m.last = t
-	m.lo, m.hi = min(m.lo, x), max(m.hi, x)
+	if hi := m.hi(); x < m.lo || x > hi { // a new extreme: rare, once the range is known
+		lo := min(m.lo, x)
+		m.span = spanOf(max(hi, x) - lo)
+		m.lo = lo
+	}
 	m.hits = v.hits
 	if v.changed {
 		m.openedAt, m.peak, m.points, m.calm, m.cause = v.openedAt, v.peak, v.points, v.calm, v.cause
@@ -526,13 +546,12 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 		}
 		m.learnTail(stat)
 	}
-	m.short = float32(e.short)
+	m.baselineShort, m.changeShort = stored(e.baseline), stored(e.change)
 	// Each learning rate is the running mean's 1/n until it falls to its steady value.
 	invN := 1 / float64(m.n)
 	lr := max(invN, likRate)
-	dev := e.short - float64(m.likMean)
-	m.likMean += float32(lr * dev)
-	m.likVar += float32(lr * ((1-lr)*dev*dev - float64(m.likVar)))
+	m.baseline.learn(e.baseline, lr)
+	m.change.learn(e.change, lr)
 	m.learnContext(e.ctx, e.novel, lr)
 	d.learnLevels(m, p, x, e.z, invN)
 }
@@ -540,7 +559,7 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 // learnLevels moves both models' levels, spreads and seasonal profiles
 // towards the point x, z sigmas from the prediction in use; invN is 1/n.
 func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
-	seasonal := p.seasonal
+	seasonal, level := p.seasonal, m.level()
 	if math.Abs(z) < shiftZ {
 		m.shiftRun = 0 // no run of large residuals, or the end of one
 	} else if flatOff, seasonOff, ok := m.acceptShift(z, x-m.mean, x-seasonal); ok {
@@ -549,7 +568,7 @@ func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
 		// seasonal model that foresaw the move (a daily step, when the plain
 		// level was in use) is not shifted by it.
 		m.mean += flatOff
-		m.level += seasonOff
+		level += seasonOff
 		seasonal += seasonOff
 	}
 	rFlat := clamp(x-m.mean, learnClamp*p.flatSigma)
@@ -561,7 +580,7 @@ func (d *Detector) learnLevels(m *Model, p *prediction, x, z, invN float64) {
 	m.spreadFlat += float32(sr * (math.Abs(rFlat) - float64(m.spreadFlat)))
 	m.spreadSeason += float32(sr * (math.Abs(rSeason) - float64(m.spreadSeason)))
 	m.mean += max(invN, meanRate) * rFlat
-	m.level += max(invN, levelRate) * rSeason
+	m.setLevel(level + max(invN, levelRate)*rSeason)
 	// Both profiles correct the same residual; the weekly one learns slower, so
 	// the daily shape settles in the daily profile and the weekly one keeps
 	// what differs between days of the week.

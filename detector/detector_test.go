@@ -385,7 +385,7 @@ func TestExtremeValuesStayFinite(t *testing.T) {
 			t.Errorf("value %v: score %v out of [0, 1]", v, r.Score)
 		}
 	}
-	if math.IsNaN(m.mean) || math.IsNaN(m.level) {
+	if math.IsNaN(m.mean) || math.IsNaN(m.level()) {
 		t.Errorf("model holds NaN after extreme values: %+v", m)
 	}
 }

@@ -13,8 +13,12 @@ type Model struct {
 	n           uint32
 	hits        uint32 // candidate bits of the last points, newest lowest (M-of-N rule)
 
-	mean  float64 // fast level: the non-seasonal model's prediction
-	level float64 // the seasonal model's deseasonalised level
+	mean float64 // fast level: the non-seasonal model's prediction
+	// levelOff is the seasonal model's deseasonalised level as an offset
+	// from mean (see Model.level): the offset is at most the size of the
+	// values' swings, so as a float32 it is exact to about 1e-7 of them,
+	// far below any residual the models act on, in half the bytes.
+	levelOff float32
 
 	spreadFlat   float32 // mean absolute residual of each model
 	spreadSeason float32
@@ -28,11 +32,12 @@ type Model struct {
 	logTailProb float32
 	tailShape   float32
 
-	// Anomaly likelihood: short is a moving average of the raw surprise;
-	// likMean and likVar are the long-run mean and variance of short.
-	short   float32
-	likMean float32
-	likVar  float32
+	// The drift rule's two anomaly likelihoods (see gather): of the
+	// deviation from the seasonal model (baseline), and of the smaller of
+	// that and the deviation from the prediction in use (change). The
+	// moving averages of both surprises are stored shares (see average).
+	baselineShort, changeShort uint16
+	baseline, change           likelihood
 
 	// A run of points beyond shiftZ on one side of the prediction in use:
 	// its length (negative below the prediction) and each model's residuals
@@ -48,12 +53,17 @@ type Model struct {
 	shiftSumFlat   float32
 	shiftSumSeason float32
 
+	// The range of the values seen so far is lo to lo+span: a float32
+	// span is exact to about 1e-7 of the range, which is all that the
+	// range rule and the novelty's bins need, where a float64 top took
+	// 8 bytes.
+	span float32
+
 	// openedAt is the event time of the flag that opened the latest
 	// incident, noIncident before the first.
 	openedAt int64
 
-	// lo and hi are the range of the values seen so far.
-	lo, hi float64
+	lo float64 // the bottom of the range of the values seen so far
 
 	// The seasonal profiles' scales (see seasonal.go); their knots come
 	// after the scalars that every point reads.
@@ -137,10 +147,31 @@ func (m *Model) Points() int { return int(m.n) }
 func (m *Model) start(t int64, x float64) {
 	*m = Model{
 		first: t, last: t, n: 1,
-		mean: x, level: x, lo: x, hi: x,
+		mean: x, lo: x,
 		openedAt: noIncident, calm: closed,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
 	}
+}
+
+// level is the seasonal model's deseasonalised level.
+func (m *Model) level() float64 { return m.mean + float64(m.levelOff) }
+
+// setLevel stores the seasonal model's level as an offset from mean; call
+// it after mean has its new value.
+func (m *Model) setLevel(level float64) { m.levelOff = float32(level - m.mean) }
+
+// hi is the top of the range of the values seen so far.
+func (m *Model) hi() float64 { return m.lo + float64(m.span) }
+
+// spanOf is the float32 span of a range of width w, rounded down, so that
+// the largest value seen is never below the top of the range (it is at
+// its top, a level of its own for the novelty, see contextOf).
+func spanOf(w float64) float32 {
+	s := float32(w)
+	if float64(s) > w {
+		s = math.Nextafter32(s, 0)
+	}
+	return s
 }
 
 // logTail is the natural log of the estimated chance that the point statistic

@@ -73,7 +73,7 @@ func (m *Model) contextOf(x float64) uint32 {
 	// The level is 1 + the floor of the position in bins, clamped to
 	// [-1, novelLevels]; clamped first, the sum is at least 0, where a
 	// conversion to an integer truncates to the floor.
-	bins := max(m.hi-m.lo, novelLevels*(minSigmaRel*max(math.Abs(m.lo), math.Abs(m.hi))+minSigmaAbs))
+	bins := max(float64(m.span), novelLevels*(minSigmaRel*max(math.Abs(m.lo), math.Abs(m.hi()))+minSigmaAbs))
 	u := novelLevels*(x-m.lo)/bins + 1
 	level := uint32(max(0, min(novelLevels+1, u)))
 	return uint32(m.recent)<<levelBits | level

@@ -77,9 +77,11 @@ func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
 	s := *scale
 	vi := float32(p[i])*s + rate*(1-w)*e
 	vj := float32(p[j])*s + rate*w*e
-	if need := max(abs32(vi), abs32(vj)); need > knotMax*s {
+	// Two comparisons, not max: the rescale is rare, and max, which must
+	// handle NaN, costs more than both.
+	if room := knotMax * s; abs32(vi) > room || abs32(vj) > room {
 		// Twice the room needed, so that the scale does not creep up a step at a time.
-		rescale(p, scale, 2*need/knotMax)
+		rescale(p, scale, 2*max(abs32(vi), abs32(vj))/knotMax)
 		s = *scale
 	}
 	// A profile with nothing learned and nothing to learn (a flat start) has
@@ -129,10 +131,18 @@ func rescale(p []int16, scale *float32, to float32) {
 	*scale = to
 }
 
-// quantize rounds v to the nearest knot value (halves up). It has no branch:
-// v is shifted to positive values, where converting to an integer truncates.
+// quantize rounds v to the nearest knot value (halves up). The rounding has
+// no branch: v is shifted to positive values, where converting to an integer
+// truncates.
 func quantize(v float32) int16 {
-	v = max(-knotMax, min(knotMax, v))
+	// Clamped by branches that are almost never taken (learnProfile
+	// rescales first): min and max would handle NaN, at several times the
+	// cost, and a NaN stays NaN here as it did through them.
+	if v > knotMax {
+		v = knotMax
+	} else if v < -knotMax {
+		v = -knotMax
+	}
 	return int16(int32(v+knotMax+1.5) - knotMax - 1)
 }
 
