@@ -517,6 +517,10 @@ func (p *Anomaly) Drain() {
 	for b.holding > 0 {
 		b.idle.Wait()
 	}
+	// The last release may still be passing its metrics on: it took emit
+	// before it let go of mu.
+	b.emit.Lock()
+	b.emit.Unlock() //nolint:staticcheck // an empty critical section: waiting for the holder is the point
 }
 
 // stopBootstrap drains, drops the fetches still running (for rebuilds) and
