@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -575,4 +576,29 @@ func TestHistorySubTable(t *testing.T) {
 
 	_, err = load(t, "  [processors.anomaly.history]\n    urls = [\"http://127.0.0.1:8086\"]\n    max_wait = \"-1s\"\n")
 	require.ErrorContains(t, err, "max_wait")
+}
+
+// TestSampleConfigHistoryKeys: the sub-table as sample.conf shows it, every
+// key uncommented, loads, and says what the defaults are.
+func TestSampleConfigHistoryKeys(t *testing.T) {
+	var conf []string
+	in := false
+	for _, l := range strings.Split(sampleConfig, "\n") {
+		in = in || strings.HasPrefix(l, "  # [processors.anomaly.history]")
+		if in { // "  # key", "  #   key" and "  #   # key" are keys; "  #   ## text" is a comment
+			l = strings.Replace(l, "# ", "", 1)
+			if rest := strings.TrimSpace(l); strings.HasPrefix(rest, "# ") {
+				l = strings.Replace(l, "# ", "", 1)
+			}
+		}
+		conf = append(conf, l)
+	}
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(strings.Join(conf, "\n")), config.EmptySourcePath))
+	p := c.Processors[0].Processor.(*Anomaly)
+	want := history.NewConfig()
+	want.URLs = []string{"http://127.0.0.1:8086"}
+	want.TLSCA, want.TLSCert, want.TLSKey = "/etc/telegraf/ca.pem", "/etc/telegraf/cert.pem", "/etc/telegraf/key.pem"
+	p.History.Username, p.History.Password, p.History.Token = config.Secret{}, config.Secret{}, config.Secret{}
+	require.Equal(t, want, p.History)
 }
