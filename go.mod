@@ -4,12 +4,14 @@ go 1.26.0
 
 require (
 	github.com/IBM/sarama v1.60.1
+	github.com/arran4/golang-ical v0.3.4
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/influxdata/influxql v1.4.0
 	github.com/influxdata/line-protocol/v2 v2.2.1
 	github.com/influxdata/telegraf v1.39.3
 	github.com/influxdata/toml v0.0.0-20251106153700-c381e153d076
 	github.com/stretchr/testify v1.11.1
+	github.com/teambition/rrule-go v1.8.2
 	github.com/ulikunitz/xz v0.5.17
 )
 

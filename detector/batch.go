@@ -22,6 +22,9 @@ type Point struct {
 	Key   uint64  // the series' key in the Table
 	Time  int64   // event time, ns since the Unix epoch
 	Value float64 // the value to score
+	// Condition is what the calendar says of the point (see UpdateIn); the
+	// zero value is an ordinary point.
+	Condition Condition
 }
 
 // Outcome is UpdateBatch's answer for one point.
@@ -52,7 +55,7 @@ const stageFromSeries = 1 << 17
 
 // UpdateBatch looks up each point's series in tab (creating it if new, as
 // Table.Get does, with now the wall-clock time in ns), scores the point with
-// Update and writes the outcome to out[i]. Points are scored in order, so a
+// UpdateIn and writes the outcome to out[i]. Points are scored in order, so a
 // batch may hold several points of one series. out must be at least as long
 // as points. UpdateBatch does not allocate.
 func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outcome) {
@@ -62,12 +65,12 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 		// One point has no other's misses to overlap with.
 		if len(chunk) > 1 && tab.Len() >= tab.stageFrom {
 			tab.touchBuckets(chunk)
-			tab.touchModels(chunk)
+			d.touchModels(tab, chunk)
 		}
 		for i, p := range chunk {
 			m, created := tab.Get(p.Key, now)
 			o := &out[start+i]
-			o.Result, o.Err = d.Update(m, p.Time, p.Value)
+			o.Result, o.Err = d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			o.Created = created
 			o.Incident = Incident{}
 			if o.Opened() || o.Resolved {
@@ -90,7 +93,7 @@ func (t *Table) touchBuckets(points []Point) {
 // touchModels reads the cache lines the points' Update will: the entry's
 // head, the model's scalars, the profile knots around each point's time, and
 // the sequence novelty.
-func (t *Table) touchModels(points []Point) {
+func (d *Detector) touchModels(t *Table, points []Point) {
 	var sum int64
 	for _, p := range points {
 		i, ok := t.index.get(p.Key)
@@ -104,7 +107,9 @@ func (t *Table) touchModels(points []Point) {
 		for off := uintptr(0); off < entryHeadBytes; off += cacheLine {
 			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off)))
 		}
-		sec := floorDiv(p.Time, 1e9)
+		// A holiday's point will read another weekday's weekly knot:
+		// this one is a hint, and holidays are rare.
+		sec := d.zone.Local(floorDiv(p.Time, 1e9))
 		di, _, _ := knots(sec, dailySlots, dailySlotSeconds)
 		wi, _, _ := knots(sec, weeklySlots, weeklySlotSeconds)
 		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi]) + int64(e.model.recent)

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestUpdateBatchMatchesUpdate protects UpdateBatch's contract: the same
 // outcome, point for point, as Table.Get and Update one point at a time,
 // including batches longer than its stride, several points of one series in a
-// batch, new series, evictions at the table's cap, and rejected points; with
-// the batches' memory read first (staged), as in large tables, and not.
+// batch, new series, evictions at the table's cap, rejected points, and
+// points in maintenance and on holidays, in a time zone; with the batches'
+// memory read first (staged), as in large tables, and not.
 func TestUpdateBatchMatchesUpdate(t *testing.T) {
 	for _, staged := range []bool{true, false} {
 		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) { testUpdateBatchMatchesUpdate(t, staged) })
@@ -18,7 +20,7 @@ func TestUpdateBatchMatchesUpdate(t *testing.T) {
 }
 
 func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
-	d := newDetector(t, func(c *Config) { c.WarmupPoints = 5 })
+	d := newDetector(t, func(c *Config) { c.WarmupPoints, c.TimeZone = 5, "Europe/Berlin" })
 	one, batched := NewTable(300), NewTable(300)
 	if staged {
 		batched.stageFrom = 0
@@ -31,6 +33,12 @@ func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
 		for i := range points {
 			ts += int64(rng.IntN(3)) * minute // some points repeat a time: duplicates
 			points[i] = Point{Key: uint64(rng.IntN(400)), Time: ts, Value: rng.NormFloat64()}
+			switch rng.IntN(10) {
+			case 0:
+				points[i].Condition = InMaintenance
+			case 1:
+				points[i].Condition = HolidayAs(time.Weekday(rng.IntN(7)))
+			}
 			if rng.IntN(50) == 0 {
 				points[i].Value += 100 // a spike: incidents open and resolve
 			}
@@ -39,7 +47,7 @@ func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
 		d.UpdateBatch(batched, int64(round)*1e9, points, out)
 		for i, p := range points {
 			m, created := one.Get(p.Key, int64(round)*1e9)
-			r, err := d.Update(m, p.Time, p.Value)
+			r, err := d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			want := Outcome{Result: r, Err: err, Created: created}
 			if want.Opened() || want.Resolved {
 				want.Incident, _ = m.Incident()

@@ -125,6 +125,13 @@ type Config struct {
 	// Daily and Weekly enable the seasonal profiles, keyed on the point's own timestamp.
 	Daily  bool
 	Weekly bool
+	// TimeZone is the zone whose local time keys the seasonal profiles, so
+	// that a shape that follows people's clocks stays in place across
+	// daylight-saving changes: "" or "UTC" (the default), "Local", or an
+	// IANA name such as "Europe/Berlin" (see LoadZone). Models learned in
+	// one zone are misaligned in another: a snapshot's fingerprint should
+	// cover it.
+	TimeZone string
 }
 
 // DefaultConfig returns the shipped defaults, shared by the Telegraf plugin and the replay tool.
@@ -165,7 +172,8 @@ func (c Config) Validate() error {
 	case c.Hold < 0:
 		return fmt.Errorf("hold %v: want 0 (no hold) or more", c.Hold)
 	}
-	return nil
+	_, err := zoneLocation(c.TimeZone)
+	return err
 }
 
 // threshold returns the score threshold in force.

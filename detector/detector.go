@@ -2,10 +2,11 @@
 // time, with small online models held per series.
 //
 // Each series keeps a Model: a fast level, a seasonal baseline (daily and weekly
-// profiles keyed on event time), a robust spread for each, and calibrated
-// estimates of how often large deviations happen. A point's score is the
-// estimated chance p of what it shows, on a log scale, so one threshold means
-// the same on a quiet series as on a noisy one:
+// profiles keyed on event time, as local time in Config.TimeZone), a robust
+// spread for each, and calibrated estimates of how often large deviations
+// happen. A point's score is the estimated chance p of what it shows, on a
+// log scale, so one threshold means the same on a quiet series as on a noisy
+// one:
 //
 //	score = -log10(p) / 10     (score 0.5: a deviation seen once in 100,000 points)
 //
@@ -27,6 +28,10 @@
 // calm for a while: its points are not flagged again and score 0, so one
 // incident is one alert; then the series is armed again (see decide).
 //
+// A calendar (calendar.go) declares maintenance windows, whose points are
+// scored but neither flagged nor learned, and holidays, whose points are
+// taken for points of another day of the week (UpdateIn).
+//
 // The package has no dependency on Telegraf: the Telegraf plugin and the
 // replay tool are thin adapters around Detector.Update.
 package detector
@@ -35,6 +40,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"time"
 )
 
 // Errors returned by Update. None of them changes the model. A point with
@@ -85,11 +91,13 @@ func (r Result) Bounds() (lower, upper float64) {
 	return r.Expected - half, r.Expected + half
 }
 
-// Detector scores points against per-series models. It holds only the
-// configuration, so one Detector serves any number of series; it is safe for
-// concurrent use as long as each Model is updated by one goroutine at a time.
+// Detector scores points against per-series models. It holds the
+// configuration and the time zone's offset in force (a cache, see Zone), so
+// one Detector serves any number of series, one goroutine at a time.
 type Detector struct {
 	cfg Config
+	// zone turns a point's time into the local time of its seasons.
+	zone Zone
 	// threshold is the score threshold in force; logThreshold is the same
 	// as a natural log of a tail probability.
 	threshold    float64
@@ -104,8 +112,13 @@ func New(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	zone, err := LoadZone(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
 	return &Detector{
 		cfg:          cfg,
+		zone:         zone,
 		threshold:    cfg.threshold(),
 		logThreshold: -10 * cfg.threshold() * math.Ln10,
 		clear:        clearShare * cfg.threshold(),
@@ -115,6 +128,10 @@ func New(cfg Config) (*Detector, error) {
 
 // Config returns the configuration the Detector was made with.
 func (d *Detector) Config() Config { return d.cfg }
+
+// Location returns the time zone of the seasons (Config.TimeZone), which is
+// also that of a calendar's all-day dates (NewCalendar).
+func (d *Detector) Location() *time.Location { return d.zone.Location() }
 
 // Model constants. Rates are per point; a new series learns with 1/n until the
 // rate falls to these steady values, so it converges fast and then stays stable.
@@ -223,18 +240,33 @@ var logRangeEvidence = -5 * math.Ln10
 // is, as tail probabilities), decide (score and alert shaping) and learn.
 // Only learn changes the model.
 func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
+	return d.UpdateIn(m, t, x, Ordinary)
+}
+
+// UpdateIn is Update of a point in condition c, as a calendar says (see
+// ConditionOf):
+//
+//   - InMaintenance: the point is scored but never flagged and never learned
+//     (m is left unchanged, the first point of a series too), so that after
+//     the window the model goes on as if it had not happened;
+//   - HolidayAs(w): the point is taken for one at the same local time on
+//     weekday w: scored and flagged against that day's weekly profile, and
+//     learned into it, leaving its own weekday's profile alone.
+func (d *Detector) UpdateIn(m *Model, t int64, x float64, c Condition) (Result, error) {
 	if !(math.Abs(x) <= maxValue) { // also true for NaN
 		return Result{}, ErrNotFinite
 	}
 	if m.n == 0 {
-		m.start(t, x)
+		if c != InMaintenance {
+			m.start(t, x)
+		}
 		return Result{Expected: x, Direction: Both, Warming: true}, nil
 	}
-	if t <= m.last {
-		return d.scoreOld(m, t, x)
+	if t <= m.last || c == InMaintenance {
+		return d.scoreOnly(m, t, x, c)
 	}
 	var p prediction
-	d.predict(m, t, &p)
+	d.predict(m, t, c, &p)
 	var e evidence
 	d.gather(m, &p, x, &e)
 	var res Result
@@ -244,22 +276,34 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 	return res, nil
 }
 
-// scoreOld scores a point not newer than the series' last against the model
-// as it is, without learning it, and says why with the error.
+// scoreOnly scores a point against the model as it is, without learning it:
+// a point not newer than the series' last, which the error says, or a point
+// in maintenance, which is never flagged.
 //
 //go:noinline
-func (d *Detector) scoreOld(m *Model, t int64, x float64) (Result, error) {
+func (d *Detector) scoreOnly(m *Model, t int64, x float64, c Condition) (Result, error) {
 	var p prediction
-	d.predict(m, t, &p)
+	d.predict(m, t, c, &p)
 	var e evidence
 	d.gather(m, &p, x, &e)
 	var res Result
 	var v verdict // not kept: the point is not learned
 	d.decide(m, &p, &e, t, &res, &v)
-	if t == m.last {
-		return res, ErrDuplicate
+	// It resolves no incident: the series' alarm state stays as it was (an
+	// old point may be flagged, as its first copy may have been, but opens
+	// nothing either: see Outcome.Opened). A point in maintenance is not
+	// flagged at all.
+	res.Resolved = false
+	if c == InMaintenance {
+		res.Anomaly = false
 	}
-	return res, ErrOutOfOrder
+	switch {
+	case t == m.last:
+		return res, ErrDuplicate
+	case t < m.last:
+		return res, ErrOutOfOrder
+	}
+	return res, nil
 }
 
 // prediction is what the model expects of a point, before seeing its value.
@@ -279,10 +323,15 @@ type knotPos struct {
 	w    float32
 }
 
-// predict predicts the point at time t with both models and keeps the one
-// with the smaller spread.
-func (d *Detector) predict(m *Model, t int64, p *prediction) {
-	sec := floorDiv(t, 1e9)
+// predict predicts the point at time t, in condition c, with both models
+// and keeps the one with the smaller spread.
+func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
+	// Where the point falls in the seasons: its local time in seconds,
+	// moved to the same time of day on another weekday for a holiday.
+	sec := d.zone.Local(floorDiv(t, 1e9))
+	if c >= holidayBase {
+		sec = onWeekday(sec, time.Weekday(c-holidayBase))
+	}
 	p.daily.i, p.daily.j, p.daily.w = knots(sec, dailySlots, dailySlotSeconds)
 	p.weekly.i, p.weekly.j, p.weekly.w = knots(sec, weeklySlots, weeklySlotSeconds)
 	var season float32

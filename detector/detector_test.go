@@ -687,3 +687,36 @@ func TestFlatSeriesKeepsProfilesAtZero(t *testing.T) {
 		}
 	}
 }
+
+// TestOldPointsResolveNothing protects the incident events of a redelivery:
+// a point not newer than the series' last, calm enough to resolve the open
+// incident, is scored without resolving it; the next new calm point does.
+func TestOldPointsResolveNothing(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(13, 0.5)
+	feed(t, d, &m, t0, minute, 500, func(ts int64) float64 { return 100 + nz(ts) })
+	rs := feed(t, d, &m, t0+500*minute, minute, 1, func(int64) float64 { return 200 })
+	if !rs[0].Anomaly {
+		t.Fatal("the spike opened no incident")
+	}
+	// How many calm points resolve it, on a copy.
+	probe, calm := m, 0
+	for ts := t0 + 501*minute; calm < 1000; ts += minute {
+		calm++
+		if r, _ := d.Update(&probe, ts, 100); r.Resolved {
+			break
+		}
+	}
+	last := t0 + int64(500+calm-1)*minute
+	feed(t, d, &m, t0+501*minute, minute, calm-1, func(int64) float64 { return 100 })
+	if r, err := d.Update(&m, last, 100); !errors.Is(err, ErrDuplicate) || r.Resolved {
+		t.Errorf("a repeat of the last point: resolved %v (%v); want it to resolve nothing", r.Resolved, err)
+	}
+	if inc, _ := m.Incident(); !inc.Open {
+		t.Error("the repeat closed the incident")
+	}
+	if r, err := d.Update(&m, last+minute, 100); err != nil || !r.Resolved {
+		t.Errorf("the next calm point: resolved %v (%v); want it to resolve the incident", r.Resolved, err)
+	}
+}

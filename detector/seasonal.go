@@ -1,11 +1,15 @@
 package detector
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Seasonal profiles are additive offsets from a series' level, one knot per
 // slot of a cycle, linearly interpolated between knots. A point finds its
-// place in the cycle from its own timestamp (event time, UTC), not from a
-// count of points, so irregular sampling and gaps cannot shift the season.
+// place in the cycle from its own timestamp (event time, in local time of
+// the configured zone), not from a count of points, so irregular sampling
+// and gaps cannot shift the season.
 //
 // Knots are stored as int16 multiples of one float32 scale per profile: half
 // the memory of float32 knots, with a resolution of about 1/16,000 of the
@@ -28,6 +32,18 @@ const (
 	// profiles' scales can shrink.
 	tightenEvery = 1024
 )
+
+// onWeekday moves local time sec (seconds, see Zone) by whole days to the
+// same time of day on weekday w, in the week that starts on a Thursday as
+// the Unix epoch did: the weekly profile is a cycle, any week will do. It
+// is out of line: holidays are rare, and every point goes through its caller.
+//
+//go:noinline
+func onWeekday(sec int64, w time.Weekday) int64 {
+	days := floorDiv(sec, day)
+	weekday := (days%7 + 7 + int64(time.Thursday)) % 7 // 1970-01-01 was a Thursday
+	return sec + (int64(w)-weekday)*day
+}
 
 // knots locates time t (unix seconds) on a cycle of n slots of width seconds:
 // the two knots around it and the weight of the second.

@@ -9,9 +9,10 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"unsafe"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
 )
 
 // A snapshot is a Table written to a file so that a restarted process resumes
@@ -195,29 +196,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // the same folder, synced, then renamed over path, so that path always holds
 // either the previous snapshot or the new one, whole.
 func (t *Table) SaveSnapshot(path string, fingerprint uint64) (int64, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
-	bw := bufio.NewWriterSize(f, 1<<20)
-	n, err := t.WriteSnapshot(bw, fingerprint)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
+	var n int64
+	err := atomicfile.Write(path, func(w io.Writer) (err error) {
+		n, err = t.WriteSnapshot(w, fingerprint)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("writing snapshot %s: %w", path, err)
 	}
@@ -237,14 +220,4 @@ func LoadSnapshot(path string, fingerprint uint64, max int) (*Table, error) {
 		return nil, fmt.Errorf("reading snapshot %s: %w", path, err)
 	}
 	return t, nil
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

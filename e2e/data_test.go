@@ -253,7 +253,7 @@ type scored struct {
 	anomaly        bool
 	warming        bool
 	tag            string // the anomaly tag: up, down, both or ""
-	unscoredCopies int    // rows without a score (a repeat the model had already seen)
+	unscoredCopies int    // rows without a score (a repeat passed on unscored: none is expected)
 }
 
 // results are scored points per series and timestamp.
@@ -322,33 +322,10 @@ func replay(t *testing.T, d *dataset, dir string) results {
 	in := filepath.Join(dir, "replay-input.lp")
 	out := filepath.Join(dir, "replay-output.lp")
 	d.write(t, in)
-	conf := fmt.Sprintf(`[agent]
-  metric_buffer_limit = 2000000
-  metric_batch_size = 10000
-  skip_processors_after_aggregators = true
-  omit_hostname = true
-  precision = "1ns"
-  quiet = true
-
-[[inputs.file]]
+	scoreOnce(t, dir, "replay", in, fmt.Sprintf(`[[outputs.file]]
   files = [%q]
   data_format = "influx"
-
-%s
-
-[[outputs.file]]
-  files = [%q]
-  data_format = "influx"
-`, in, processorBlock(t), out)
-	confPath := filepath.Join(dir, "replay.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
-	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+filepath.Join(dir, "replay.state"))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("direct replay: %v\n%s", err, b)
-	}
+`, out))
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -387,6 +364,38 @@ func replay(t *testing.T, d *dataset, dir string) results {
 	return r
 }
 
+// scoreOnce scores the line protocol file in with the collector's
+// [[processors.anomaly]] block in one telegraf-anomaly --once process, the
+// way `make run` does, and writes what the outputs tables (TOML) say; name
+// names its configuration and state file in dir.
+func scoreOnce(t *testing.T, dir, name, in, outputs string) {
+	t.Helper()
+	conf := fmt.Sprintf(`[agent]
+  metric_buffer_limit = 2000000
+  metric_batch_size = 10000
+  skip_processors_after_aggregators = true
+  omit_hostname = true
+  precision = "1ns"
+  quiet = true
+
+[[inputs.file]]
+  files = [%q]
+  data_format = "influx"
+
+%s
+
+%s`, in, processorBlock(t), outputs)
+	confPath := filepath.Join(dir, name+".conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
+	cmd.Env = append(os.Environ(), "ANOMALY_STATE_FILE="+filepath.Join(dir, name+".state"))
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, b)
+	}
+}
+
 func scoredOf(f map[string]any, tag string) scored {
 	s := scored{tag: tag}
 	s.score, s.hasScore = f["value_score"].(float64)
@@ -406,13 +415,15 @@ func processorBlock(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var out []string
-	in := false
+	in, history := false, false
 	for l := range strings.SplitSeq(string(b), "\n") {
 		trim := strings.TrimSpace(l)
 		if strings.HasPrefix(trim, "[") {
-			in = trim == "[[processors.anomaly]]"
+			table := strings.Trim(trim, "[]")
+			in = table == "processors.anomaly" || strings.HasPrefix(table, "processors.anomaly.")
+			history = table == "processors.anomaly.history"
 		}
-		if in {
+		if in && !history {
 			out = append(out, l)
 		}
 	}

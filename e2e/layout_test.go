@@ -47,6 +47,7 @@ func newLayout(t *testing.T, name string, collectorIDs ...string) *layout {
 	}
 	l.hosts = hostsPerPartition("app", partitions)
 	createTopic(t, l.topic, partitions)
+	createTopic(t, l.incidentTopic(), 1)
 	createDB(t, l.db)
 	for _, id := range collectorIDs {
 		l.collectors[id] = startTelegraf(t, l.dir, id, collectorConf(), l.collectorEnv(id))
@@ -85,8 +86,15 @@ func (l *layout) collectorEnv(id string) map[string]string {
 		// that reaches their first point makes a series learned from its
 		// history the series of an uninterrupted collector.
 		"ANOMALY_HISTORY_LOOKBACK": "8760h",
+
+		"ANOMALY_ALERTMANAGER_URL":        e.amURL,
+		"ANOMALY_ALERTMANAGER_STATE_FILE": filepath.Join(l.dir, id+".alertmanager.state"),
+		"ANOMALY_INCIDENT_TOPIC":          l.incidentTopic(),
 	}
 }
+
+// incidentTopic is the Kafka topic of the layout's incident events.
+func (l *layout) incidentTopic() string { return l.topic + "-incidents" }
 
 func (l *layout) stateFile(id string) string { return filepath.Join(l.dir, id+".state") }
 

@@ -150,9 +150,9 @@ func total(db string) (int, error) {
 // pipelineResults reads every point back: value, scores, flags and the anomaly
 // tag, merged per series and timestamp. InfluxDB keeps one point per series
 // (measurement + tag set) and timestamp, so a point written twice with the
-// same tags is stored once; a repeat that the collector passed on unscored
-// (its model had already seen it) lands without the anomaly tag, so next to
-// a flagged original it is a second row at the same timestamp: add() merges them.
+// same tags is stored once; a repeat scored differently (its model had
+// already seen it, and scored it without learning it) may land with another
+// anomaly tag, a second row at the same timestamp: add() merges them.
 func pipelineResults(t *testing.T, db string) results {
 	t.Helper()
 	rows, err := influxQuery(db, `SELECT value, value_score, value_anomaly, value_warming, anomaly FROM nab GROUP BY "host", "series"`)

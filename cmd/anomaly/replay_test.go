@@ -15,6 +15,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 
@@ -42,7 +43,24 @@ func TestReplayDecidesAsThePlugin(t *testing.T) {
   min_relative_deviation = 0.01
   output_fields = ["score", "expected", "lower", "upper"]
   score_suffix = "_s"
-  anomaly_tag = "outlier"`},
+  anomaly_tag = "outlier"
+  timezone = "America/New_York"
+  [[processors.anomaly.calendar]]
+    kind = "maintenance"
+    start = "2014-03-14T08:00:00Z"
+    end = "2014-03-14T12:00:00Z"
+    [processors.anomaly.calendar.tagpass]
+      series = ["ec2_*"]
+  [[processors.anomaly.calendar]]
+    kind = "holiday"
+    start = "2014-03-17T00:00:00-04:00"
+    end = "2014-03-18T00:00:00-04:00"
+  [[processors.anomaly.calendar]]
+    kind = "maintenance"
+    start = "2014-03-19T00:00:00Z"
+    end = "2014-03-20T00:00:00Z"
+    [processors.anomaly.calendar.tagpass]
+      series = ["another"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			config := filepath.Join(t.TempDir(), "anomaly.conf")
@@ -58,28 +76,12 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	first := out.String()
 	rows, err := csv.NewReader(&out).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason"}, rows[0])
+	require.Equal(t, []string{"timestamp", "value", "score", "anomaly", "expected", "lower", "upper", "reason", "calendar"}, rows[0])
 	rows = rows[1:]
 
-	rp, err := anomaly.LoadConfig(config)
-	require.NoError(t, err)
-	require.NoError(t, rp.Init())
-	p := rp.Processor.(*anomaly.Anomaly)
-	acc := &testutil.Accumulator{}
-	require.NoError(t, rp.Start(acc))
-	data, err := os.ReadFile(file)
-	require.NoError(t, err)
-	parser := &influx.Parser{}
-	require.NoError(t, parser.Init())
-	metrics, err := parser.Parse(data)
-	require.NoError(t, err)
-	require.Len(t, metrics, len(rows))
-	for _, m := range metrics {
-		require.NoError(t, rp.Add(m, acc))
-	}
-	rp.Stop()
+	p, output := runPlugin(t, config, file)
 	var passed []telegraf.Metric // the scored metrics, without the incident events between them
-	for _, m := range acc.GetTelegrafMetrics() {
+	for _, m := range output {
 		if m.Name() != p.IncidentMeasurement {
 			passed = append(passed, m)
 		}
@@ -87,8 +89,12 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 	require.Len(t, passed, len(rows), "the plugin passes every metric on")
 
 	flagged := 0
+	marked := map[string]int{}
 	for i, m := range passed {
 		fields := m.Fields()
+		calendar, _ := fields["value"+p.CalendarSuffix].(string)
+		require.Equal(t, rows[i][8], calendar, "calendar of point %d", i)
+		marked[calendar]++
 		if fields["value"+p.WarmingSuffix] == true { // learned, not scored yet: replay says 0
 			require.Equal(t, "0.000000", rows[i][2], "score of warming point %d", i)
 			continue
@@ -109,16 +115,43 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 		require.Equal(t, rows[i][7], reason, "reason of point %d", i)
 	}
 	require.Positive(t, flagged, "the series has labelled incidents: a test of equal decisions needs some anomalies")
+	if len(p.Calendar) > 0 {
+		require.Equal(t, 4*12, marked["maintenance"], "4 hours of 5-minute points in maintenance (the other window is another series')")
+		require.Equal(t, 24*12, marked["holiday"], "a day of 5-minute points on the holiday")
+	}
 
 	serializer := &serializers_influx.Serializer{}
 	require.NoError(t, serializer.Init())
-	scored, err := serializer.SerializeBatch(acc.GetTelegrafMetrics())
+	scored, err := serializer.SerializeBatch(output)
 	require.NoError(t, err)
 	export := filepath.Join(t.TempDir(), "export.lp")
 	require.NoError(t, os.WriteFile(export, scored, 0o600))
 	var again bytes.Buffer
 	require.NoError(t, run([]string{"replay", "--config", config, export}, &again, &again))
 	require.Equal(t, first, again.String(), "the export replays as the original")
+}
+
+// runPlugin runs processors.anomaly, configured by the table in config,
+// over the metrics of the line protocol file, and returns it and what it
+// passed on: the scored metrics and its incident events.
+func runPlugin(t *testing.T, config, file string) (*anomaly.Anomaly, []telegraf.Metric) {
+	t.Helper()
+	rp, err := anomaly.LoadConfig(config)
+	require.NoError(t, err)
+	require.NoError(t, rp.Init())
+	acc := &testutil.Accumulator{}
+	require.NoError(t, rp.Start(acc))
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	metrics, err := parser.Parse(data)
+	require.NoError(t, err)
+	for _, m := range metrics {
+		require.NoError(t, rp.Add(m, acc))
+	}
+	rp.Stop()
+	return rp.Processor.(*anomaly.Anomaly), acc.GetTelegrafMetrics()
 }
 
 func TestReplayReportsBadRowsWithFileAndLine(t *testing.T) {
@@ -164,5 +197,54 @@ func TestConfigIsReadAsTelegrafReadsIt(t *testing.T) {
 			err := run([]string{"replay", "--config", config, "../../testdata/nyc_taxi.lp"}, &out, &out)
 			require.ErrorContains(t, err, tc.want)
 		})
+	}
+}
+
+// TestReplayIncidentsOpenAndCloseOnLearnedPointsOnly protects the rule that
+// a point scored but not learned (its time repeats the series' last) opens
+// and resolves nothing, though its Result may say it would have: the model
+// keeps no verdict of it. Before each point that opens or resolves an
+// incident of the bundled EC2 series comes a copy of it at the time of the
+// point before; the series' incidents stay what they were.
+func TestReplayIncidentsOpenAndCloseOnLearnedPointsOnly(t *testing.T) {
+	set, err := loadSettings("", "")
+	require.NoError(t, err)
+	series, err := set.readSeries([]string{ec2})
+	require.NoError(t, err)
+	s := series[0]
+	_, want := replayIncidents(set.detector, s)
+	require.NotEmpty(t, want)
+
+	turns := map[int64]bool{} // times of the points that open or resolve an incident
+	for _, in := range want {
+		turns[in.Started] = true
+		if in.resolvedAt >= 0 {
+			turns[s.Times[in.resolvedAt]] = true
+		}
+	}
+	copied := &input.Series{Name: s.Name}
+	var copies []int
+	for i := range s.Values {
+		if turns[s.Times[i]] {
+			copies = append(copies, len(copied.Times))
+			copied.Times, copied.Values = append(copied.Times, s.Times[i-1]), append(copied.Values, s.Values[i])
+		}
+		copied.Times, copied.Values = append(copied.Times, s.Times[i]), append(copied.Values, s.Values[i])
+	}
+	rs, got := replayIncidents(set.detector, copied)
+
+	would := 0 // copies whose Result says they open or resolve one
+	for _, i := range copies {
+		if rs[i].Anomaly || rs[i].Resolved {
+			would++
+		}
+	}
+	require.Positive(t, would, "a copy that would open or resolve nothing tests nothing")
+	require.Len(t, got, len(want))
+	for k := range want {
+		require.Equal(t, want[k].Incident, got[k].Incident, "incident %d", k)
+		if want[k].resolvedAt >= 0 {
+			require.Equal(t, s.Times[want[k].resolvedAt], copied.Times[got[k].resolvedAt], "incident %d resolves at the same point", k)
+		}
 	}
 }

@@ -15,8 +15,9 @@ import (
 )
 
 // reportCmd replays the input series and draws them, with the detector's
-// expected band and flags and, when known, the true anomalies, as one
-// self-contained HTML page.
+// expected band, flags and incidents, the calendar's maintenance windows and
+// holidays and, when known, the true anomalies, as one self-contained HTML
+// page.
 func reportCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	load := settingsFlags(fs)
@@ -44,7 +45,8 @@ func reportCmd(args []string, stdout io.Writer) error {
 	}
 	pages := make([]report.Series, len(series))
 	for i, s := range series {
-		pages[i] = toReport(s, replay(set.detector, s), windows[s.Name])
+		rs, incidents := replayIncidents(set.detector, s)
+		pages[i] = toReport(s, rs, incidents, windows[s.Name])
 	}
 	if *title == "" {
 		*title = "anomaly report: " + strings.Join(fs.Args(), " ")
@@ -52,12 +54,15 @@ func reportCmd(args []string, stdout io.Writer) error {
 	return writeOutput(*out, stdout, func(w io.Writer) error { return report.Write(w, *title, pages) })
 }
 
-func toReport(s *input.Series, rs []detector.Result, windows []report.Window) report.Series {
+// toReport is what the page draws of series s: its points scored rs, its
+// incidents, its calendar's conditions and its labelled windows.
+func toReport(s *input.Series, rs []detector.Result, incidents []incident, windows []report.Window) report.Series {
 	n := len(s.Values)
 	r := report.Series{
-		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: windows,
-		Times:  make([]time.Time, n),
-		Scores: make([]float64, n), Expected: make([]float64, n),
+		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: windows, Calendar: s.Conditions,
+		Incidents: make([]report.Incident, len(incidents)),
+		Times:     make([]time.Time, n),
+		Scores:    make([]float64, n), Expected: make([]float64, n),
 		Lower: make([]float64, n), Upper: make([]float64, n), Anomaly: make([]bool, n),
 	}
 	for i, res := range rs {
@@ -66,6 +71,14 @@ func toReport(s *input.Series, rs []detector.Result, windows []report.Window) re
 		r.Lower[i], r.Upper[i] = res.Bounds()
 		if res.Warming { // no band to draw before the model has one
 			r.Lower[i], r.Upper[i] = nan, nan
+		}
+	}
+	for i, in := range incidents {
+		r.Incidents[i] = report.Incident{
+			Start: time.Unix(0, in.Started).UTC(), Reason: in.Reason, Peak: in.Peak, Points: in.Points,
+		}
+		if in.resolvedAt >= 0 {
+			r.Incidents[i].End = r.Times[in.resolvedAt]
 		}
 	}
 	return r

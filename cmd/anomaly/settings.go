@@ -73,6 +73,11 @@ func (s *settings) Series(m telegraf.Metric, yield func(series string, v float64
 	s.plugin.ScoredFields(m, func(field string, v float64) { yield(s.plugin.SeriesName(m, field), v) })
 }
 
+// Condition is input.Scheme's: what the table's calendar says of a point.
+func (s *settings) Condition(tags []*telegraf.Tag, t int64) detector.Condition {
+	return s.plugin.Condition(tags, t)
+}
+
 // readSeries reads every series of the input files, in order.
 func (s *settings) readSeries(paths []string) ([]*input.Series, error) {
 	var series []*input.Series

@@ -18,6 +18,8 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // Series is one replayable series: a name and its points in file order.
@@ -28,6 +30,9 @@ type Series struct {
 	// Labels holds the truth per point (true = anomaly) when the input has a
 	// label column, else nil.
 	Labels []bool
+	// Conditions holds what the scheme's calendar says of each point (nil:
+	// every point is ordinary).
+	Conditions []detector.Condition
 }
 
 // A Scheme says which fields of a metric are scored and the series each
@@ -36,6 +41,9 @@ type Series struct {
 type Scheme interface {
 	// Series calls yield with each scored field of m: the name of its series and its value.
 	Series(m telegraf.Metric, yield func(series string, v float64))
+	// Condition says what the calendar says of a point at time t (ns) of a
+	// series with tags (nil for a CSV file's series).
+	Condition(tags []*telegraf.Tag, t int64) detector.Condition
 }
 
 // ReadFile reads the series in a file: CSV when the name ends in .csv (one
@@ -66,6 +74,10 @@ func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, 
 		s, err := readCSV(f, strings.TrimSuffix(name, filepath.Ext(name)), csvLabel)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		s.Conditions = make([]detector.Condition, len(s.Times))
+		for i, t := range s.Times {
+			s.Conditions[i] = scheme.Condition(nil, t)
 		}
 		return []*Series{s}, nil
 	}
@@ -186,6 +198,7 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 			}
 			m.RemoveField(label)
 		}
+		cond := scheme.Condition(m.TagList(), m.Time().UnixNano())
 		scheme.Series(m, func(name string, v float64) {
 			s := byName[name]
 			if s == nil {
@@ -195,6 +208,7 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 			}
 			s.Times = append(s.Times, m.Time().UnixNano())
 			s.Values = append(s.Values, v)
+			s.Conditions = append(s.Conditions, cond)
 			if label != "" {
 				s.Labels = append(s.Labels, truth)
 			}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // everyField is a Scheme that scores every numeric field, each a series
@@ -27,6 +29,8 @@ func (everyField) Series(m telegraf.Metric, yield func(string, float64)) {
 		}
 	}
 }
+
+func (everyField) Condition([]*telegraf.Tag, int64) detector.Condition { return detector.Ordinary }
 
 func TestReadLineProtocolMakesTheSchemesSeries(t *testing.T) {
 	lp := `cpu,host=b,dc=x usage=1.5,idle=98i,state="ok",up=true 1000

@@ -3,9 +3,12 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // Chart geometry, in SVG user units (the SVG scales with the page width).
@@ -19,8 +22,12 @@ const (
 	scoreH    = 56  // height of the score panel
 	axisH     = 36  // room for the two-line time tick labels
 	buckets   = plotW
-	maxTitles = 2000 // per series; beyond this, flagged markers carry no tooltip
+	maxTitles = 2000 // per series and kind of mark; beyond this, flagged markers, incidents and calendar periods carry no tooltip
 	simplTol  = 0.2  // line simplification tolerance, in user units
+
+	incStripH  = 5   // height of an incident's strip along the top of the main panel
+	labelY     = 8   // baseline of the incidents' reasons, above the main panel
+	labelCharW = 5.6 // width of a character of a reason, as a 9.5px sans-serif draws it (about)
 )
 
 // px is a coordinate; it prints with at most one decimal.
@@ -57,6 +64,22 @@ type marker struct {
 
 type rect struct{ X, W px }
 
+// rectAt returns the rectangle from x0 to x1, kept in the plot and at least
+// 1.5 units wide so that a period of one point shows.
+func rectAt(x0, x1 float64) rect {
+	x0, x1 = clamp(x0, plotX, plotX+plotW), clamp(x1, plotX, plotX+plotW)
+	w := math.Max(x1-x0, 1.5)
+	return rect{X: px(math.Min(x0, plotX+plotW-w)), W: px(w)}
+}
+
+// span is a period drawn across the main panel: an incident or a calendar period.
+type span struct {
+	rect
+	Class string // how it is drawn: its kind
+	Title string // the tooltip: what it is, when, how long
+	Label string // an incident's reason, written above the panel when there is room
+}
+
 type xtick struct {
 	X        px
 	Label    string
@@ -81,20 +104,23 @@ type chart struct {
 	ScoreB   px
 	AxisY    px // y of the time axis line (bottom of the lowest panel)
 
-	Windows  []rect
-	Band     string
-	Lower    string // drawn as a line only when Upper is missing
-	Upper    string // drawn as a line only when Lower is missing
-	Expected string
-	Values   string
-	Score    string
-	Flags    []marker
-	Labelled []marker
-	XTicks   []xtick
-	YTicks   []ytick
-	STicks   []ytick
+	Windows   []rect
+	Calendar  []span // classes calm (maintenance) and calh (holiday)
+	Incidents []span // classes incb and, still open at the series' end, incbo
+	Band      string
+	Lower     string // drawn as a line only when Upper is missing
+	Upper     string // drawn as a line only when Lower is missing
+	Expected  string
+	Values    string
+	Score     string
+	Flags     []marker
+	Labelled  []marker
+	XTicks    []xtick
+	YTicks    []ytick
+	STicks    []ytick
 
 	HasExpected, HasBand, HasBound bool
+	Maintenance, Holidays          int // the calendar's periods of each kind
 	ScoreNote                      string
 	Span                           string // human readable time range
 	FlagsNoValue                   int    // flagged points with a missing value (not drawn)
@@ -164,10 +190,10 @@ func buildChart(i int, s Series) chart {
 		if w.End.Before(t0) || w.Start.After(t1) {
 			continue
 		}
-		x0 := clamp(xOf(w.Start), plotX, plotX+plotW)
-		x1 := clamp(xOf(w.End), plotX, plotX+plotW)
-		c.Windows = append(c.Windows, rect{X: px(x0), W: px(math.Max(x1-x0, 1.5))})
+		c.Windows = append(c.Windows, rectAt(xOf(w.Start), xOf(w.End)))
 	}
+	c.Calendar, c.Maintenance, c.Holidays = calendarSpans(s, xOf)
+	c.Incidents = incidentSpans(s, t0, t1, xOf)
 
 	fin := func(v []float64) func(int) bool { return func(j int) bool { return finite(v[j]) } }
 	at := func(v []float64) func(int) float64 { return func(j int) float64 { return yOf(v[j]) } }
@@ -235,9 +261,134 @@ func buildChart(i int, s Series) chart {
 	return c
 }
 
+// calendarSpans returns a span for each run of points in one condition other
+// than Ordinary, from its first point to its last, and how many of them are
+// maintenance windows and holidays.
+func calendarSpans(s Series, xOf func(time.Time) float64) (spans []span, maintenance, holidays int) {
+	for i := 0; i < len(s.Calendar); {
+		c, j := s.Calendar[i], i
+		for j+1 < len(s.Calendar) && s.Calendar[j+1] == c {
+			j++
+		}
+		if c != detector.Ordinary {
+			sp := span{rect: rectAt(xOf(s.Times[i]), xOf(s.Times[j])), Class: "calm"}
+			kind := "maintenance"
+			if w, ok := c.Holiday(); ok {
+				sp.Class, kind = "calh", "holiday, scored as a "+w.String()
+				holidays++
+			} else {
+				maintenance++
+			}
+			sp.Title = fmt.Sprintf("%s\n%s, %s", kind, period(s.Times[i], s.Times[j]), points(j-i+1))
+			spans = append(spans, sp)
+		}
+		i = j + 1
+	}
+	return withoutTitlesBeyondMax(spans), maintenance, holidays
+}
+
+// incidentSpans returns a span for each incident that overlaps t0..t1, in
+// order of their start: from the point that opened it to the point that
+// resolved it, or to the series' last point while it is open. The reasons
+// are written above the panel where they do not overlap the one before.
+func incidentSpans(s Series, t0, t1 time.Time, xOf func(time.Time) float64) []span {
+	last := s.Times[len(s.Times)-1]
+	incidents := slices.SortedStableFunc(slices.Values(s.Incidents), func(a, b Incident) int { return a.Start.Compare(b.Start) })
+	var spans []span
+	labelEnd := math.Inf(-1)
+	for _, in := range incidents {
+		end, class := in.End, "incb"
+		if in.Open() {
+			end, class = last, "incbo"
+		}
+		if end.Before(t0) || in.Start.After(t1) {
+			continue
+		}
+		sp := span{rect: rectAt(xOf(in.Start), xOf(end)), Class: class, Title: incidentTitle(in, end)}
+		reason := in.Reason.String()
+		if x, w := float64(sp.X), labelCharW*float64(len(reason)); reason != "" && x >= labelEnd && x+w <= svgW {
+			sp.Label, labelEnd = reason, x+w+labelCharW
+		}
+		spans = append(spans, sp)
+	}
+	return withoutTitlesBeyondMax(spans)
+}
+
+// incidentTitle is the tooltip of an incident drawn to end: its reason,
+// start, duration and peak score.
+func incidentTitle(in Incident, end time.Time) string {
+	var b strings.Builder
+	b.WriteString("incident")
+	if r := in.Reason.String(); r != "" {
+		b.WriteString(": " + r)
+	}
+	b.WriteString("\nstarted " + stamp(in.Start))
+	if in.Open() {
+		fmt.Fprintf(&b, "\nstill open at the series' end, %s later", fmtDuration(end.Sub(in.Start)))
+	} else {
+		fmt.Fprintf(&b, "\nresolved %s, %s later", stamp(end), fmtDuration(end.Sub(in.Start)))
+	}
+	fmt.Fprintf(&b, "\npeak score %.2f, %s", in.Peak, points(in.Points))
+	return b.String()
+}
+
+// withoutTitlesBeyondMax takes the tooltips off spans when there are more
+// than maxTitles of them, as off flagged markers, to keep the page small.
+func withoutTitlesBeyondMax(spans []span) []span {
+	if len(spans) > maxTitles {
+		for i := range spans {
+			spans[i].Title = ""
+		}
+	}
+	return spans
+}
+
+// stamp is a point's time as the tooltips write it.
+func stamp(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
+
+// period writes a to b, b without its date when it is a's, and a alone
+// when it is b.
+func period(a, b time.Time) string {
+	switch {
+	case a.Equal(b):
+		return stamp(a)
+	case a.Format("20060102") == b.Format("20060102"):
+		return stamp(a) + " – " + b.Format("15:04:05")
+	}
+	return stamp(a) + " – " + stamp(b)
+}
+
+// points writes a count of points.
+func points(n int) string {
+	if n == 1 {
+		return "1 point"
+	}
+	return strconv.Itoa(n) + " points"
+}
+
+// fmtDuration writes d as days, hours and minutes ("1d 3h", "2h 15m"), or
+// seconds when shorter than a minute.
+func fmtDuration(d time.Duration) string {
+	if d < time.Minute {
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	}
+	d = d.Round(time.Minute)
+	var parts []string
+	for _, u := range []struct {
+		d    time.Duration
+		unit string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if k := d / u.d; k > 0 {
+			parts = append(parts, strconv.FormatInt(int64(k), 10)+u.unit)
+			d -= k * u.d
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 func pointTitle(s Series, j int) string {
 	var b strings.Builder
-	b.WriteString(s.Times[j].Format("2006-01-02 15:04:05"))
+	b.WriteString(stamp(s.Times[j]))
 	fmt.Fprintf(&b, "\nvalue %s", strconv.FormatFloat(s.Values[j], 'g', 6, 64))
 	if s.Expected != nil && finite(s.Expected[j]) {
 		fmt.Fprintf(&b, "\nexpected %s", strconv.FormatFloat(s.Expected[j], 'g', 6, 64))

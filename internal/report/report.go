@@ -1,13 +1,14 @@
 // Package report renders a self-contained HTML page that shows replayed
 // series together with the detector's output: values, expected value,
-// lower/upper band, flagged points, optional ground truth (labelled points
-// and labelled windows) and the anomaly score.
+// lower/upper band, flagged points, incidents, the calendar's maintenance
+// windows and holidays, optional ground truth (labelled points and labelled
+// windows) and the anomaly score.
 //
 // The page is a single file: inline CSS and inline SVG, no JavaScript and no
 // network fetch of any kind (a Content-Security-Policy forbids them). Long
 // series are downsampled to about one min/max pair per horizontal pixel so a
 // page holding dozens of long series stays a few megabytes; flagged and
-// labelled points are always drawn exactly.
+// labelled points, incidents and calendar periods are always drawn exactly.
 package report
 
 import (
@@ -21,6 +22,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // Series is one replayed series as the report shows it.
@@ -39,10 +42,31 @@ type Series struct {
 	Anomaly  []bool    // detector's decision per point
 	Labels   []bool    // optional truth per point (from a `label` column), nil if unknown
 	Windows  []Window  // optional true anomaly windows, nil if unknown
+	// Incidents are the detector's incidents, nil if unknown.
+	Incidents []Incident
+	// Calendar is what the calendar said of each point (nil: every point is
+	// ordinary). A run of points in one condition other than Ordinary is
+	// shaded as one period.
+	Calendar []detector.Condition
 }
 
 // Window is a labelled anomaly window; both ends are inclusive.
 type Window struct{ Start, End time.Time }
+
+// Incident is one incident of the detector: it opens on a flagged point and
+// lasts until the point that resolves it.
+type Incident struct {
+	Start time.Time // time of the point that opened it
+	// End is the time of the point that resolved it, zero while the
+	// incident is still open at the series' end (it is drawn to there).
+	End    time.Time
+	Reason detector.Reason // what raised it
+	Peak   float64         // the highest score of its points
+	Points int             // points scored while it was open, the opener included
+}
+
+// Open reports whether the incident was still open at the series' end.
+func (in Incident) Open() bool { return in.End.IsZero() }
 
 // ReadWindows reads true anomaly windows keyed by series name from a JSON
 // file: {"series name": [{"start": RFC3339, "end": RFC3339}, ...]}.
@@ -60,7 +84,8 @@ func ReadWindows(path string) (map[string][]Window, error) {
 
 // Write renders the page for series under title to w. It returns an error,
 // naming the series and the field, when a per-point slice does not have the
-// length of Times or a window ends before it starts; nothing is written then.
+// length of Times or a window or an incident ends before it starts; nothing
+// is written then.
 func Write(w io.Writer, title string, series []Series) error {
 	for i := range series {
 		if err := validate(i, &series[i]); err != nil {
@@ -102,6 +127,7 @@ func validate(i int, s *Series) error {
 		check("Upper", len(s.Upper), s.Upper == nil),
 		check("Anomaly", len(s.Anomaly), s.Anomaly == nil),
 		check("Labels", len(s.Labels), s.Labels == nil),
+		check("Calendar", len(s.Calendar), s.Calendar == nil),
 	); err != nil {
 		return err
 	}
@@ -109,6 +135,12 @@ func validate(i int, s *Series) error {
 		if win.End.Before(win.Start) {
 			return fmt.Errorf("report: series %q: Windows[%d] ends (%s) before it starts (%s)",
 				name, j, win.End.Format(time.RFC3339), win.Start.Format(time.RFC3339))
+		}
+	}
+	for j, in := range s.Incidents {
+		if !in.Open() && in.End.Before(in.Start) {
+			return fmt.Errorf("report: series %q: Incidents[%d] ends (%s) before it starts (%s)",
+				name, j, in.End.Format(time.RFC3339), in.Start.Format(time.RFC3339))
 		}
 	}
 	return nil
@@ -127,7 +159,7 @@ func sortByTime(s Series) Series {
 	sort.SliceStable(perm, func(a, b int) bool { return s.Times[perm[a]].Before(s.Times[perm[b]]) })
 	s.Times, s.Values, s.Scores = permute(s.Times, perm), permute(s.Values, perm), permute(s.Scores, perm)
 	s.Expected, s.Lower, s.Upper = permute(s.Expected, perm), permute(s.Lower, perm), permute(s.Upper, perm)
-	s.Anomaly, s.Labels = permute(s.Anomaly, perm), permute(s.Labels, perm)
+	s.Anomaly, s.Labels, s.Calendar = permute(s.Anomaly, perm), permute(s.Labels, perm), permute(s.Calendar, perm)
 	return s
 }
 
@@ -148,7 +180,9 @@ func permute[T any](s []T, order []int) []T {
 type stats struct {
 	Points, Flagged, Labelled, LabelledFlagged int
 	Windows, WindowsHit, FlagsOutside          int
-	HasWindows, HasLabels                      bool
+	// Incidents, and of them those that opened inside a labelled window.
+	Incidents, IncidentsInWindows       int
+	HasWindows, HasLabels, HasIncidents bool
 }
 
 func (t *stats) add(s stats) {
@@ -159,12 +193,16 @@ func (t *stats) add(s stats) {
 	t.Windows += s.Windows
 	t.WindowsHit += s.WindowsHit
 	t.FlagsOutside += s.FlagsOutside
+	t.Incidents += s.Incidents
+	t.IncidentsInWindows += s.IncidentsInWindows
 	t.HasWindows = t.HasWindows || s.HasWindows
 	t.HasLabels = t.HasLabels || s.HasLabels
+	t.HasIncidents = t.HasIncidents || s.HasIncidents
 }
 
 func computeStats(s Series) stats {
-	st := stats{Points: len(s.Times), HasWindows: s.Windows != nil, HasLabels: s.Labels != nil, Windows: len(s.Windows)}
+	st := stats{Points: len(s.Times), HasWindows: s.Windows != nil, HasLabels: s.Labels != nil, Windows: len(s.Windows),
+		HasIncidents: s.Incidents != nil, Incidents: len(s.Incidents)}
 	hit := make([]bool, len(s.Windows))
 	for i := range s.Times {
 		if s.Labels != nil && s.Labels[i] {
@@ -179,7 +217,7 @@ func computeStats(s Series) stats {
 		}
 		inside := false
 		for j, w := range s.Windows {
-			if !s.Times[i].Before(w.Start) && !s.Times[i].After(w.End) {
+			if w.holds(s.Times[i]) {
 				hit[j], inside = true, true
 			}
 		}
@@ -192,8 +230,19 @@ func computeStats(s Series) stats {
 			st.WindowsHit++
 		}
 	}
+	for _, in := range s.Incidents {
+		for _, w := range s.Windows {
+			if w.holds(in.Start) {
+				st.IncidentsInWindows++
+				break
+			}
+		}
+	}
 	return st
 }
+
+// holds reports whether t lies in the window, ends included.
+func (w Window) holds(t time.Time) bool { return !t.Before(w.Start) && !t.After(w.End) }
 
 // slug makes an HTML id out of the series index and name.
 func slug(i int, name string) string {

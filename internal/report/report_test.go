@@ -13,17 +13,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 var t0 = time.Date(2014, 2, 14, 14, 30, 0, 0, time.UTC)
 
 // synth makes a seasonal series with noise, a warm-up without expected
 // value or band, a gap of missing values and a spike of three points at
-// 70% of the series that the "detector" flags, labelled and inside a window.
+// 70% of the series that the "detector" flags, labelled and inside a window,
+// the incident its first flag opens, and a calendar with a maintenance
+// window at half the series and a holiday at 80%.
 func synth(name string, n int, seed int64, step time.Duration) Series {
 	r := rand.New(rand.NewSource(seed))
 	s := Series{Name: name}
@@ -57,6 +62,15 @@ func synth(name string, n int, seed int64, step time.Duration) Series {
 	}
 	w := time.Duration(n/20) * step
 	s.Windows = []Window{{s.Times[spike].Add(-w / 2), s.Times[spike].Add(w / 2)}, {s.Times[n/8], s.Times[n/8].Add(w)}}
+	resolved := min(spike+max(n/50, 3), n-1)
+	s.Incidents = []Incident{{Start: s.Times[spike], End: s.Times[resolved], Reason: detector.Deviation, Peak: 1, Points: resolved - spike + 1}}
+	s.Calendar = make([]detector.Condition, n)
+	for i := n / 2; i < n/2+max(n/40, 1); i++ {
+		s.Calendar[i] = detector.InMaintenance
+	}
+	for i := n * 8 / 10; i < n*8/10+max(n/20, 1); i++ {
+		s.Calendar[i] = detector.HolidayAs(time.Sunday)
+	}
 	return s
 }
 
@@ -92,6 +106,38 @@ func (e *elem) count(name, class string) int {
 		}
 	})
 	return n
+}
+
+// all returns the elements named name (and of class, unless it is "") in
+// document order.
+func (e *elem) all(name, class string) []*elem {
+	var out []*elem
+	e.walk(func(x *elem) {
+		if x.name == name && (class == "" || x.attr["class"] == class) {
+			out = append(out, x)
+		}
+	})
+	return out
+}
+
+// title returns the text of e's <title> child, "" if it has none.
+func (e *elem) title() string {
+	for _, c := range e.children {
+		if c.name == "title" {
+			return c.text
+		}
+	}
+	return ""
+}
+
+// num returns e's numeric attribute a.
+func (e *elem) num(t *testing.T, a string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(e.attr[a], 64)
+	if err != nil {
+		t.Fatalf("<%s class=%q %s=%q>: %v", e.name, e.attr["class"], a, e.attr[a], err)
+	}
+	return v
 }
 
 // charts parses every <svg class="chart"> fragment of the page strictly as
@@ -262,6 +308,7 @@ func TestWriteWellFormed(t *testing.T) {
 		u.Values[a], u.Values[b] = u.Values[b], u.Values[a]
 		u.Anomaly[a], u.Anomaly[b] = u.Anomaly[b], u.Anomaly[a]
 		u.Labels[a], u.Labels[b] = u.Labels[b], u.Labels[a]
+		u.Calendar[a], u.Calendar[b] = u.Calendar[b], u.Calendar[a]
 	})
 	big := synth("big values and raw scores", 1000, 6, 24*time.Hour)
 	for i := range big.Values {
@@ -331,6 +378,16 @@ func TestWriteWellFormed(t *testing.T) {
 				if got := svg.count("rect", "win"); got != len(s.Windows) {
 					t.Errorf("%s: %d window bands, want %d", s.Name, got, len(s.Windows))
 				}
+				if got := svg.count("g", "inc"); got != len(s.Incidents) {
+					t.Errorf("%s: %d incident spans, want %d", s.Name, got, len(s.Incidents))
+				}
+				maintenance, holidays := calendarRuns(s)
+				if got := svg.count("rect", "calm"); got != maintenance {
+					t.Errorf("%s: %d maintenance spans, want %d", s.Name, got, maintenance)
+				}
+				if got := svg.count("rect", "calh"); got != holidays {
+					t.Errorf("%s: %d holiday spans, want %d", s.Name, got, holidays)
+				}
 				if s.Scores != nil && svg.count("path", "score") == 0 && len(s.Times) > 0 {
 					hasFinite := false
 					for _, v := range s.Scores {
@@ -354,6 +411,32 @@ func TestWriteWellFormed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// calendarRuns counts the runs of points in maintenance and on holidays of
+// s, in time order.
+func calendarRuns(s Series) (maintenance, holidays int) {
+	if s.Calendar == nil {
+		return 0, 0
+	}
+	order := make([]int, len(s.Times))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return s.Times[order[a]].Before(s.Times[order[b]]) })
+	prev := detector.Ordinary
+	for _, i := range order {
+		c := s.Calendar[i]
+		switch {
+		case c == prev || c == detector.Ordinary:
+		case c == detector.InMaintenance:
+			maintenance++
+		default:
+			holidays++
+		}
+		prev = c
+	}
+	return maintenance, holidays
 }
 
 func TestEscaping(t *testing.T) {
@@ -387,7 +470,9 @@ func TestMismatchedLengths(t *testing.T) {
 		{"Upper", func(s *Series) { s.Upper = s.Upper[:5] }},
 		{"Anomaly", func(s *Series) { s.Anomaly = s.Anomaly[:3] }},
 		{"Labels", func(s *Series) { s.Labels = append(s.Labels, true) }},
+		{"Calendar", func(s *Series) { s.Calendar = s.Calendar[:2] }},
 		{"Windows[1]", func(s *Series) { s.Windows[1] = Window{Start: t0.Add(time.Hour), End: t0} }},
+		{"Incidents[0]", func(s *Series) { s.Incidents[0].End = s.Incidents[0].Start.Add(-time.Minute) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.field, func(t *testing.T) {
@@ -408,7 +493,7 @@ func TestMismatchedLengths(t *testing.T) {
 	}
 	t.Run("nil optional fields are fine", func(t *testing.T) {
 		s := base()
-		s.Scores, s.Expected, s.Lower, s.Upper, s.Anomaly, s.Labels, s.Windows = nil, nil, nil, nil, nil, nil, nil
+		s.Scores, s.Expected, s.Lower, s.Upper, s.Anomaly, s.Labels, s.Windows, s.Incidents, s.Calendar = nil, nil, nil, nil, nil, nil, nil, nil, nil
 		write(t, "x", s)
 	})
 }
@@ -521,9 +606,16 @@ func TestStats(t *testing.T) {
 			{times[4], times[4]}, // hit by flag 4 (inclusive ends)
 			{times[6], times[8]}, // missed
 		},
+		Incidents: []Incident{
+			{Start: times[1], End: times[3]}, // opened in the first window
+			{Start: times[4], End: times[5]}, // opened in the second (inclusive ends)
+			{Start: times[5], End: times[6]}, // opened outside, resolved in the third
+			{Start: times[8]},                // opened in the third, still open
+		},
 	}
 	got := computeStats(s)
-	want := stats{Points: 10, Flagged: 4, Labelled: 2, LabelledFlagged: 1, Windows: 3, WindowsHit: 2, FlagsOutside: 2, HasWindows: true, HasLabels: true}
+	want := stats{Points: 10, Flagged: 4, Labelled: 2, LabelledFlagged: 1, Windows: 3, WindowsHit: 2, FlagsOutside: 2,
+		Incidents: 4, IncidentsInWindows: 3, HasWindows: true, HasLabels: true, HasIncidents: true}
 	if got != want {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -593,9 +685,10 @@ func TestSizes(t *testing.T) {
 }
 
 // TestBrowserRender renders a report in headless Chromium and checks the
-// screenshot: the page is not blank and the flagged points show as red
-// markers where the spike is; the browser logs no console message (bad SVG
-// attributes and blocked fetches both log one).
+// screenshot: the page is not blank, the flagged points show as red markers
+// where the spike is, the incident the spike opened as a red strip above it
+// and the holiday as a green shade; the browser logs no console message
+// (bad SVG attributes and blocked fetches both log one).
 func TestBrowserRender(t *testing.T) {
 	if os.Getenv("ANOMALY_SKIP_BROWSER") == "1" {
 		t.Skip("ANOMALY_SKIP_BROWSER=1")
@@ -669,9 +762,13 @@ func TestBrowserRender(t *testing.T) {
 		r, g, b, _ := img.At(x, y).RGBA()
 		return r>>8 > 190 && g>>8 < 90 && b>>8 < 90
 	}
+	isGreen := func(img image.Image, x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		return g>>8 > r>>8+12 && g>>8 > b>>8+3
+	}
 	colours := map[uint32]bool{}
 	nonWhite := 0
-	redDiff, nearSpike := 0, 0
+	redDiff, nearSpike, strip, holiday := 0, 0, 0, 0
 	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
 		for x := bounds.Min.X; x < bounds.Max.X; x++ {
 			r, g, b, _ := withFlags.At(x, y).RGBA()
@@ -679,22 +776,40 @@ func TestBrowserRender(t *testing.T) {
 			if r>>8 < 235 || g>>8 < 235 || b>>8 < 235 {
 				nonWhite++
 			}
+			// the spike is at 70% of the plot, which spans most of the page
+			fx := float64(x) / float64(bounds.Dx())
 			if isRed(withFlags, x, y) && !isRed(without, x, y) {
 				redDiff++
-				// the spike is at 70% of the plot, which spans most of the page
-				if fx := float64(x) / float64(bounds.Dx()); fx > 0.6 && fx < 0.8 {
+				if fx > 0.6 && fx < 0.8 {
 					nearSpike++
 				}
 			}
+			// the chart is in the top half, the tables' red counts below it;
+			// the reasons above the strips are a darker red, never counted
+			if isRed(withFlags, x, y) && isRed(without, x, y) && fx > 0.6 && fx < 0.8 && y < bounds.Dy()/2 {
+				strip++
+			}
+			if isGreen(withFlags, x, y) {
+				holiday++
+			}
 		}
 	}
-	t.Logf("%d colours, %d non-white pixels, %d red marker pixels (%d near the spike)", len(colours), nonWhite, redDiff, nearSpike)
+	t.Logf("%d colours, %d non-white pixels, %d red marker pixels (%d near the spike), %d pixels of the incident's strip, %d of the holiday's shade",
+		len(colours), nonWhite, redDiff, nearSpike, strip, holiday)
 	if len(colours) < 50 || nonWhite < bounds.Dx()*bounds.Dy()/50 {
 		t.Fatalf("screenshot looks blank: %d colours, %d non-white pixels", len(colours), nonWhite)
 	}
 	// three flagged points of radius 3.2 at the spike: tens of red pixels
 	if nearSpike < 25 {
 		t.Fatalf("flag markers not rendered at the spike: %d red marker pixels there (%d in all)", nearSpike, redDiff)
+	}
+	// a strip of 5 units along an incident of 2% of the plot: about 90 pixels
+	if strip < 40 {
+		t.Errorf("the incident's strip is not rendered at the spike: %d red pixels in both pages there", strip)
+	}
+	// 5% of the plot, the main panel's height, partly under the band: thousands of pixels
+	if holiday < 1500 {
+		t.Errorf("the holiday is not shaded: %d green pixels", holiday)
 	}
 }
 
@@ -718,5 +833,173 @@ func TestReadWindows(t *testing.T) {
 	}
 	if _, err := ReadWindows(bad); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("ReadWindows of a bad file: %v, want an error naming %s", err, bad)
+	}
+}
+
+// minutes returns n times one minute apart from t0, and the x of a time on
+// the chart of a series at those times.
+func minutes(n int) ([]time.Time, func(time.Time) float64) {
+	times := make([]time.Time, n)
+	for i := range times {
+		times[i] = t0.Add(time.Duration(i) * time.Minute)
+	}
+	span := float64(times[n-1].Sub(times[0]))
+	return times, func(t time.Time) float64 { return plotX + float64(t.Sub(times[0]))/span*plotW }
+}
+
+// TestIncidentSpans protects how incidents show: a span from the point that
+// opened each to the point that resolved it, or to the series' end while it
+// is open, whatever the order they are given in; a tooltip with its reason,
+// start, duration and peak score; its reason above the panel unless it
+// would overlap the one before; and the same span shaded in the score
+// panel, where the points of an incident score 0.
+func TestIncidentSpans(t *testing.T) {
+	times, xOf := minutes(100)
+	s := Series{Name: "incidents", Times: times, Values: make([]float64, 100), Scores: make([]float64, 100)}
+	s.Incidents = []Incident{
+		{Start: times[90], Reason: detector.Range, Peak: 1, Points: 10}, // still open
+		{Start: times[10], End: times[20], Reason: detector.Deviation, Peak: 0.8, Points: 11},
+		{Start: times[40], End: times[41], Reason: detector.Drift, Peak: 0.554, Points: 2},
+		{Start: times[42], End: times[50], Reason: detector.Pattern, Peak: 0.5, Points: 9}, // too close to the drift for its reason
+	}
+	page := write(t, "incidents", s)
+	svg := charts(t, page)[0]
+	want := []struct {
+		start, end int
+		strip      string
+		title      string
+		label      string
+	}{
+		{10, 20, "incb", "incident: deviation\nstarted 2014-02-14 14:40:00\nresolved 2014-02-14 14:50:00, 10m later\npeak score 0.80, 11 points", "deviation"},
+		{40, 41, "incb", "incident: drift\nstarted 2014-02-14 15:10:00\nresolved 2014-02-14 15:11:00, 1m later\npeak score 0.55, 2 points", "drift"},
+		{42, 50, "incb", "incident: pattern\nstarted 2014-02-14 15:12:00\nresolved 2014-02-14 15:20:00, 8m later\npeak score 0.50, 9 points", ""},
+		{90, 99, "incbo", "incident: range\nstarted 2014-02-14 16:00:00\nstill open at the series' end, 9m later\npeak score 1.00, 10 points", "range"},
+	}
+	spans := svg.all("g", "inc")
+	if len(spans) != len(want) {
+		t.Fatalf("%d incident spans, want %d", len(spans), len(want))
+	}
+	for i, w := range want {
+		g := spans[i]
+		if got := g.title(); got != w.title {
+			t.Errorf("incident %d: title %q, want %q", i, got, w.title)
+		}
+		fill, strip := g.all("rect", "incf"), g.all("rect", w.strip)
+		if len(fill) != 1 || len(strip) != 1 {
+			t.Fatalf("incident %d: %d fills and %d strips of class %s, want one each", i, len(fill), len(strip), w.strip)
+		}
+		x0, x1 := xOf(times[w.start]), xOf(times[w.end])
+		for _, r := range []*elem{fill[0], strip[0]} {
+			if x, width := r.num(t, "x"), r.num(t, "width"); math.Abs(x-x0) > 0.06 || math.Abs(x+width-x1) > 0.11 {
+				t.Errorf("incident %d: %s spans x %.1f..%.1f, want %.1f..%.1f", i, r.attr["class"], x, x+width, x0, x1)
+			}
+		}
+		label := ""
+		for _, txt := range g.all("text", "incl") {
+			label = txt.text
+		}
+		if label != w.label {
+			t.Errorf("incident %d: label %q above the panel, want %q", i, label, w.label)
+		}
+	}
+	if x, width := spans[3].all("rect", "incbo")[0].num(t, "x"), spans[3].all("rect", "incbo")[0].num(t, "width"); math.Abs(x+width-(plotX+plotW)) > 0.11 {
+		t.Errorf("the open incident ends at x %.1f, want the series' end at %d", x+width, plotX+plotW)
+	}
+	if got := svg.count("rect", "incf"); got != 2*len(want) {
+		t.Errorf("%d incident fills, want %d: one in the main panel and one in the score panel for each", got, 2*len(want))
+	}
+	if !strings.Contains(page, "incident (4)") {
+		t.Error("the legend does not count the incidents")
+	}
+}
+
+// TestCalendarSpans protects how the calendar shows: a span from the first
+// to the last point of each run of points in one condition, shaded by kind,
+// two holidays expected to look like different weekdays apart, titled with
+// the kind (and for a holiday the weekday it is scored as), the times and
+// the points; a legend entry for each kind.
+func TestCalendarSpans(t *testing.T) {
+	times, xOf := minutes(60)
+	s := Series{Name: "calendar", Times: times, Values: make([]float64, 60), Calendar: make([]detector.Condition, 60)}
+	mark := func(from, to int, c detector.Condition) {
+		for i := from; i <= to; i++ {
+			s.Calendar[i] = c
+		}
+	}
+	mark(5, 8, detector.InMaintenance)
+	mark(20, 31, detector.HolidayAs(time.Sunday))
+	mark(32, 35, detector.HolidayAs(time.Saturday))
+	mark(50, 50, detector.InMaintenance)
+	page := write(t, "calendar", s)
+	svg := charts(t, page)[0]
+	want := []struct {
+		class      string
+		first, end int
+		title      string
+	}{
+		{"calm", 5, 8, "maintenance\n2014-02-14 14:35:00 – 14:38:00, 4 points"},
+		{"calh", 20, 31, "holiday, scored as a Sunday\n2014-02-14 14:50:00 – 15:01:00, 12 points"},
+		{"calh", 32, 35, "holiday, scored as a Saturday\n2014-02-14 15:02:00 – 15:05:00, 4 points"},
+		{"calm", 50, 50, "maintenance\n2014-02-14 15:20:00, 1 point"},
+	}
+	var spans []*elem
+	svg.walk(func(e *elem) {
+		if e.name == "rect" && (e.attr["class"] == "calm" || e.attr["class"] == "calh") {
+			spans = append(spans, e)
+		}
+	})
+	if len(spans) != len(want) {
+		t.Fatalf("%d calendar spans, want %d", len(spans), len(want))
+	}
+	for i, w := range want {
+		r := spans[i]
+		if r.attr["class"] != w.class || r.title() != w.title {
+			t.Errorf("span %d: class %q, title %q; want %q, %q", i, r.attr["class"], r.title(), w.class, w.title)
+		}
+		x0, x1 := xOf(times[w.first]), math.Max(xOf(times[w.end]), xOf(times[w.first])+1.5)
+		if x, width := r.num(t, "x"), r.num(t, "width"); math.Abs(x-x0) > 0.06 || math.Abs(x+width-x1) > 0.11 {
+			t.Errorf("span %d spans x %.1f..%.1f, want %.1f..%.1f", i, x, x+width, x0, x1)
+		}
+	}
+	for _, entry := range []string{"maintenance (2)", "holiday (2)"} {
+		if !strings.Contains(page, entry) {
+			t.Errorf("the legend has no %q", entry)
+		}
+	}
+}
+
+// TestWithoutIncidentsOrCalendar protects series that have neither: nothing
+// is shaded and the legend names neither; known to have no incidents, the
+// tables say 0; not known, they have no column for them.
+func TestWithoutIncidentsOrCalendar(t *testing.T) {
+	times, _ := minutes(30)
+	none := Series{Name: "none", Times: times, Values: make([]float64, 30), Incidents: []Incident{}, Calendar: make([]detector.Condition, 30)}
+	unknown := Series{Name: "unknown", Times: times, Values: make([]float64, 30)}
+	for _, s := range []Series{none, unknown} {
+		page := write(t, s.Name, s)
+		svg := charts(t, page)[0]
+		svg.walk(func(e *elem) {
+			switch class := e.attr["class"]; class {
+			case "inc", "incf", "calm", "calh":
+				t.Errorf("%s: an element of class %s", s.Name, class)
+			}
+		})
+		for _, entry := range []string{"maintenance (", "holiday ("} {
+			if strings.Contains(page, entry) {
+				t.Errorf("%s: the legend has %q", s.Name, entry)
+			}
+		}
+		known := s.Incidents != nil
+		if got := strings.Contains(page, "<th>Incidents</th>"); got != known {
+			t.Errorf("%s: a column of incidents: %v, want %v", s.Name, got, known)
+		}
+		if got := strings.Contains(page, "incident (0)"); got != known {
+			t.Errorf("%s: legend entry \"incident (0)\": %v, want %v", s.Name, got, known)
+		}
+	}
+	// In the summary of both, the series not known to have incidents has a dash.
+	page := write(t, "both", none, unknown)
+	if !strings.Contains(page, ">none</a></td><td>30</td><td>0</td><td>0</td></tr>") || !strings.Contains(page, ">unknown</a></td><td>30</td><td>0</td><td>–</td></tr>") {
+		t.Errorf("the summary does not give 0 incidents for the first series and a dash for the second")
 	}
 }

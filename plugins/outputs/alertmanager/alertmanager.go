@@ -3,7 +3,7 @@
 // alerts (API v2), keeps open incidents firing by re-sending them, and sends
 // each resolution, to every Alertmanager of an HA pair or cluster.
 //
-//go:generate ../../../tools/readme_config_includer/generator
+//go:generate go tool readme_config_includer
 package alertmanager
 
 import (

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
 )
 
 // The kept incidents are written to state_file whenever they change (a few
@@ -128,44 +130,11 @@ func (a *Alertmanager) save() {
 		}
 		s.Incidents = append(s.Incidents, saved)
 	}
-	data, err := json.Marshal(s)
-	if err == nil {
-		err = writeFileAtomic(a.StateFile, data)
-	}
+	err := atomicfile.Write(a.StateFile, func(w io.Writer) error { return json.NewEncoder(w).Encode(s) })
 	if err != nil {
 		a.stats.stateErrors.Incr(1)
 		a.logOnce("state file", a.Log.Errorf, "Writing state file %s: %v (retried at each change; further failures are counted in state_errors)", a.StateFile, err)
 		return
 	}
 	a.unsaved = false
-}
-
-// writeFileAtomic replaces path with data so that path always holds either
-// its previous content or data, whole, even across a crash.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

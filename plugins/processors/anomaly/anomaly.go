@@ -3,7 +3,7 @@
 // of its series and marks anomalies on the metric. The models live in the
 // detector package; this package only adapts Telegraf metrics to it.
 //
-//go:generate ../../../tools/readme_config_includer/generator
+//go:generate go tool readme_config_includer
 package anomaly
 
 import (
@@ -44,6 +44,10 @@ type Anomaly struct {
 	WarmupPoints         int             `toml:"warmup_points"`
 	Hold                 config.Duration `toml:"hold"`
 	Seasonality          []string        `toml:"seasonality"`
+	TimeZone             string          `toml:"timezone"`
+
+	Calendar      []calendarEntry `toml:"calendar"`
+	CalendarFiles []string        `toml:"calendar_files"`
 
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
@@ -59,6 +63,7 @@ type Anomaly struct {
 	AnomalySuffix  string   `toml:"anomaly_suffix"`
 	ReasonSuffix   string   `toml:"reason_suffix"`
 	WarmingSuffix  string   `toml:"warming_suffix"`
+	CalendarSuffix string   `toml:"calendar_suffix"`
 	AnomalyTag     string   `toml:"anomaly_tag"`
 
 	IncidentMeasurement string `toml:"incident_measurement"`
@@ -75,11 +80,12 @@ type Anomaly struct {
 	table      *detector.Table
 	fields     filter.Filter
 	seriesTags filter.Filter // nil: every tag identifies the series
+	calendars  *calendars    // nil: no calendar
 	names      map[string]*outputNames
 	emit       emitted
 	// The output fields' suffixes, for isOutput, and for each byte which of
 	// them end in it, one bit each.
-	suffixes   [7]string
+	suffixes   [8]string
 	suffixEnds [256]uint8
 	// Add's scratch space, reused from metric to metric: the points of the
 	// metric's scored fields, those fields, the outcomes, and the incident
@@ -155,6 +161,7 @@ func newAnomaly() *Anomaly {
 		AnomalySuffix:   "_anomaly",
 		ReasonSuffix:    "_reason",
 		WarmingSuffix:   "_warming",
+		CalendarSuffix:  "_calendar",
 		AnomalyTag:      defaultAnomalyTag,
 
 		IncidentMeasurement: defaultIncidentMeasurement,
@@ -174,6 +181,9 @@ func (p *Anomaly) Init() error {
 		return err
 	}
 	if p.detector, err = detector.New(cfg); err != nil {
+		return err
+	}
+	if err := p.initCalendars(); err != nil {
 		return err
 	}
 	if p.MaxSeries < 1 {
@@ -244,6 +254,7 @@ func (p *Anomaly) Start(acc telegraf.Accumulator) error {
 			case <-p.done:
 				return
 			case <-tick.C:
+				p.reloadCalendars()
 				p.housekeep(p.now())
 			}
 		}
@@ -354,16 +365,21 @@ func (p *Anomaly) identify(m telegraf.Metric) xxhash.Digest {
 	return base
 }
 
-// collect gathers the fields of m to score, and their series' keys, into
-// p.scored and p.points, and reports whether m was scored upstream.
+// collect gathers the fields of m to score, their series' keys and what
+// the calendar says of them, into p.scored and p.points, and reports
+// whether m was scored upstream.
 func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool) {
 	p.points, p.scored = p.points[:0], p.scored[:0]
 	t := m.Time().UnixNano()
+	var cond detector.Condition
+	if p.calendars != nil {
+		cond = p.calendars.condition(m.TagList(), t)
+	}
 	return p.eachScored(m, func(f *telegraf.Field, v float64) {
 		h := base
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
-		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v})
+		p.points = append(p.points, detector.Point{Key: h.Sum64(), Time: t, Value: v, Condition: cond})
 		p.scored = append(p.scored, f)
 	})
 }
@@ -429,6 +445,9 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 			for _, name := range n.all() {
 				m.RemoveField(name)
 			}
+		}
+		if cond := p.points[i].Condition; cond != detector.Ordinary {
+			m.AddField(n.calendar, p.stats.onCalendar(cond))
 		}
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"time"
@@ -20,12 +21,12 @@ func (*discard) AddMetric(telegraf.Metric) {}
 
 // BenchmarkAdd measures the processor on metrics of 100,000 series, each with
 // one field scored, as the pipeline benchmark feeds them, in the steady state:
-// every point but a series' first is scored (warmup_points = 1). The metric
-// is built outside the timer, everything the processor does to it is inside.
-//
-// With history on (an in-process InfluxDB that has none), every series is
-// first seen, fetched and created before the timer starts: what is measured
-// is what history costs the series that have a model.
+// every series has learned 128 points of noise around a level of its own
+// (outside the timer, straight into its model), and the points measured are
+// more of the same: ordinary points, scored and marked, as most points are.
+// The metric is built outside the timer, everything the processor does to it
+// is inside. With history on, what is measured is what it costs the series
+// that have a model (the in-process InfluxDB is never asked).
 func BenchmarkAdd(b *testing.B) {
 	b.Run("output_fields=score", func(b *testing.B) { benchmarkAdd(b, []string{"score"}, false) })
 	b.Run("output_fields=all", func(b *testing.B) { benchmarkAdd(b, []string{"score", "expected", "lower", "upper"}, false) })
@@ -33,11 +34,11 @@ func BenchmarkAdd(b *testing.B) {
 }
 
 func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
-	const series = 100_000
+	const series, learned = 100_000, 128
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
 	p.Fields = []string{"value"}
-	p.WarmupPoints = 1
+	p.WarmupPoints = learned
 	p.OutputFields = outputFields
 	if withHistory {
 		p.History.URLs = []string{historytest.New(b).URL}
@@ -50,18 +51,27 @@ func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
 	for i := range hosts {
 		hosts[i] = map[string]string{"host": "h" + strconv.Itoa(i%1000), "series": "s" + strconv.Itoa(i)}
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	level := func(s int) float64 { return float64(s%97 + 10) }
+	timeOf := func(k int) time.Time { return t0.Add(time.Duration(k) * 10 * time.Second) }
+	// Each series' model learns its first points straight from the detector:
+	// its key as the processor makes it, then Update, a point at a time.
+	for s := range series {
+		m := metric.New("bench", hosts[s], map[string]any{"value": 0.0}, t0)
+		p.collect(m, p.identify(m))
+		model, _ := p.table.Get(p.points[0].Key, p.wall)
+		for k := range learned {
+			if _, err := p.detector.Update(model, timeOf(k).UnixNano(), level(s)+rng.NormFloat64()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	acc := &discard{}
 	if withHistory {
 		if err := p.Start(acc); err != nil {
 			b.Fatal(err)
 		}
 		defer p.Stop()
-		for _, tags := range hosts {
-			if err := p.Add(metric.New("bench", tags, map[string]any{"value": 1.0}, t0.Add(-time.Hour)), acc); err != nil {
-				b.Fatal(err)
-			}
-		}
-		p.Drain()
 	}
 	ms := make([]telegraf.Metric, 0, 1024)
 	b.ReportAllocs()
@@ -70,8 +80,9 @@ func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
 		b.StopTimer()
 		ms = ms[:0]
 		for j := i; j < i+cap(ms) && j < b.N; j++ {
-			ts := t0.Add(time.Duration(j/series) * 10 * time.Second)
-			ms = append(ms, metric.New("bench", hosts[j%series], map[string]any{"value": float64(j % 97)}, ts))
+			s := j % series
+			m := metric.New("bench", hosts[s], map[string]any{"value": level(s) + rng.NormFloat64()}, timeOf(learned+j/series))
+			ms = append(ms, m)
 		}
 		b.StartTimer()
 		for _, m := range ms {

@@ -61,7 +61,7 @@ const (
 )
 
 // maxKeptPoints bounds the live points kept for the series whose history
-// comes after they went on in warm-up, 16 bytes each: 16 MB. A series that
+// comes after they went on in warm-up, 32 bytes each: 32 MB. A series that
 // would pass it is not rebuilt (bootstrap_failed_overflow).
 const maxKeptPoints = 1 << 20
 
@@ -101,6 +101,7 @@ type bootstrap struct {
 type pending struct {
 	base     xxhash.Digest
 	key      uint64
+	tags     []*telegraf.Tag // of its first metric: what the calendar says of its history goes by them
 	wants    []*want
 	waiting  int // wants not delivered yet
 	holding  bool
@@ -116,7 +117,7 @@ type want struct {
 	done  bool
 	// kept are the points the series' warm-up model learned since it went
 	// on without its history, to rebuild the model when the history comes.
-	kept []history.Point
+	kept []detector.Point
 }
 
 // find returns the want of the series key, or nil.
@@ -237,6 +238,11 @@ func (p *Anomaly) request(rec *pending, m telegraf.Metric, base xxhash.Digest, f
 	b := p.boot
 	if rec == nil {
 		rec = &pending{base: base, key: base.Sum64(), holding: b.maxWait > 0, since: now, deadline: now.Add(b.maxWait)}
+		if p.calendars != nil {
+			for _, t := range m.TagList() { // copied: mark changes the anomaly tag in place
+				rec.tags = append(rec.tags, &telegraf.Tag{Key: t.Key, Value: t.Value})
+			}
+		}
 		b.series[rec.key] = rec
 		if rec.holding {
 			b.holding++
@@ -305,8 +311,20 @@ func (p *Anomaly) deliver(g *gather, i int, r *history.Result) {
 	learned := 0
 	if r.Err == nil && len(r.Points) > 0 {
 		start := time.Now()
+		// The calendar in force now (housekeeping replaces it under mu when
+		// its files change; a calendar itself never changes).
+		var cal calendars
+		if p.calendars != nil {
+			p.mu.Lock()
+			cal = *p.calendars
+			p.mu.Unlock()
+		}
 		for _, pt := range r.Points {
-			if _, err := p.detector.Update(&model, pt.Time, pt.Value); err == nil {
+			cond := detector.Ordinary
+			if cal.calendar != nil {
+				cond = cal.condition(rec.tags, pt.Time)
+			}
+			if _, err := p.detector.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
 				learned++
 			}
 		}
@@ -335,7 +353,7 @@ func (p *Anomaly) deliver(g *gather, i int, r *history.Result) {
 			// Late: its live points went on in warm-up. The model is the
 			// history and the points the warm-up model learned since.
 			for _, pt := range w.kept {
-				_, _ = p.detector.Update(&model, pt.Time, pt.Value)
+				_, _ = p.detector.UpdateIn(&model, pt.Time, pt.Value, pt.Condition)
 			}
 			p.stats.boot.rebuilt.Incr(1)
 		}
@@ -418,7 +436,7 @@ func (p *Anomaly) keep(rec *pending) {
 			p.abandon(rec)
 			return
 		}
-		w.kept = append(w.kept, history.Point{Time: p.points[i].Time, Value: p.points[i].Value})
+		w.kept = append(w.kept, p.points[i])
 		b.kept++
 	}
 }

@@ -133,8 +133,10 @@ func requireSameByHost(t *testing.T, want, got []telegraf.Metric) {
 // host c is new in the database too. Their next 400 points pass through a
 // processor that has never seen them: every metric equals the one a
 // processor streamed from the first point passed on, incident events
-// included, whatever the server's chunking, and with series_tags leaving a
-// tag out (stored series that differ in it are one series).
+// included, whatever the server's chunking, with series_tags leaving a tag
+// out (stored series that differ in it are one series), and with a calendar
+// (the history is learned in its maintenance windows and holidays as live
+// points are).
 func TestBootstrapScoresAsIfStreamedWhole(t *testing.T) {
 	const k, n = 600, 1000
 	for _, tt := range []struct {
@@ -142,16 +144,29 @@ func TestBootstrapScoresAsIfStreamedWhole(t *testing.T) {
 		chunkSize  int
 		notChunked bool
 		pid        bool
+		calendar   bool
 	}{
 		{name: "chunks of 7 rows", chunkSize: 7},
 		{name: "chunks of the client's size"},
 		{name: "one object", notChunked: true},
 		{name: "series_tags leaves a tag out", pid: true},
+		{name: "a calendar", calendar: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			period := func(kind string, from, to time.Duration, hosts ...string) calendarEntry {
+				e := calendarEntry{Kind: kind, Start: t0.Add(from).Format(time.RFC3339), End: t0.Add(to).Format(time.RFC3339)}
+				if len(hosts) > 0 {
+					e.TagPass = map[string][]string{"host": hosts}
+				}
+				return e
+			}
 			seriesTags := func(p *Anomaly) {
 				if tt.pid {
 					p.SeriesTags = []string{"host"}
+				}
+				if tt.calendar { // the history is 50 hours, the live part 33 more
+					p.Calendar = []calendarEntry{period("maintenance", 10*time.Hour, 12*time.Hour, "a"),
+						period("holiday", 24*time.Hour, 48*time.Hour), period("maintenance", 60*time.Hour, 61*time.Hour)}
 				}
 			}
 			whole, _ := newPlugin(t, seriesTags)

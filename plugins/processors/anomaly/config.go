@@ -57,6 +57,7 @@ func (p *Anomaly) DetectorConfig() (detector.Config, error) {
 	cfg.Window = p.Window
 	cfg.WarmupPoints = p.WarmupPoints
 	cfg.Hold = time.Duration(p.Hold)
+	cfg.TimeZone = p.TimeZone
 	cfg.Daily, cfg.Weekly = false, false
 	for _, s := range p.Seasonality {
 		switch s {

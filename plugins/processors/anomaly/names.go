@@ -81,18 +81,18 @@ func (p *Anomaly) SeriesName(m telegraf.Metric, field string) string {
 // outputNames are the names of the fields added for one scored field, built
 // once per field name so the hot path does not concatenate strings.
 type outputNames struct {
-	score, expected, lower, upper, anomaly, reason, warming string
+	score, expected, lower, upper, anomaly, reason, warming, calendar string
 }
 
 // all returns every name, in the order of Anomaly.suffixes.
-func (n *outputNames) all() [7]string {
-	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.reason, n.warming}
+func (n *outputNames) all() [8]string {
+	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.reason, n.warming, n.calendar}
 }
 
 // initNames checks the output names and prepares IsOutput's lookup.
 func (p *Anomaly) initNames() error {
-	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix}
-	for i, key := range [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix"} {
+	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix, p.CalendarSuffix}
+	for i, key := range [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"} {
 		if p.suffixes[i] == "" {
 			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
 		}
@@ -121,6 +121,7 @@ func (p *Anomaly) outputNames(field string) *outputNames {
 		anomaly:  field + p.AnomalySuffix,
 		reason:   field + p.ReasonSuffix,
 		warming:  field + p.WarmingSuffix,
+		calendar: field + p.CalendarSuffix,
 	}
 	// Field names are few; the bound only guards against a flood of unique ones.
 	if len(p.names) < maxCachedNames {

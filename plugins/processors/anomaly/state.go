@@ -25,6 +25,11 @@ func (p *Anomaly) fingerprint() uint64 {
 	h := fnv.New64a()
 	cfg := p.detector.Config()
 	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v", p.SeriesTags, cfg.Daily, cfg.Weekly)
+	// The seasons' zone: UTC as before zones existed, so that a state file
+	// written then is still used.
+	if tz := p.detector.Location().String(); tz != "UTC" {
+		fmt.Fprintf(h, " timezone=%q", tz)
+	}
 	return h.Sum64()
 }
 

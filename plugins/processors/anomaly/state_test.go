@@ -76,6 +76,11 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 			warm(t, p, acc, 10, "a")
 			p.Stop()
 		}},
+		{"other time zone", func(t *testing.T, path string) {
+			p, acc := newPlugin(t, func(p *Anomaly) { p.StateFile, p.TimeZone = path, "Europe/Berlin" })
+			warm(t, p, acc, 10, "a")
+			p.Stop()
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -23,6 +23,7 @@ type stats struct {
 	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
 	scored, warming, anomalies, outOfOrder, duplicate     selfstat.Stat
 	incidentsOpened, incidentsResolved                    selfstat.Stat
+	maintenance, holiday                                  selfstat.Stat
 	notFinite, notNumeric, overflow, output               selfstat.Stat
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
@@ -54,6 +55,8 @@ func newStats(c *selfstat.Collector, log telegraf.Logger, withHistory bool) *sta
 		anomalies:         reg("anomalies"),
 		incidentsOpened:   reg("incidents_opened"),
 		incidentsResolved: reg("incidents_resolved"),
+		maintenance:       reg("points_maintenance"),
+		holiday:           reg("points_holiday"),
 		notFinite:         reg("skipped_not_finite"),
 		notNumeric:        reg("skipped_not_numeric"),
 		overflow:          reg("skipped_overflow"),
@@ -99,6 +102,17 @@ func (s *stats) onScored(o *detector.Outcome, m telegraf.Metric, field string) {
 	if o.Anomaly {
 		s.anomalies.Incr(1)
 	}
+}
+
+// onCalendar counts a point of a calendar period, and returns the period's
+// kind as the processor marks it.
+func (s *stats) onCalendar(c detector.Condition) string {
+	if c == detector.InMaintenance {
+		s.maintenance.Incr(1)
+		return "maintenance"
+	}
+	s.holiday.Incr(1)
+	return "holiday"
 }
 
 func (s *stats) onExpired(n int, t *detector.Table) {

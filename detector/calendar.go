@@ -1,0 +1,541 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/teambition/rrule-go"
+)
+
+// A calendar declares periods in which a series is not expected to behave as
+// on an ordinary day of its week:
+//
+//   - maintenance: planned work. Its points are scored but never flagged and
+//     never learned, so after the window the model goes on as if it had not
+//     happened.
+//   - holiday: a day expected to look like another day of the week (Sunday
+//     unless said otherwise). Its points are scored, flagged and learned as
+//     points at the same local time on that weekday.
+//
+// Periods come from the configuration (CalendarEntry) and from iCalendar
+// files (CalendarSource), possibly recurring. A Calendar answers, per point,
+// which periods are in force (At); which of them apply to a series (a tag
+// filter, say) is its caller's decision, folded into a Condition per point
+// by ConditionOf.
+
+// PeriodKind is what a calendar period means for the points in it.
+type PeriodKind uint8
+
+// The kinds of period.
+const (
+	Maintenance PeriodKind = iota + 1
+	Holiday
+)
+
+var periodKindNames = [...]string{Maintenance: "maintenance", Holiday: "holiday"}
+
+// String returns the kind's name as used in configuration.
+func (k PeriodKind) String() string {
+	if k > 0 && int(k) < len(periodKindNames) {
+		return periodKindNames[k]
+	}
+	return fmt.Sprintf("PeriodKind(%d)", uint8(k))
+}
+
+// ParsePeriodKind returns the kind named "maintenance" or "holiday".
+func ParsePeriodKind(name string) (PeriodKind, error) {
+	for k, n := range periodKindNames {
+		if k > 0 && strings.EqualFold(n, name) {
+			return PeriodKind(k), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown kind %q: want maintenance or holiday", name)
+}
+
+// ParseWeekday returns the day of the week named name, in English, in full
+// or by its first two or three letters ("Sunday", "sun", "SU" as iCalendar
+// writes it), in any case.
+func ParseWeekday(name string) (time.Weekday, error) {
+	lower := strings.ToLower(name)
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		full := strings.ToLower(d.String())
+		if lower == full || len(lower) >= 2 && len(lower) <= 3 && strings.HasPrefix(full, lower) {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown weekday %q: want a day of the week such as sunday or saturday", name)
+}
+
+// Period is one span of time a calendar declares: [Start, End) in
+// nanoseconds since the Unix epoch.
+type Period struct {
+	Kind       PeriodKind
+	Start, End int64
+	// Name is the entry's or the event's name, for logs and reports; it may be empty.
+	Name string
+	// AsWeekday is the day of the week a holiday is expected to look like.
+	AsWeekday time.Weekday
+	// Index is the caller's: copied from the entry or the source the period
+	// comes from, so that the caller can tell which of its filters applies.
+	Index int
+}
+
+// Condition returns the condition of a point in p.
+func (p *Period) Condition() Condition {
+	if p.Kind == Maintenance {
+		return InMaintenance
+	}
+	return HolidayAs(p.AsWeekday)
+}
+
+// Condition is what the calendar says about one point of one series: an
+// ordinary point, a point in maintenance, or a point of a holiday expected to
+// look like a given weekday. The zero value is an ordinary point.
+type Condition uint8
+
+// The conditions that are not a holiday.
+const (
+	Ordinary      Condition = 0
+	InMaintenance Condition = 1
+	// holidayBase + the weekday is a holiday's condition.
+	holidayBase Condition = 2
+)
+
+// HolidayAs returns the condition of a point of a holiday expected to look like weekday w.
+func HolidayAs(w time.Weekday) Condition { return holidayBase + Condition(w%7) }
+
+// Holiday reports whether c is a holiday's, and the weekday it is expected to look like.
+func (c Condition) Holiday() (time.Weekday, bool) {
+	if c < holidayBase {
+		return 0, false
+	}
+	return time.Weekday(c - holidayBase), true
+}
+
+// String names the condition: "ordinary", "maintenance" or "holiday as Sunday".
+func (c Condition) String() string {
+	switch c {
+	case Ordinary:
+		return "ordinary"
+	case InMaintenance:
+		return "maintenance"
+	}
+	w, _ := c.Holiday()
+	return "holiday as " + w.String()
+}
+
+// ConditionOf returns the condition of a point for which the periods active
+// are in force (as At returns them), keeping those for which applies(Index)
+// is true (all of them when applies is nil). Maintenance wins over a
+// holiday; of several holidays, the one that started first.
+func ConditionOf(active []Period, applies func(index int) bool) Condition {
+	c := Ordinary
+	for i := range active {
+		p := &active[i]
+		if applies != nil && !applies(p.Index) {
+			continue
+		}
+		if p.Kind == Maintenance {
+			return InMaintenance
+		}
+		if c == Ordinary {
+			c = p.Condition()
+		}
+	}
+	return c
+}
+
+// CalendarEntry is one period declared in the configuration.
+type CalendarEntry struct {
+	// Kind is "maintenance" or "holiday".
+	Kind string
+	// Start and End are RFC 3339 times; End is not part of the period.
+	Start, End string
+	// Name is optional: it names the period in logs and errors.
+	Name string
+	// AsWeekday is the day of the week a holiday is expected to look like;
+	// empty means Sunday. It is an error for maintenance.
+	AsWeekday string
+}
+
+// Period checks e and returns its period, with index as its Index. Errors name
+// the entry by its position (index+1, as a person counts) and its name.
+func (e CalendarEntry) Period(index int) (Period, error) {
+	p, err := e.period(index)
+	if err != nil {
+		name := ""
+		if e.Name != "" {
+			name = fmt.Sprintf(" %q", e.Name)
+		}
+		return Period{}, fmt.Errorf("calendar entry %d%s: %w", index+1, name, err)
+	}
+	return p, nil
+}
+
+func (e CalendarEntry) period(index int) (Period, error) {
+	kind, err := ParsePeriodKind(e.Kind)
+	if err != nil {
+		return Period{}, err
+	}
+	p := Period{Kind: kind, Name: e.Name, Index: index}
+	switch {
+	case e.AsWeekday == "":
+	case kind != Holiday:
+		return Period{}, fmt.Errorf("as_weekday %q is for holidays, not %s", e.AsWeekday, kind)
+	default:
+		if p.AsWeekday, err = ParseWeekday(e.AsWeekday); err != nil {
+			return Period{}, err
+		}
+	}
+	start, err := parseRFC3339("start", e.Start)
+	if err != nil {
+		return Period{}, err
+	}
+	end, err := parseRFC3339("end", e.End)
+	if err != nil {
+		return Period{}, err
+	}
+	if !end.After(start) {
+		return Period{}, fmt.Errorf("end %s is not after start %s", e.End, e.Start)
+	}
+	p.Start, p.End = start.UnixNano(), end.UnixNano()
+	return p, nil
+}
+
+func parseRFC3339(what, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("no %s: want an RFC 3339 time such as 2025-12-24T00:00:00+01:00", what)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time such as 2025-12-24T00:00:00+01:00", what, s)
+	}
+	return t, nil
+}
+
+// Calendar holds the periods of the configuration and of iCalendar files,
+// and answers which are in force at a point's time (At).
+//
+// The answer is cached for the span of time in which it holds, up to the
+// next start or end of a period, so that At costs two comparisons on almost
+// every point. Recurring events are expanded a block of time (about 417
+// days) at a time, when a point first falls in it; a few blocks are kept, so
+// that series from different years interleaved do not expand them again and
+// again. At mutates that cache: a Calendar is for one goroutine at a time.
+// Reload reads only what never changes, so it may run beside At.
+type Calendar struct {
+	loc     *time.Location
+	entries []Period
+	files   []*calendarFile
+	// events are the entries' and the files' events together; lookback is
+	// the longest one's length, ns: how long before a block an occurrence
+	// may start and still be in force in it.
+	events   []event
+	lookback int64
+
+	// The answer in force for [from, until).
+	from, until int64
+	active      []Period
+
+	blocks    [calendarBlocks]block
+	nextBlock int
+}
+
+// calendarBlocks is how many expanded blocks a Calendar keeps.
+const calendarBlocks = 4
+
+// blockShift makes a block 2^55 ns long, 417 days: a year of recurrences
+// is expanded at once, and a block's index is a shift of the time.
+const blockShift = 55
+
+// maxOccurrences bounds the occurrences of one event expanded in a block (an
+// hourly event has 10,000) and the steps of its rule towards the block
+// (from its start, as rrule-go iterates): events beyond are not expanded
+// further, rather than stalling the caller. Hourly rules are the finest
+// accepted, so this bounds only a block tens of years from a rule's start.
+const (
+	maxOccurrences = 1 << 16
+	maxRuleSteps   = 1 << 22
+)
+
+// block is a Calendar's expansion of [start, end): segments in which the
+// periods in force do not change. Segment i starts at starts[i] and its
+// periods are periods[bounds[i]:bounds[i+1]].
+type block struct {
+	index      int64
+	start, end int64
+	starts     []int64
+	bounds     []int32
+	periods    []Period
+	valid      bool
+}
+
+// event is one period of a calendar, recurring or not.
+type event struct {
+	Period // the only occurrence, or the first one of a recurring event
+	// rule generates the starts of a recurring event's occurrences; nil
+	// for a single one.
+	rule *rrule.Set
+	// An occurrence starting at s ends days calendar days (in s's
+	// location) plus exact after s: all-day events last whole days, 23 or
+	// 25 hours across a daylight-saving change.
+	days  int
+	exact time.Duration
+}
+
+// longest is the length of e's longest occurrence, ns, or more: a calendar
+// day is at most 25 hours.
+func (e *event) longest() int64 {
+	return int64(e.days)*int64(25*time.Hour) + int64(e.exact)
+}
+
+// endOf returns the end of the occurrence that starts at s.
+func (e *event) endOf(s time.Time) time.Time {
+	return s.AddDate(0, 0, e.days).Add(e.exact)
+}
+
+// CalendarSource is one iCalendar file of a Calendar and how to read it.
+type CalendarSource struct {
+	// Path is the file's path.
+	Path string
+	// Kind is that of the file's events whose CATEGORIES name no kind; 0 means Holiday.
+	Kind PeriodKind
+	// AsWeekday is the weekday of the file's holidays that do not name one
+	// (X-ANOMALY-AS-WEEKDAY); the zero value is Sunday.
+	AsWeekday time.Weekday
+	// Index is the caller's, copied to every period of the file.
+	Index int
+}
+
+// calendarFile is a source's events as last read successfully, and the
+// file as last seen.
+type calendarFile struct {
+	source CalendarSource
+	// read is the file whose events these are; seen, the file as the last
+	// look found it (read, or one that could not be read).
+	read, seen fileStamp
+	events     []event
+}
+
+// fileStamp tells a file's versions apart: its size and modification time,
+// or that it could not be found.
+type fileStamp struct {
+	size, modTime int64 // bytes; ns since the Unix epoch
+	missing       bool
+}
+
+// NewCalendar returns the calendar of entries (periods made by
+// CalendarEntry.Period) and of the iCalendar files of sources. loc is the
+// time zone of the files' all-day dates and of their times that name no
+// zone: that of the detector's seasons, as a person reads a calendar in
+// their own zone. The error names the file and the line of the first
+// problem.
+func NewCalendar(loc *time.Location, entries []Period, sources []CalendarSource) (*Calendar, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	files := make([]*calendarFile, len(sources))
+	for i, s := range sources {
+		f, err := readCalendarFile(s, loc)
+		if err != nil {
+			return nil, err
+		}
+		files[i] = f
+	}
+	return newCalendar(loc, entries, files), nil
+}
+
+func newCalendar(loc *time.Location, entries []Period, files []*calendarFile) *Calendar {
+	c := &Calendar{loc: loc, entries: entries, files: files}
+	for _, p := range entries {
+		c.events = append(c.events, event{Period: p, exact: time.Duration(p.End - p.Start)})
+	}
+	for _, f := range files {
+		c.events = append(c.events, f.events...)
+	}
+	for i := range c.events {
+		c.lookback = max(c.lookback, c.events[i].longest())
+	}
+	c.from, c.until = 0, 0 // the first point finds its answer
+	if len(c.events) == 0 {
+		c.from, c.until = math.MinInt64, math.MaxInt64
+	}
+	return c
+}
+
+// Reload reads again the files that changed (in size or modification time)
+// since the last look, and returns the calendar to use from now on: c itself
+// when none changed. A file that cannot be read or is not valid keeps its
+// previous events in force; the error names it, once per version of the
+// file (the next Reload says nothing of it until it changes again), and the
+// other files are reloaded all the same. Call it every few seconds, or on
+// demand (SIGHUP): it costs a stat per file when nothing changed. It reads
+// only what never changes in c, so it may run beside c.At.
+func (c *Calendar) Reload() (*Calendar, error) {
+	var errs []error
+	var files []*calendarFile // a copy of c.files, once one changed
+	for i, f := range c.files {
+		stamp, err := stampOf(f.source.Path)
+		if stamp == f.seen {
+			continue
+		}
+		g := f
+		if err == nil {
+			g, err = readCalendarFile(f.source, c.loc)
+		}
+		if err != nil {
+			g = &calendarFile{source: f.source, read: f.read, seen: stamp, events: f.events}
+			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)))
+		}
+		if files == nil {
+			files = slices.Clone(c.files)
+		}
+		files[i] = g
+	}
+	err := errors.Join(errs...)
+	if files == nil {
+		return c, err
+	}
+	return newCalendar(c.loc, c.entries, files), err
+}
+
+// At returns the periods in force at t (ns since the Unix epoch), in the
+// order they started. The slice is the Calendar's: it is valid until the
+// next call and must not be changed. At does not allocate but when t falls
+// in a block of time not yet expanded.
+func (c *Calendar) At(t int64) []Period {
+	if t >= c.from && t < c.until {
+		return c.active
+	}
+	return c.lookup(t)
+}
+
+// lookup is At outside the cached span. It is apart so that At is small
+// enough to inline.
+//
+//go:noinline
+func (c *Calendar) lookup(t int64) []Period {
+	k := t >> blockShift
+	var b *block
+	for i := range c.blocks {
+		if c.blocks[i].valid && c.blocks[i].index == k {
+			b = &c.blocks[i]
+			break
+		}
+	}
+	if b == nil {
+		b = &c.blocks[c.nextBlock]
+		c.nextBlock = (c.nextBlock + 1) % calendarBlocks
+		c.expand(b, k)
+	}
+	i, found := slices.BinarySearch(b.starts, t)
+	if !found {
+		i--
+	}
+	c.from = b.starts[i]
+	c.until = b.end
+	if i+1 < len(b.starts) {
+		c.until = b.starts[i+1]
+	}
+	lo, hi := b.bounds[i], b.bounds[i+1]
+	c.active = b.periods[lo:hi:hi]
+	return c.active
+}
+
+// expand fills b with the segments of block k, reusing its slices.
+func (c *Calendar) expand(b *block, k int64) {
+	b.index, b.valid = k, true
+	b.start = k << blockShift
+	b.end = b.start + 1<<blockShift
+	if b.end < b.start { // the last block: its end would overflow
+		b.end = math.MaxInt64
+	}
+	// The occurrences in force somewhere in the block, by start.
+	var spans []Period
+	for i := range c.events {
+		spans = c.events[i].occurrences(spans, b.start, b.end, c.lookback)
+	}
+	slices.SortStableFunc(spans, func(a, b Period) int { return cmpInt64(a.Start, b.Start) })
+
+	// Segments start at the block's start and wherever a span starts or ends.
+	b.starts = append(b.starts[:0], b.start)
+	for _, s := range spans {
+		for _, at := range [2]int64{s.Start, s.End} {
+			if at > b.start && at < b.end {
+				b.starts = append(b.starts, at)
+			}
+		}
+	}
+	slices.Sort(b.starts)
+	b.starts = slices.Compact(b.starts)
+
+	// Sweep: at each segment's start, the spans that started by then and
+	// have not ended are in force, in the order they started.
+	b.bounds = append(b.bounds[:0], 0)
+	b.periods = b.periods[:0]
+	var active []int
+	next := 0
+	for _, at := range b.starts {
+		for next < len(spans) && spans[next].Start <= at {
+			active = append(active, next)
+			next++
+		}
+		active = slices.DeleteFunc(active, func(i int) bool { return spans[i].End <= at })
+		for _, i := range active {
+			b.periods = append(b.periods, spans[i])
+		}
+		b.bounds = append(b.bounds, int32(len(b.periods)))
+	}
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// occurrences appends to spans the occurrences of e in force somewhere in
+// [from, until): those that start from lookback before it.
+func (e *event) occurrences(spans []Period, from, until, lookback int64) []Period {
+	if e.rule == nil {
+		if e.Start < until && e.End > from {
+			spans = append(spans, e.Period)
+		}
+		return spans
+	}
+	earliest := from - lookback
+	if earliest > from { // overflowed: the first block
+		earliest = math.MinInt64
+	}
+	next := e.rule.Iterator()
+	found := 0
+	for steps := 0; steps < maxRuleSteps && found < maxOccurrences; steps++ {
+		s, ok := next()
+		if !ok {
+			break
+		}
+		start := s.UnixNano()
+		if start >= until {
+			break
+		}
+		if start < earliest {
+			continue
+		}
+		end := e.endOf(s).UnixNano()
+		if end > from {
+			p := e.Period
+			p.Start, p.End = start, end
+			spans = append(spans, p)
+			found++
+		}
+	}
+	return spans
+}
