@@ -79,6 +79,14 @@ func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
 	return &e.model, !found
 }
 
+// Has reports whether the series with the given key is held, without
+// creating it or counting as a lookup for eviction and expiry: a peek, for a
+// caller that treats a new series differently before anything is learned.
+func (t *Table) Has(key uint64) bool {
+	_, found := t.index.get(key)
+	return found
+}
+
 // add places a new, empty series in a free slot, a new one, or an evicted
 // one, and returns the slot.
 func (t *Table) add(key uint64) int32 {

@@ -55,6 +55,19 @@ func TestTableGet(t *testing.T) {
 	}
 }
 
+// TestTableHasDoesNotCreate protects the peek: Has finds what Get made and
+// creates nothing, so a caller can ask before anything is learned.
+func TestTableHasDoesNotCreate(t *testing.T) {
+	tab := NewTable(10)
+	if tab.Has(1) || tab.Len() != 0 {
+		t.Fatalf("Has on an empty table: found, or made a series (len %d)", tab.Len())
+	}
+	tab.Get(1, 100)
+	if !tab.Has(1) || tab.Has(2) || tab.Len() != 1 {
+		t.Errorf("after Get(1): Has(1) %v, Has(2) %v, len %d", tab.Has(1), tab.Has(2), tab.Len())
+	}
+}
+
 func TestTableEvictsAtItsCap(t *testing.T) {
 	tab := NewTable(100)
 	for k := range 10_000 {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ func (k key) String() string { return k.host + "/" + k.series }
 // dataset is line protocol to send, in order, and what it holds per series.
 type dataset struct {
 	lines  [][]byte        // one point a line, in sending order (each series in time order)
+	points []linePoint     // what each line is
 	times  map[key][]int64 // distinct timestamps per series, ascending
 	source map[key]string  // the NAB source tag, for the labelled windows
 	nab    map[key]string  // the testdata file each series replays
@@ -57,7 +59,7 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 	d := &dataset{times: map[key][]int64{}, source: map[key]string{}, nab: map[key]string{},
 		hostOf: map[string]key{}}
 	var per [][]string
-	var keys []key
+	var perPoints [][]linePoint
 	for _, a := range assign {
 		host, name := a[0], a[1]
 		lines := nabLines(t, name)
@@ -68,7 +70,11 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 		per = append(per, tagged)
 		pts := parseLP(t, []byte(strings.Join(tagged, "\n")))
 		k := key{host, pts[0].tags["series"]}
-		keys = append(keys, k)
+		lp := make([]linePoint, len(pts))
+		for i, p := range pts {
+			lp[i] = linePoint{k, p.ts, i}
+		}
+		perPoints = append(perPoints, lp)
 		d.source[k] = pts[0].tags["source"]
 		d.nab[k] = name
 		d.hostOf[host] = k
@@ -83,9 +89,10 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 	}
 	for i := 0; ; i++ {
 		more := false
-		for _, lines := range per {
+		for j, lines := range per {
 			if i < len(lines) {
 				d.lines = append(d.lines, []byte(lines[i]))
+				d.points = append(d.points, perPoints[j][i])
 				more = true
 			}
 		}
@@ -94,6 +101,63 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 		}
 	}
 	return d
+}
+
+// linePoint is what a line of a dataset is: a point of series k at ts, the
+// i-th line of that series.
+type linePoint struct {
+	k  key
+	ts int64
+	i  int
+}
+
+// filter returns the dataset of the lines keep takes, in the same order
+// (each series' lines numbered again from 0).
+func (d *dataset) filter(keep func(p linePoint) bool) *dataset {
+	out := &dataset{times: map[key][]int64{}, source: d.source, nab: d.nab, hostOf: d.hostOf}
+	seen := map[key]map[int64]bool{}
+	next := map[key]int{}
+	for i, p := range d.points {
+		if !keep(p) {
+			continue
+		}
+		out.lines = append(out.lines, d.lines[i])
+		out.points = append(out.points, linePoint{p.k, p.ts, next[p.k]})
+		next[p.k]++
+		if seen[p.k] == nil {
+			seen[p.k] = map[int64]bool{}
+		}
+		if !seen[p.k][p.ts] {
+			seen[p.k][p.ts] = true
+			out.times[p.k] = append(out.times[p.k], p.ts)
+		}
+	}
+	for k := range out.times {
+		slices.Sort(out.times[k])
+	}
+	return out
+}
+
+// withoutRepeats drops the lines that repeat a timestamp of their series
+// (ec2_request_latency_system_failure has one with twelve values). A
+// collector learns the first value at a timestamp, and InfluxDB keeps the last
+// one written: a series whose history holds such a timestamp is not its
+// streamed self.
+func (d *dataset) withoutRepeats() *dataset {
+	seen := map[key]map[int64]bool{}
+	return d.filter(func(p linePoint) bool {
+		if seen[p.k] == nil {
+			seen[p.k] = map[int64]bool{}
+		}
+		first := !seen[p.k][p.ts]
+		seen[p.k][p.ts] = true
+		return first
+	})
+}
+
+// split cuts each series after its first n lines.
+func (d *dataset) split(n int) (head, tail *dataset) {
+	return d.filter(func(p linePoint) bool { return p.i < n }), d.filter(func(p linePoint) bool { return p.i >= n })
 }
 
 func (d *dataset) keys() []key {
@@ -225,17 +289,17 @@ func (r results) add(k key, ts int64, s scored) {
 		*prev = s
 		return
 	}
-	// Two scored rows: the point came twice (a repeated timestamp in the
-	// data, or a redelivery) and was scored both times; a point not newer
-	// than its series' last is scored but not learned. InfluxDB keeps the
-	// later write's fields over the earlier's, and the sparse flags of
-	// either; a point counts as warming if either scoring was.
-	prev.score = s.score
-	prev.anomaly = prev.anomaly || s.anomaly
-	prev.warming = prev.warming || s.warming
-	if prev.tag == "" {
-		prev.tag = s.tag
+	// Two scored rows: the point was scored twice (a timestamp the input
+	// repeats, or a point delivered again) and the two writes differ in
+	// their tags. Whatever the order InfluxDB returns the rows in, the
+	// flagged one is kept, and the point counts as warming if either
+	// scoring was.
+	warming := prev.warming || s.warming
+	if prev.tag == "" && s.tag != "" {
+		s.unscoredCopies = prev.unscoredCopies
+		*prev = s
 	}
+	prev.warming = warming
 }
 
 // marks returns the timestamps carrying the anomaly tag, with the tag's value.
@@ -266,12 +330,30 @@ func replay(t *testing.T, d *dataset, dir string) results {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := results{}
+	// What InfluxDB stores of the replay's output: one point per series (tag
+	// set) and timestamp, the fields of a later write over those of an
+	// earlier one (a timestamp the input repeats is scored each time).
+	type stored struct {
+		k   key
+		ts  int64
+		tag string
+	}
+	points := map[stored]map[string]any{}
+	var order []stored
 	for _, p := range parseLP(t, b) {
 		if p.name != "nab" {
 			continue
 		}
-		r.add(key{p.tags["host"], p.tags["series"]}, p.ts, scoredOf(p.fields, p.tags["anomaly"]))
+		id := stored{key{p.tags["host"], p.tags["series"]}, p.ts, p.tags["anomaly"]}
+		if points[id] == nil {
+			points[id] = map[string]any{}
+			order = append(order, id)
+		}
+		maps.Copy(points[id], p.fields)
+	}
+	r := results{}
+	for _, id := range order {
+		r.add(id.k, id.ts, scoredOf(points[id], id.tag))
 	}
 	n := 0
 	for _, m := range r {
@@ -323,7 +405,9 @@ func scoredOf(f map[string]any, tag string) scored {
 }
 
 // processorBlock is the [[processors.anomaly]] table of configs/collector.conf,
-// verbatim: the replay scores with exactly what the collectors run.
+// verbatim but for its history sub-table: the replay scores with exactly what
+// the collectors run, seeing every point of every series from the first, as
+// an uninterrupted collector would, and nothing else.
 func processorBlock(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(collectorConf())
@@ -331,13 +415,15 @@ func processorBlock(t *testing.T) string {
 		t.Fatal(err)
 	}
 	var out []string
-	in := false
+	in, history := false, false
 	for l := range strings.SplitSeq(string(b), "\n") {
 		trim := strings.TrimSpace(l)
-		if strings.HasPrefix(trim, "[[") {
-			in = trim == "[[processors.anomaly]]"
+		if strings.HasPrefix(trim, "[") {
+			table := strings.Trim(trim, "[]")
+			in = table == "processors.anomaly" || strings.HasPrefix(table, "processors.anomaly.")
+			history = table == "processors.anomaly.history"
 		}
-		if in {
+		if in && !history {
 			out = append(out, l)
 		}
 	}

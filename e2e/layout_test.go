@@ -82,6 +82,10 @@ func (l *layout) collectorEnv(id string) map[string]string {
 		"ANOMALY_INTERNAL_INTERVAL": "2s",
 		"ANOMALY_INFLUXDB_URL":      e.influxURL,
 		"ANOMALY_INFLUXDB_DATABASE": l.db,
+		// The bundled series span weeks to months, years ago: a lookback
+		// that reaches their first point makes a series learned from its
+		// history the series of an uninterrupted collector.
+		"ANOMALY_HISTORY_LOOKBACK": "8760h",
 
 		"ANOMALY_ALERTMANAGER_URL":        e.amURL,
 		"ANOMALY_ALERTMANAGER_STATE_FILE": filepath.Join(l.dir, id+".alertmanager.state"),

@@ -17,7 +17,8 @@
 // unscored). Without --config the plugin's defaults apply (no state file).
 //
 // On end of input, SIGTERM or SIGINT the processor stops cleanly: the metrics
-// read so far are written out and, with state_file set, the models are saved.
+// read so far are written out (those held for their series' history too,
+// see endOfInput) and, with state_file set, the models are saved.
 // (processors.execd closes the child's stdin on shutdown, and sends SIGTERM
 // 5 s later if it is still running.) When stdout is a pipe it then waits
 // --exit-delay (1 s) before exiting, so that processors.execd reads the last
@@ -25,12 +26,16 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,7 +73,14 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	stopOnSignal()
+	end, err := newEndOfInput()
+	if err != nil {
+		return err
+	}
+	proc.end = end
+	if err := stopOnSignal(end); err != nil {
+		return err
+	}
 	s := shim.New() // reads os.Stdin as replaced by stopOnSignal
 	if err := s.AddStreamingProcessor(proc); err != nil {
 		return err
@@ -89,46 +101,135 @@ func run(args []string) error {
 
 // loadProcessor reads the [[processors.anomaly]] table of path and returns
 // it wrapped with its metric filters.
-func loadProcessor(path string) (telegraf.StreamingProcessor, error) {
+func loadProcessor(path string) (*filtered, error) {
 	rp, err := anomaly.LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	return &filtered{rp}, nil
+	return &filtered{RunningProcessor: rp}, nil
 }
 
 // filtered runs the processor behind its namepass/tagpass/... filters, as
 // Telegraf's agent does: a metric the filters do not select passes unchanged.
 // The running processor has every method of a streaming processor but its
 // sample configuration.
-type filtered struct{ *models.RunningProcessor }
+type filtered struct {
+	*models.RunningProcessor
+	end *endOfInput // nil: the input has no end line (in-process tests)
+}
 
 func (f *filtered) SampleConfig() string { return f.Processor.SampleConfig() }
 
-// stopOnSignal makes SIGTERM and SIGINT end the input as end of file does. The
-// shim stops only at end of input (then it flushes its output and the
-// processor saves its state); a signal would otherwise kill the process with
-// the models unsaved. So the shim reads a pipe that this copies stdin into,
-// and a signal closes the pipe.
-func stopOnSignal() {
+// Add adds m to the processor, but for the end-of-input line, on which the
+// processor passes on what it holds.
+func (f *filtered) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
+	if f.end.is(m) {
+		m.Drop()
+		f.Processor.(*anomaly.Anomaly).Drain()
+		return nil
+	}
+	return f.RunningProcessor.Add(m, acc)
+}
+
+// endOfInput is a line stopOnSignal writes after the last line of input.
+// The shim closes its output before it stops the processor, so the metrics
+// the processor still holds for their series' history (processors.anomaly's
+// [processors.anomaly.history]) would have nowhere to go from Stop: when
+// this line comes through the shim every line before it has been added, and
+// the processor passes on what it holds (Drain) while the output is open.
+// The line is the shim's own: a measurement of its own with a tag holding a
+// random nonce, dropped, never written out.
+type endOfInput struct {
+	nonce string
+	line  []byte
+}
+
+const endOfInputName = "anomaly-execd-end-of-input"
+
+func newEndOfInput() (*endOfInput, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("making the end-of-input nonce: %w", err)
+	}
+	nonce := hex.EncodeToString(b[:])
+	return &endOfInput{nonce: nonce, line: []byte(endOfInputName + ",nonce=" + nonce + " end=true\n")}, nil
+}
+
+func (e *endOfInput) is(m telegraf.Metric) bool {
+	if e == nil || m.Name() != endOfInputName {
+		return false
+	}
+	nonce, _ := m.GetTag("nonce")
+	return nonce == e.nonce
+}
+
+// stopOnSignal makes SIGTERM and SIGINT end the input as end of file does,
+// and ends the input with the end line. The shim stops only at end of input
+// (then it flushes its output and the processor saves its state); a signal
+// would otherwise kill the process with the models unsaved. So the shim
+// reads a pipe that this copies stdin into, whole lines only, and a signal
+// or the end of stdin writes the end line and closes the pipe: a line cut
+// by the signal is dropped rather than read as a shorter line.
+func stopOnSignal(end *endOfInput) error {
 	r, w, err := os.Pipe()
 	if err != nil {
-		return // keep the plain stdin: signals then end the process as usual
+		return fmt.Errorf("the pipe between stdin and the shim: %w", err)
 	}
 	stdin := os.Stdin
 	os.Stdin = r
-	go func() {
-		_, err := io.Copy(w, stdin)
-		if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) {
-			fmt.Fprintln(os.Stderr, "E! [anomaly-execd] reading stdin:", err)
+	var mu sync.Mutex
+	closed := false
+	// finish ends the input with tail (a last line, the rest of stdin
+	// after its last newline) and the end line.
+	finish := func(tail []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			return
 		}
+		closed = true
+		if len(tail) > 0 {
+			_, _ = w.Write(append(tail, '\n'))
+		}
+		_, _ = w.Write(end.line)
 		w.Close()
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		var tail []byte // after the last newline written
+		for {
+			n, err := stdin.Read(buf)
+			data := append(tail, buf[:n]...)
+			cut := bytes.LastIndexByte(data, '\n') + 1
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				return
+			}
+			if cut > 0 {
+				if _, werr := w.Write(data[:cut]); werr != nil {
+					mu.Unlock()
+					fmt.Fprintln(os.Stderr, "E! [anomaly-execd] passing stdin on:", werr)
+					return
+				}
+			}
+			mu.Unlock()
+			tail = append(tail[:0], data[cut:]...)
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					fmt.Fprintln(os.Stderr, "E! [anomaly-execd] reading stdin:", err)
+				}
+				finish(tail)
+				return
+			}
+		}
 	}()
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sigs
 		fmt.Fprintf(os.Stderr, "I! [anomaly-execd] %s: finishing the metrics read so far and stopping\n", s)
-		w.Close()
+		finish(nil)
 	}()
+	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializer "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // The tests run the built binary the way processors.execd does: line
@@ -98,7 +103,7 @@ func inProcess(t *testing.T, conf string, input []byte) []byte {
 	t.Helper()
 	p, err := loadProcessor(conf)
 	require.NoError(t, err)
-	require.NoError(t, p.(*filtered).Init())
+	require.NoError(t, p.Init())
 	var acc testutil.Accumulator
 	require.NoError(t, p.Start(&acc))
 	parser := influx.NewStreamParser(bytes.NewReader(input))
@@ -298,4 +303,73 @@ func TestPluginConfExample(t *testing.T) {
 	require.NoError(t, err, stderr)
 	require.Len(t, scored(out), 4032)
 	require.FileExists(t, state)
+}
+
+// The shim closes its output before it stops the processor: the metrics held
+// for their series' history are passed on at the end of input (or on
+// SIGTERM) all the same, learned from their history when it comes within
+// max_wait, warming up when the database stalls.
+func TestShimPassesHeldMetricsOn(t *testing.T) {
+	all := lines(testdata(t, "ec2_request_latency_system_failure"))
+	const known = 2016 // a week
+	srv := historytest.New(t)
+	for _, m := range parseLines(t, all[:known]) {
+		srv.Add(historytest.Point{Measurement: m.Name(), Tags: m.Tags(), Time: m.Time().UnixNano(), Fields: m.Fields()})
+	}
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(stalled.Close)
+	conf := writeConf(t, `[[processors.anomaly]]
+  [processors.anomaly.history]
+    urls = ["${HISTORY_URL}"]
+    lookback = "720h"
+    max_wait = "1s"
+`)
+	live := []byte(strings.Join(all[known:], "\n") + "\n")
+
+	t.Run("end of input, the history in time", func(t *testing.T) {
+		out, stderr, err := runShim(t, []string{"HISTORY_URL=" + srv.URL}, live, "--config", conf)
+		require.NoError(t, err, stderr)
+		require.Len(t, scored(out), len(all)-known)
+		require.NotContains(t, string(out), "value_warming", "learned from its history")
+		require.NotContains(t, string(out), endOfInputName)
+	})
+	t.Run("end of input, the database stalls", func(t *testing.T) {
+		t0 := time.Now()
+		out, stderr, err := runShim(t, []string{"HISTORY_URL=" + stalled.URL}, live[:bytes.IndexByte(live, '\n')+1], "--config", conf)
+		require.NoError(t, err, stderr)
+		require.Len(t, scored(out), 1)
+		require.Contains(t, string(out), "value_warming=true")
+		require.Less(t, time.Since(t0), 5*time.Second)
+	})
+	t.Run("SIGTERM, the database stalls", func(t *testing.T) {
+		cmd := exec.Command(shimBinary(t), "--exit-delay=0", "--config", conf)
+		cmd.Env = append(os.Environ(), "HISTORY_URL="+stalled.URL)
+		stdin, err := cmd.StdinPipe()
+		require.NoError(t, err)
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		require.NoError(t, cmd.Start())
+		defer cmd.Process.Kill() //nolint:errcheck // a no-op once it exited
+		// Ten whole lines and half of one, which the signal cuts: it is dropped.
+		half := all[known+10][:20]
+		_, err = io.WriteString(stdin, strings.Join(all[known:known+10], "\n")+"\n"+half)
+		require.NoError(t, err)
+		time.Sleep(300 * time.Millisecond) // read and held: its history stalls
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, cmd.Wait(), stderr.String())
+		require.Len(t, scored(out.Bytes()), 10, stderr.String())
+		require.NotContains(t, out.String(), "Failed to parse", "the cut line is not read")
+	})
+}
+
+func parseLines(t *testing.T, ls []string) []telegraf.Metric {
+	t.Helper()
+	p := &influx.Parser{}
+	require.NoError(t, p.Init())
+	ms, err := p.Parse([]byte(strings.Join(ls, "\n")))
+	require.NoError(t, err)
+	return ms
 }

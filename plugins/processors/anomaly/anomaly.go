@@ -22,6 +22,7 @@ import (
 	"github.com/influxdata/telegraf/selfstat"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history"
 )
 
 //go:embed sample.conf
@@ -67,6 +68,11 @@ type Anomaly struct {
 
 	IncidentMeasurement string `toml:"incident_measurement"`
 
+	// History is the [processors.anomaly.history] sub-table: new series
+	// are learned from their history in InfluxDB (bootstrap.go). Off
+	// without urls.
+	History history.Config `toml:"history"`
+
 	Log        telegraf.Logger     `toml:"-"`
 	Statistics *selfstat.Collector `toml:"-"`
 
@@ -88,6 +94,8 @@ type Anomaly struct {
 	scored    []*telegraf.Field
 	outcomes  []detector.Outcome
 	incidents []telegraf.Metric
+	fresh     []int      // the points of new series, with history on
+	boot      *bootstrap // nil without history
 	stats     *stats
 	now       func() time.Time // the wall clock, replaceable in tests
 	// wall is now() in ns as of Init or the last housekeeping tick: the
@@ -157,6 +165,7 @@ func newAnomaly() *Anomaly {
 		AnomalyTag:      defaultAnomalyTag,
 
 		IncidentMeasurement: defaultIncidentMeasurement,
+		History:             history.NewConfig(),
 		SnapshotInterval:    defaultSnapshot,
 		now:                 time.Now,
 	}
@@ -211,7 +220,12 @@ func (p *Anomaly) Init() error {
 			return fmt.Errorf("output_fields: unknown %q: want score, expected, lower and/or upper", f)
 		}
 	}
-	p.stats = newStats(p.Statistics, p.Log)
+	p.stats = newStats(p.Statistics, p.Log, p.History.Enabled())
+	if p.History.Enabled() {
+		if p.boot, err = newBootstrap(p); err != nil {
+			return err
+		}
+	}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -222,8 +236,13 @@ func (p *Anomaly) Init() error {
 	return nil
 }
 
-// Start starts the housekeeping goroutine: series expiry and snapshots.
-func (p *Anomaly) Start(telegraf.Accumulator) error {
+// Start starts the housekeeping goroutine (series expiry and snapshots)
+// and, with history, the bootstrap's, which passes on to acc the metrics
+// held for their history.
+func (p *Anomaly) Start(acc telegraf.Accumulator) error {
+	if p.boot != nil {
+		p.startBootstrap(acc)
+	}
 	p.done = make(chan struct{})
 	p.wg.Add(1)
 	go func() {
@@ -243,8 +262,13 @@ func (p *Anomaly) Start(telegraf.Accumulator) error {
 	return nil
 }
 
-// Stop ends the housekeeping and writes a last snapshot when a state file is configured.
+// Stop passes on every metric held for its history (waiting for the
+// histories in flight, at most max_wait), ends the housekeeping and writes
+// a last snapshot when a state file is configured.
 func (p *Anomaly) Stop() {
+	if p.boot != nil {
+		p.stopBootstrap()
+	}
 	if p.done != nil {
 		close(p.done)
 		p.wg.Wait()
@@ -261,6 +285,9 @@ func (p *Anomaly) housekeep(now time.Time) {
 	defer p.mu.Unlock()
 	p.wall = now.UnixNano()
 	p.expire(now)
+	if p.boot != nil {
+		p.publishHistoryStats()
+	}
 	if p.StateFile != "" && p.SnapshotInterval > 0 && !now.Before(p.nextSnapshot) {
 		p.snapshot()
 		p.scheduleSnapshot(now)
@@ -269,20 +296,31 @@ func (p *Anomaly) housekeep(now time.Time) {
 
 // Add scores the metric's selected fields, adds the results to it and passes
 // it on, in four stages: identify the series, collect the fields, score,
-// mark the metric.
+// mark the metric. With history, a metric of a new series is held instead
+// (see bootstrap.go).
 func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	base := p.identify(m)
 	p.mu.Lock()
-	upstream := p.collect(m, base)
+	if p.boot != nil {
+		p.addWithHistory(m, base, acc)
+		return nil
+	}
+	p.scoreAndMark(m, p.collect(m, base))
+	incidents := p.takeIncidents()
+	p.mu.Unlock()
+	acc.AddMetric(m)
+	for _, incident := range incidents {
+		acc.AddMetric(incident)
+	}
+	return nil
+}
+
+// scoreAndMark scores the points collected from m and marks m with the
+// outcomes, its anomaly tag included; its incident events are left in
+// p.incidents.
+func (p *Anomaly) scoreAndMark(m telegraf.Metric, upstream bool) {
 	p.score()
 	replaced, up, down := p.mark(m, upstream)
-	var incidents []telegraf.Metric
-	if len(p.incidents) > 0 { // rare: only a point that opens or resolves an incident pays
-		incidents = slices.Clone(p.incidents)
-		clear(p.incidents)
-		p.incidents = p.incidents[:0]
-	}
-	p.mu.Unlock()
 	if replaced {
 		m.RemoveTag(p.AnomalyTag)
 	}
@@ -294,11 +332,19 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	case down:
 		m.AddTag(p.AnomalyTag, detector.Down.String())
 	}
-	acc.AddMetric(m)
-	for _, incident := range incidents {
-		acc.AddMetric(incident)
+}
+
+// takeIncidents returns the incident events of the metric just marked, to
+// pass on after it, and empties p.incidents; nil when there are none (most
+// metrics: only a point that opens or resolves an incident pays).
+func (p *Anomaly) takeIncidents() []telegraf.Metric {
+	if len(p.incidents) == 0 {
+		return nil
 	}
-	return nil
+	incidents := slices.Clone(p.incidents)
+	clear(p.incidents)
+	p.incidents = p.incidents[:0]
+	return incidents
 }
 
 // identify hashes the metric's measurement and identifying tags: the part of

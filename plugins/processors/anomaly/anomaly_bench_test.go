@@ -9,6 +9,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/metric"
 	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // discard is an accumulator that drops what it is given, so the benchmark
@@ -23,19 +25,25 @@ func (*discard) AddMetric(telegraf.Metric) {}
 // (outside the timer, straight into its model), and the points measured are
 // more of the same: ordinary points, scored and marked, as most points are.
 // The metric is built outside the timer, everything the processor does to it
-// is inside.
+// is inside. With history on, what is measured is what it costs the series
+// that have a model (the in-process InfluxDB is never asked).
 func BenchmarkAdd(b *testing.B) {
-	b.Run("output_fields=score", func(b *testing.B) { benchmarkAdd(b, []string{"score"}) })
-	b.Run("output_fields=all", func(b *testing.B) { benchmarkAdd(b, []string{"score", "expected", "lower", "upper"}) })
+	b.Run("output_fields=score", func(b *testing.B) { benchmarkAdd(b, []string{"score"}, false) })
+	b.Run("output_fields=all", func(b *testing.B) { benchmarkAdd(b, []string{"score", "expected", "lower", "upper"}, false) })
+	b.Run("output_fields=score/history=on", func(b *testing.B) { benchmarkAdd(b, []string{"score"}, true) })
 }
 
-func benchmarkAdd(b *testing.B, outputFields []string) {
+func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
 	const series, learned = 100_000, 128
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
 	p.Fields = []string{"value"}
 	p.WarmupPoints = learned
 	p.OutputFields = outputFields
+	if withHistory {
+		p.History.URLs = []string{historytest.New(b).URL}
+		p.History.MaxHeld = series
+	}
 	if err := p.Init(); err != nil {
 		b.Fatal(err)
 	}
@@ -59,6 +67,12 @@ func benchmarkAdd(b *testing.B, outputFields []string) {
 		}
 	}
 	acc := &discard{}
+	if withHistory {
+		if err := p.Start(acc); err != nil {
+			b.Fatal(err)
+		}
+		defer p.Stop()
+	}
 	ms := make([]telegraf.Metric, 0, 1024)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -9,6 +9,7 @@ import (
 	"github.com/influxdata/telegraf/selfstat"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history"
 )
 
 // stats are the processor's numbers about itself. They are selfstat counters
@@ -27,6 +28,8 @@ type stats struct {
 
 	restored, snapshots, snapshotErrors, snapshotBytes, snapshotDuration selfstat.Stat
 
+	boot *bootStats // nil without history
+
 	evictionsSeen uint64
 	warned        map[selfstat.Stat]bool // a skip reason is logged once, then only counted
 }
@@ -35,12 +38,12 @@ type stats struct {
 // Telegraf's agent (in tests, or a tool that made the processor itself) c is
 // nil, and the instance gets a collector of its own, tagged with a number
 // unique in the process.
-func newStats(c *selfstat.Collector, log telegraf.Logger) *stats {
+func newStats(c *selfstat.Collector, log telegraf.Logger, withHistory bool) *stats {
 	if c == nil {
 		c = selfstat.NewCollector(map[string]string{"_id": "anomaly-" + strconv.FormatUint(instances.Add(1), 10)})
 	}
 	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
-	return &stats{
+	s := &stats{
 		log:               log,
 		series:            reg("series"),
 		stateBytes:        reg("state_bytes"),
@@ -68,6 +71,10 @@ func newStats(c *selfstat.Collector, log telegraf.Logger) *stats {
 		snapshotDuration: reg("snapshot_duration_ns"),
 		warned:           map[selfstat.Stat]bool{},
 	}
+	if withHistory {
+		s.boot = newBootStats(c)
+	}
+	return s
 }
 
 // instances numbers the processors made outside Telegraf's agent.
@@ -154,4 +161,63 @@ func (s *stats) note(counter selfstat.Stat, m telegraf.Metric, field, what strin
 	s.warned[counter] = true
 	s.log.Warnf("Field %q of metric %q %s. Further cases are only counted in internal_anomaly.%s",
 		field, m.Name(), what, counter.FieldName())
+}
+
+// bootStats are the statistics of the history bootstrap, registered only
+// when it is configured.
+type bootStats struct {
+	c *selfstat.Collector
+
+	bootstrapped, rebuilt, empty, late, points selfstat.Stat
+	held, overflow                             selfstat.Stat
+	latency                                    selfstat.Stat // mean over the interval
+	queries, bytes, waitNs, readNs, learnNs    selfstat.Stat
+	failed                                     map[history.Reason]selfstat.Stat
+}
+
+// The reasons a series was not bootstrapped that are the processor's own,
+// beside the client's (history.Reason).
+const (
+	// reasonBackoff: not fetched, a query failed a moment ago.
+	reasonBackoff history.Reason = "backoff"
+	// reasonOverflow: its history came after its live points went on, and
+	// maxKeptPoints live points were kept already: not rebuilt.
+	reasonOverflow history.Reason = "overflow"
+)
+
+func newBootStats(c *selfstat.Collector) *bootStats {
+	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
+	s := &bootStats{
+		c:            c,
+		bootstrapped: reg("bootstrap_series"),
+		rebuilt:      reg("bootstrap_rebuilt"),
+		empty:        reg("bootstrap_empty"),
+		late:         reg("bootstrap_late"),
+		points:       reg("bootstrap_points"),
+		held:         reg("metrics_held"),
+		overflow:     reg("metrics_held_overflow"),
+		latency:      c.RegisterTiming("anomaly", "bootstrap_latency_ns", nil),
+		queries:      reg("history_queries"),
+		bytes:        reg("history_bytes"),
+		waitNs:       reg("history_query_wait_ns"),
+		readNs:       reg("history_read_ns"),
+		learnNs:      reg("history_learn_ns"),
+		failed:       map[history.Reason]selfstat.Stat{},
+	}
+	for _, r := range []history.Reason{history.ReasonTimeout, history.ReasonConnection, history.ReasonAuth,
+		history.ReasonHTTPStatus, history.ReasonDecode, history.ReasonQuery, history.ReasonUnqueryable,
+		reasonBackoff, reasonOverflow} {
+		s.failed[r] = reg("bootstrap_failed_" + string(r))
+	}
+	return s
+}
+
+// failure is the counter of series not bootstrapped for reason.
+func (s *bootStats) failure(reason history.Reason) selfstat.Stat {
+	if st, ok := s.failed[reason]; ok {
+		return st
+	}
+	st := s.c.Register("anomaly", "bootstrap_failed_"+string(reason), nil)
+	s.failed[reason] = st
+	return st
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // The answer benchmarked: benchSeries series of a week at five minutes
@@ -28,7 +30,7 @@ func benchAnswer(n int) ([]byte, []Series) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const step = int64(5 * time.Minute)
 	start := int64(1_700_000_000_000_000_000)
-	var all []fakeSeries
+	var all []historytest.Row
 	var series []Series
 	for s := range n {
 		host := fmt.Sprintf("host-%04d", s)
@@ -45,15 +47,15 @@ func benchAnswer(n int) ([]byte, []Series) {
 			}
 			rows[i] = []any{start - int64(i+1)*step, v}
 		}
-		all = append(all, fakeSeries{Name: "cpu", Tags: map[string]string{"anomaly": "", "cpu": "cpu-total", "host": host},
+		all = append(all, historytest.Row{Name: "cpu", Tags: map[string]string{"anomaly": "", "cpu": "cpu-total", "host": host},
 			Columns: []string{"time", "usage_idle"}, Values: rows})
 		series = append(series, Series{Tags: map[string]string{"cpu": "cpu-total", "host": host}, Field: "usage_idle", Start: start})
 	}
 	var buf bytes.Buffer
-	var pending []fakeSeries
+	var pending []historytest.Row
 	rows := 0
 	flush := func(partial bool) {
-		buf.Write(mustJSON(fakeResponse(pending, partial)))
+		buf.Write(historytest.Chunk(pending, partial))
 		buf.WriteByte('\n')
 		pending, rows = nil, 0
 	}

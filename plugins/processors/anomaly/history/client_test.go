@@ -11,6 +11,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // testConfig is a valid configuration for urls, with a lookback and
@@ -43,8 +45,8 @@ func fetch(t *testing.T, c *Client, measurement string, series []Series) []*Resu
 	return results
 }
 
-func pt(m string, tags map[string]string, t int64, fields map[string]any) fakePoint {
-	return fakePoint{measurement: m, tags: tags, time: t, fields: fields}
+func pt(m string, tags map[string]string, t int64, fields map[string]any) historytest.Point {
+	return historytest.Point{Measurement: m, Tags: tags, Time: t, Fields: fields}
 }
 
 func v(x any) map[string]any { return map[string]any{"v": x} }
@@ -82,7 +84,7 @@ func TestFetch(t *testing.T) {
 	up := "up"
 	tests := []struct {
 		name       string
-		points     []fakePoint
+		points     []historytest.Point
 		seriesTags []string // nil: every tag
 		maxPoints  int
 		series     []Series
@@ -93,7 +95,7 @@ func TestFetch(t *testing.T) {
 	}{
 		{
 			name: "points stored under the anomaly tag belong to the series, in time order",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 10, map[string]any{"v": 1.0, "v_score": 0.1}),
 				pt(m, tags("host", "a", "anomaly", up), 20, map[string]any{"v": 2.0, "v_score": 0.9, "v_anomaly": true}),
 				pt(m, tags("host", "a"), 30, map[string]any{"v": 3.0, "v_score": 0.2}),
@@ -107,7 +109,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "with every tag identifying, a stored series with another tag is another series",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 10, v(1.0)),
 				pt(m, tags("host", "a", "cpu", "0"), 20, v(2.0)),
 				pt(m, tags("host", "a", "cpu", "0", "anomaly", up), 30, v(3.0)),
@@ -117,7 +119,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "with series_tags a subset, stored series that differ in other tags are one series",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a", "cpu", "0"), 10, v(1.0)),
 				pt(m, tags("host", "a", "cpu", "1", "anomaly", up), 20, v(2.0)),
 				pt(m, tags("host", "b", "cpu", "0"), 30, v(3.0)),
@@ -129,7 +131,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "an identifying tag absent from a series is required absent from its stored series",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 10, v(1.0)),
 				pt(m, tags("host", "a", "dc", "x"), 20, v(2.0)),
 				pt(m, tags("host", "a", "dc", "x", "anomaly", up), 25, v(2.5)),
@@ -144,7 +146,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "the fields of a series are read by one query, each alone",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 10, map[string]any{"v": 1.0, "w": 10.0, "v_score": 0.5, "w_score": 0.5}),
 				pt(m, tags("host", "a"), 20, map[string]any{"v": 2.0, "w": 20.0}),
 			},
@@ -158,7 +160,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "the window is [start-lookback, start)",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 899, v(1.0)), pt(m, nil, 900, v(2.0)), pt(m, nil, 950, v(3.0)),
 				pt(m, nil, 999, v(4.0)), pt(m, nil, 1000, v(5.0)), pt(m, nil, 1001, v(6.0)),
 			},
@@ -168,7 +170,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "max_points keeps the most recent points, oldest first",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 10, v(1.0)), pt(m, nil, 20, v(2.0)), pt(m, nil, 30, v(3.0)), pt(m, nil, 40, v(4.0)),
 			},
 			maxPoints: 2,
@@ -177,7 +179,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "max_points counts the points of the stored series merged into one",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 10, v(1.0)), pt(m, tags("anomaly", up), 20, v(2.0)), pt(m, nil, 30, v(3.0)),
 				pt(m, tags("anomaly", up), 40, v(4.0)), pt(m, nil, 50, v(5.0)), pt(m, tags("anomaly", up), 60, v(6.0)),
 			},
@@ -188,7 +190,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "series of close starts share a query, each with its own window",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 940, v(1.0)), pt(m, tags("host", "a"), 990, v(2.0)), pt(m, tags("host", "a"), 1040, v(3.0)),
 				pt(m, tags("host", "b"), 940, v(4.0)), pt(m, tags("host", "b"), 990, v(5.0)), pt(m, tags("host", "b"), 1040, v(6.0)),
 			},
@@ -201,7 +203,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "series whose starts are minutes apart are read by separate queries",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 950, v(1.0)),
 				pt(m, tags("host", "b"), 950+int64(2*time.Minute), v(2.0)),
 			},
@@ -214,7 +216,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "a field absent from the newest rows is read again by a query of its own",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 10, map[string]any{"v": 1.0, "w": 10.0}), pt(m, nil, 20, map[string]any{"v": 2.0, "w": 20.0}),
 				pt(m, nil, 30, v(3.0)), pt(m, nil, 40, v(4.0)), pt(m, nil, 50, v(5.0)),
 			},
@@ -228,7 +230,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "points after a series' start, in a window of another series, do not take its places",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a"), 960, v(1.0)), pt(m, tags("host", "a"), 970, v(2.0)), pt(m, tags("host", "a"), 980, v(3.0)),
 				pt(m, tags("host", "a"), 1010, v(4.0)), pt(m, tags("host", "a"), 1020, v(5.0)),
 				pt(m, tags("host", "b"), 1040, v(6.0)),
@@ -243,7 +245,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "integers as the processor converts them; strings and booleans not learned",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 10, v(int64(5))),
 				pt(m, nil, 20, v(int64(maxExactInt))),
 				pt(m, nil, 30, v(int64(maxExactInt+1))),
@@ -262,7 +264,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "a point stored with and without the anomaly tag is learned once",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, tags("host", "a", "anomaly", up), 10, v(1.0)),
 				pt(m, tags("host", "a"), 10, v(1.0)),
 				pt(m, tags("host", "a"), 20, v(2.0)),
@@ -272,13 +274,13 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name:   "no history",
-			points: []fakePoint{pt(m, tags("host", "a"), 10, v(1.0)), pt("mem", tags("host", "b"), 10, v(1.0))},
+			points: []historytest.Point{pt(m, tags("host", "a"), 10, v(1.0)), pt("mem", tags("host", "b"), 10, v(1.0))},
 			series: []Series{{Tags: tags("host", "b"), Field: "v", Start: 100}, {Tags: tags("host", "a"), Field: "x", Start: 100}},
 			want:   []*Result{{}, {}},
 		},
 		{
 			name: "a series without tags is not the tagged series of its measurement",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(m, nil, 10, v(1.0)),
 				pt(m, tags("anomaly", up), 20, v(2.0)),
 				pt(m, tags("host", "a"), 30, v(3.0)),
@@ -288,7 +290,7 @@ func TestFetch(t *testing.T) {
 		},
 		{
 			name: "names that need quoting",
-			points: []fakePoint{
+			points: []historytest.Point{
 				pt(`we"ird\m'`, tags(`ho"st\`, "a'b\"c\\d\ne", "n", "ü"), 10, map[string]any{`f"'\`: 1.0}),
 				pt(`we"ird\m'`, tags(`ho"st\`, "a'b\"c\\d\ne", "n", "ü"), 20, map[string]any{`f"'\`: 2.0}),
 			},
@@ -299,13 +301,13 @@ func TestFetch(t *testing.T) {
 	for _, mode := range serverModes {
 		for _, tt := range tests {
 			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
-				f := newFakeInflux(t)
-				f.chunkSize, f.notChunked = mode.chunkSize, mode.notChunked
+				f := historytest.New(t)
+				f.ChunkSize, f.NotChunked = mode.chunkSize, mode.notChunked
 				measurement := m
 				for _, p := range tt.points {
-					f.add(p)
-					if p.measurement != "mem" {
-						measurement = p.measurement
+					f.Add(p)
+					if p.Measurement != "mem" {
+						measurement = p.Measurement
 					}
 				}
 				cfg := testConfig(f.URL)
@@ -322,7 +324,7 @@ func TestFetch(t *testing.T) {
 				require.NoError(t, err)
 				got := fetch(t, c, measurement, tt.series)
 				require.Equal(t, tt.want, got)
-				statements := f.statements()
+				statements := f.Statements()
 				if tt.statements > 0 {
 					require.Len(t, statements, tt.statements, "statements: %q", statements)
 				}
@@ -343,7 +345,7 @@ func TestFetch(t *testing.T) {
 }
 
 func TestFetchRefusesNamesInfluxQLCannotSay(t *testing.T) {
-	f := newFakeInflux(t)
+	f := historytest.New(t)
 	c, err := New(testConfig(f.URL), Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)
 	bad := string([]byte{'a', 0xff})
@@ -359,11 +361,11 @@ func TestFetchRefusesNamesInfluxQLCannotSay(t *testing.T) {
 		require.Equal(t, ReasonUnqueryable, e.Reason)
 	}
 	require.NoError(t, got[3].Err)
-	require.Len(t, f.statements(), 1)
+	require.Len(t, f.Statements(), 1)
 }
 
 func TestFetchSplitsLargeBatches(t *testing.T) {
-	f := newFakeInflux(t)
+	f := historytest.New(t)
 	cfg := testConfig(f.URL)
 	cfg.MaxPoints = 1000
 	c, err := New(cfg, Identity{AnomalyTag: "anomaly"})
@@ -375,7 +377,7 @@ func TestFetchSplitsLargeBatches(t *testing.T) {
 		host := long + string(rune('a'+i%26)) + strings.Repeat("y", i/26)
 		series = append(series, Series{Tags: tags("host", host), Field: "v", Start: 100})
 		if i%10 == 0 {
-			f.add(pt("m", tags("host", host), 50, v(float64(i))))
+			f.Add(pt("m", tags("host", host), 50, v(float64(i))))
 		}
 	}
 	got := fetch(t, c, "m", series)
@@ -387,7 +389,7 @@ func TestFetchSplitsLargeBatches(t *testing.T) {
 			require.Empty(t, r.Points)
 		}
 	}
-	statements := f.statements()
+	statements := f.Statements()
 	require.Greater(t, len(statements), 2)
 	for _, s := range statements {
 		require.LessOrEqual(t, len(s), maxQueryBytes+1024)
@@ -397,21 +399,21 @@ func TestFetchSplitsLargeBatches(t *testing.T) {
 	cfg.MaxPoints = 1
 	c, err = New(cfg, Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)
-	before := len(f.statements())
+	before := len(f.Statements())
 	series = series[:0]
 	for i := range 2*maxQueryUnits + 1 {
 		series = append(series, Series{Tags: tags("host", strconv.Itoa(i)), Field: "v", Start: 100})
 	}
 	fetch(t, c, "m", series)
-	require.Equal(t, 3, len(f.statements())-before)
+	require.Equal(t, 3, len(f.Statements())-before)
 
 	// Many points per series: the points limit cuts.
 	cfg.MaxPoints = maxQueryPoints / 10
 	c, err = New(cfg, Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)
-	before = len(f.statements())
+	before = len(f.Statements())
 	fetch(t, c, "m", series[:25])
-	require.Equal(t, 3, len(f.statements())-before) // 10 + 10 + 5 series
+	require.Equal(t, 3, len(f.Statements())-before) // 10 + 10 + 5 series
 }
 
 func TestWindowStartStaysInInfluxDBsRange(t *testing.T) {

@@ -25,17 +25,22 @@ type Config struct {
 	MaxPoints   int             `toml:"max_points"`
 	Timeout     config.Duration `toml:"timeout"`
 	MaxWait     config.Duration `toml:"max_wait"`
+	MaxHeld     int             `toml:"max_held_metrics"`
 	Concurrency int             `toml:"concurrency"`
 }
 
 // Defaults of the keys a user leaves out. The database is the one
 // outputs.influxdb writes by default.
 const (
-	DefaultDatabase    = "telegraf"
-	DefaultLookback    = config.Duration(168 * time.Hour)
-	DefaultMaxPoints   = 10080 // a week at one point a minute
-	DefaultTimeout     = config.Duration(30 * time.Second)
-	DefaultMaxWait     = config.Duration(30 * time.Second)
+	DefaultDatabase  = "telegraf"
+	DefaultLookback  = config.Duration(168 * time.Hour)
+	DefaultMaxPoints = 10080 // a week at one point a minute
+	DefaultTimeout   = config.Duration(30 * time.Second)
+	DefaultMaxWait   = config.Duration(30 * time.Second)
+	// DefaultMaxHeld bounds the metrics held at once, a few hundred bytes
+	// each. Held metrics count against inputs.kafka_consumer's
+	// max_undelivered_messages: keep it well under that (see the plugin README).
+	DefaultMaxHeld     = 10000
 	DefaultConcurrency = 2
 )
 
@@ -47,6 +52,7 @@ func NewConfig() Config {
 		MaxPoints:   DefaultMaxPoints,
 		Timeout:     DefaultTimeout,
 		MaxWait:     DefaultMaxWait,
+		MaxHeld:     DefaultMaxHeld,
 		Concurrency: DefaultConcurrency,
 	}
 }
@@ -91,6 +97,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxWait < 0 {
 		return fmt.Errorf("history: max_wait = %s: want 0 (never hold live points) or a positive duration", time.Duration(c.MaxWait))
+	}
+	if c.MaxHeld < 1 {
+		return fmt.Errorf("history: max_held_metrics = %d: want at least 1 (max_wait = \"0s\" holds none)", c.MaxHeld)
 	}
 	if c.Concurrency < 1 {
 		return fmt.Errorf("history: concurrency = %d: want at least 1", c.Concurrency)

@@ -36,6 +36,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no timeout", change: func(c *Config) { c.Timeout = 0 }, err: "timeout = 0s"},
 		{name: "max_wait 0 never holds", change: func(c *Config) { c.MaxWait = 0 }},
 		{name: "a negative max_wait", change: func(c *Config) { c.MaxWait = -1 }, err: "max_wait = -1ns"},
+		{name: "no max_held_metrics", change: func(c *Config) { c.MaxHeld = 0 }, err: "max_held_metrics = 0: want at least 1"},
 		{name: "no concurrency", change: func(c *Config) { c.Concurrency = 0 }, err: "concurrency = 0: want at least 1"},
 	}
 	for _, tt := range tests {
@@ -81,6 +82,7 @@ func TestConfigFromTOML(t *testing.T) {
   insecure_skip_verify = true
   lookback = "72h"
   max_wait = "5s"
+  max_held_metrics = 500
 `), &plugin))
 	h := plugin.History
 	require.True(t, h.Enabled())
@@ -97,6 +99,7 @@ func TestConfigFromTOML(t *testing.T) {
 	require.True(t, h.InsecureSkipVerify)
 	require.Equal(t, config.Duration(72*time.Hour), h.Lookback)
 	require.Equal(t, config.Duration(5*time.Second), h.MaxWait)
+	require.Equal(t, 500, h.MaxHeld)
 	require.Equal(t, DefaultMaxPoints, h.MaxPoints)
 	require.Equal(t, DefaultTimeout, h.Timeout)
 	require.Equal(t, DefaultConcurrency, h.Concurrency)

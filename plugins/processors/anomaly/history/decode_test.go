@@ -12,6 +12,8 @@ import (
 	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 func TestParseValueReadsNumbersAsTheProcessorConvertsFields(t *testing.T) {
@@ -112,10 +114,10 @@ func TestDecoderReadsTheSameWhateverTheReadSizes(t *testing.T) {
 	answer, series := benchAnswer(10)
 	// A series whose tag value is longer than the scanner's buffer.
 	long := strings.Repeat("ü", scanBuffer)
-	answer = append(answer, mustJSON(fakeResponse([]fakeSeries{{
+	answer = append(answer, historytest.Chunk([]historytest.Row{{
 		Name: "cpu", Tags: map[string]string{"host": long, "cpu": "cpu-total"}, Columns: []string{"time", "usage_idle"},
 		Values: [][]any{{int64(1_600_000_000_000_000_000), 1.5}},
-	}}, false))...)
+	}}, false)...)
 	series = append(series, Series{Tags: map[string]string{"host": long, "cpu": "cpu-total"}, Field: "usage_idle", Start: series[0].Start})
 	c, err := New(benchConfig("http://127.0.0.1:1"), Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // answer is a handler that writes status and body, as a faulty server would.
@@ -200,9 +202,9 @@ func newCounting(t *testing.T, handler http.Handler) *counting {
 
 func TestFetchTriesTheNextURL(t *testing.T) {
 	failing := newCounting(t, answer(503, `{"error":"starting up"}`))
-	f := newFakeInflux(t)
-	f.add(pt("m", tags("host", "a"), 10, v(1.0)))
-	good := newCounting(t, http.HandlerFunc(f.serve))
+	f := historytest.New(t)
+	f.Add(pt("m", tags("host", "a"), 10, v(1.0)))
+	good := newCounting(t, f.Config.Handler)
 	c, err := New(testConfig(failing.URL, good.URL), Identity{AnomalyTag: "anomaly"})
 	require.NoError(t, err)
 	series := []Series{{Tags: tags("host", "a"), Field: "v", Start: 100}}
@@ -288,20 +290,20 @@ func TestFetchSendsTheQueryAsInfluxDBWantsIt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeInflux(t)
+			f := historytest.New(t)
 			cfg := testConfig(f.URL)
 			cfg.Database, cfg.RetentionPolicy = "metrics", "one week"
 			tt.configure(cfg)
 			c, err := New(cfg, Identity{AnomalyTag: "anomaly"})
 			require.NoError(t, err)
 			fetch(t, c, "cpu", []Series{{Tags: tags("host", "a"), Field: "v", Start: 100}})
-			require.Len(t, f.forms, 1)
-			form := f.forms[0]
+			require.Len(t, f.Forms(), 1)
+			form := f.Forms()[0]
 			require.Equal(t, "metrics", form["db"])
 			require.Equal(t, "ns", form["epoch"])
 			require.Equal(t, "true", form["chunked"])
 			require.True(t, strings.HasPrefix(form["q"], `SELECT "v" FROM "one week"."cpu" WHERE`), form["q"])
-			require.Equal(t, tt.auth, f.headers[0].Get("Authorization"))
+			require.Equal(t, tt.auth, f.Headers()[0].Get("Authorization"))
 			require.Empty(t, form["u"]+form["p"], "credentials in the form end up in logs")
 		})
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/filter"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history/historytest"
 )
 
 // TestFetchEqualsTheDefinition checks Fetch on random databases against
@@ -33,8 +35,8 @@ func TestFetchEqualsTheDefinition(t *testing.T) {
 		mode := serverModes[run%len(serverModes)]
 		seriesTags := [][]string{nil, {"host"}}[run%2]
 		t.Run(fmt.Sprintf("%d/%s/series_tags=%v", run, mode.name, seriesTags), func(t *testing.T) {
-			f := newFakeInflux(t)
-			f.chunkSize, f.notChunked = mode.chunkSize, mode.notChunked
+			f := historytest.New(t)
+			f.ChunkSize, f.NotChunked = mode.chunkSize, mode.notChunked
 			// Stored series: host × dc (absent or not) × anomaly (absent, up, down).
 			var stored []map[string]string
 			for _, host := range []string{"a", "b", "c"} {
@@ -60,7 +62,7 @@ func TestFetchEqualsTheDefinition(t *testing.T) {
 					if rng.IntN(2) == 0 {
 						fields["w"] = randomValue(rng)
 					}
-					f.add(pt("m", tg, k*step, fields))
+					f.Add(pt("m", tg, k*step, fields))
 				}
 			}
 			cfg := testConfig(f.URL)
@@ -91,7 +93,7 @@ func TestFetchEqualsTheDefinition(t *testing.T) {
 			got := fetch(t, c, "m", series)
 			refetches += c.Stats().Refetches
 			for i, s := range series {
-				want := definition(f.points, &id, s, int64(cfg.Lookback), cfg.MaxPoints)
+				want := definition(f.Points(), &id, s, int64(cfg.Lookback), cfg.MaxPoints)
 				require.NoError(t, got[i].Err)
 				require.Equal(t, want, got[i].Points, "series %v", s)
 			}
@@ -114,7 +116,7 @@ func randomValue(rng *rand.Rand) any {
 }
 
 // definition is the history of s in points, by its definition.
-func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoints int) []Point {
+func definition(all []historytest.Point, id *Identity, s Series, lookback int64, maxPoints int) []Point {
 	identity := func(tg map[string]string) string {
 		var out []string
 		for k, v := range tg {
@@ -127,7 +129,7 @@ func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoin
 	}
 	tagKeys := map[string]bool{}
 	for _, p := range all {
-		for k := range p.tags {
+		for k := range p.Tags {
 			tagKeys[k] = true
 		}
 	}
@@ -137,8 +139,8 @@ func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoin
 	}
 	var in []candidate
 	for _, p := range all {
-		value, ok := p.fields[s.Field]
-		if !ok || p.time < s.Start-lookback || p.time >= s.Start || identity(p.tags) != identity(s.Tags) {
+		value, ok := p.Fields[s.Field]
+		if !ok || p.Time < s.Start-lookback || p.Time >= s.Start || identity(p.Tags) != identity(s.Tags) {
 			continue
 		}
 		var x float64
@@ -148,7 +150,7 @@ func definition(all []fakePoint, id *Identity, s Series, lookback int64, maxPoin
 		case int64:
 			x = float64(value)
 		}
-		in = append(in, candidate{Point{p.time, x}, groupKeyOf(tagKeys, p.tags)})
+		in = append(in, candidate{Point{p.Time, x}, historytest.GroupKey(tagKeys, p.Tags)})
 	}
 	// Of points at one timestamp, the client keeps the first to come:
 	// newest first, InfluxDB sends the series in reverse order.

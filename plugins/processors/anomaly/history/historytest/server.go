@@ -1,4 +1,6 @@
-package history
+// Package historytest is an in-process InfluxDB for the tests of the history
+// client and of processors.anomaly, which reads series' history with it.
+package historytest
 
 import (
 	"cmp"
@@ -16,54 +18,83 @@ import (
 	"github.com/influxdata/influxql"
 )
 
-// fakeInflux is an in-process server that speaks InfluxDB 1.x's /query for
-// the statements this client sends. It parses them with InfluxDB's own
-// InfluxQL parser and answers from its points as InfluxDB does: GROUP BY *
+// Server is an in-process server that speaks InfluxDB 1.x's /query for
+// the statements the history client sends. It parses them with InfluxDB's
+// own InfluxQL parser and answers from its points as InfluxDB does: GROUP BY *
 // with every tag key of the measurement (empty when a series lacks it),
 // newest first, LIMIT per stored series, rows where a selected field has a
 // value, numbers as Go's encoding/json writes them, and with chunked=true
 // one JSON object per piece of a series, partial until the last.
-type fakeInflux struct {
+type Server struct {
 	*httptest.Server
-	t *testing.T
+	t testing.TB
 
-	mu         sync.Mutex
-	points     []fakePoint
-	chunkSize  int  // rows per chunk when the client asks for chunks; 0: the client's chunk_size
-	notChunked bool // answer in one object whatever the client asks, as a server without chunking would
-	queries    []string
-	forms      []map[string]string
-	headers    []http.Header
+	// ChunkSize is the rows per chunk when the client asks for chunks; 0:
+	// the client's chunk_size. Set it before the first query.
+	ChunkSize int
+	// NotChunked answers in one object whatever the client asks, as a
+	// server without chunking would. Set it before the first query.
+	NotChunked bool
+
+	mu      sync.Mutex
+	points  []Point
+	queries []string
+	forms   []map[string]string
+	headers []http.Header
 }
 
-type fakePoint struct {
-	measurement string
-	tags        map[string]string
-	time        int64
-	fields      map[string]any // float64, int64, string or bool
+// Point is a point the server holds.
+type Point struct {
+	Measurement string
+	Tags        map[string]string
+	Time        int64          // ns since the Unix epoch
+	Fields      map[string]any // float64, int64, string or bool
 }
 
-func newFakeInflux(t *testing.T) *fakeInflux {
-	f := &fakeInflux{t: t}
+// New starts a server, closed when the test ends.
+func New(t testing.TB) *Server {
+	f := &Server{t: t}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
 }
 
-func (f *fakeInflux) add(points ...fakePoint) {
+// Add stores points.
+func (f *Server) Add(points ...Point) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.points = append(f.points, points...)
 }
 
-// statements returns the statements received so far.
-func (f *fakeInflux) statements() []string {
+// Points returns the points stored.
+func (f *Server) Points() []Point {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.points)
+}
+
+// Statements returns the statements received so far.
+func (f *Server) Statements() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.queries)
 }
 
-func (f *fakeInflux) serve(w http.ResponseWriter, r *http.Request) {
+// Forms returns the form values of the queries received so far.
+func (f *Server) Forms() []map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.forms)
+}
+
+// Headers returns the headers of the queries received so far.
+func (f *Server) Headers() []http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.headers)
+}
+
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/query" || r.Method != http.MethodPost {
 		http.Error(w, "want POST /query", http.StatusNotFound)
 		return
@@ -92,20 +123,20 @@ func (f *fakeInflux) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	series, err := f.answer(stmt.(*influxql.SelectStatement))
 	if err != nil {
-		f.t.Errorf("fake InfluxDB: %v in %s", err, form["q"])
+		f.t.Errorf("historytest: %v in %s", err, form["q"])
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
-	chunkSize := f.chunkSize
+	chunkSize := f.ChunkSize
 	if chunkSize == 0 {
 		chunkSize, _ = strconv.Atoi(form["chunk_size"])
 	}
-	if form["chunked"] != "true" || f.notChunked || chunkSize <= 0 {
-		writeJSON(w, fakeResponse(series, false))
+	if form["chunked"] != "true" || f.NotChunked || chunkSize <= 0 {
+		writeJSON(w, response(series, false))
 		return
 	}
 	// One object per piece of a series, as InfluxDB 1.x streams them.
-	var pieces []fakeSeries
+	var pieces []Row
 	for _, s := range series {
 		for len(s.Values) > chunkSize {
 			piece := s
@@ -116,16 +147,16 @@ func (f *fakeInflux) serve(w http.ResponseWriter, r *http.Request) {
 		pieces = append(pieces, s)
 	}
 	if len(pieces) == 0 {
-		writeJSON(w, fakeResponse(nil, false))
+		writeJSON(w, response(nil, false))
 	}
 	for i, p := range pieces {
-		writeJSON(w, fakeResponse([]fakeSeries{p}, i < len(pieces)-1))
+		writeJSON(w, response([]Row{p}, i < len(pieces)-1))
 		w.(http.Flusher).Flush()
 	}
 }
 
-// fakeSeries is InfluxDB's models.Row, fields in its order.
-type fakeSeries struct {
+// Row is a series of an answer: InfluxDB's models.Row, fields in its order.
+type Row struct {
 	Name    string            `json:"name"`
 	Tags    map[string]string `json:"tags,omitempty"`
 	Columns []string          `json:"columns"`
@@ -133,11 +164,15 @@ type fakeSeries struct {
 	Partial bool              `json:"partial,omitempty"`
 }
 
-func fakeResponse(series []fakeSeries, partial bool) any {
+// Chunk is one JSON object of an answer, as InfluxDB 1.x streams them: the
+// series, and whether more of the answer follows.
+func Chunk(series []Row, partial bool) []byte { return mustJSON(response(series, partial)) }
+
+func response(series []Row, partial bool) any {
 	type result struct {
-		StatementID int          `json:"statement_id"`
-		Series      []fakeSeries `json:"series,omitempty"`
-		Partial     bool         `json:"partial,omitempty"`
+		StatementID int   `json:"statement_id"`
+		Series      []Row `json:"series,omitempty"`
+		Partial     bool  `json:"partial,omitempty"`
 	}
 	return map[string][]result{"results": {{Series: series, Partial: partial}}}
 }
@@ -147,7 +182,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // answer runs a SELECT of the client's shape on the fake's points.
-func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error) {
+func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(stmt.Sources) != 1 {
@@ -167,28 +202,28 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 	}
 	desc := len(stmt.SortFields) == 1 && !stmt.SortFields[0].Ascending
 	tagKeys := map[string]bool{}
-	bySeries := map[string]*fakeSeries{}
+	bySeries := map[string]*Row{}
 	var keys []string
 	for _, p := range f.points {
-		if p.measurement != m {
+		if p.Measurement != m {
 			continue
 		}
-		for k := range p.tags {
+		for k := range p.Tags {
 			tagKeys[k] = true
 		}
 	}
 	for _, p := range f.points {
-		if p.measurement != m {
+		if p.Measurement != m {
 			continue
 		}
-		ok, err := fakeEval(stmt.Condition, p.tags, p.time)
+		ok, err := eval(stmt.Condition, p.Tags, p.Time)
 		if err != nil {
 			return nil, err
 		}
-		row := []any{p.time}
+		row := []any{p.Time}
 		hasValue := false
 		for _, fl := range fields {
-			v, has := p.fields[fl]
+			v, has := p.Fields[fl]
 			hasValue = hasValue || has
 			row = append(row, v)
 		}
@@ -197,12 +232,12 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 		}
 		tags := map[string]string{}
 		for k := range tagKeys {
-			tags[k] = p.tags[k]
+			tags[k] = p.Tags[k]
 		}
-		key := groupKeyOf(tagKeys, p.tags)
+		key := GroupKey(tagKeys, p.Tags)
 		s := bySeries[key]
 		if s == nil {
-			s = &fakeSeries{Name: m, Columns: append([]string{"time"}, fields...)}
+			s = &Row{Name: m, Columns: append([]string{"time"}, fields...)}
 			if len(tags) > 0 {
 				s.Tags = tags
 			}
@@ -218,7 +253,7 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 	if desc {
 		slices.Reverse(keys)
 	}
-	var out []fakeSeries
+	var out []Row
 	for _, k := range keys {
 		s := bySeries[k]
 		slices.SortFunc(s.Values, func(a, b []any) int {
@@ -235,10 +270,10 @@ func (f *fakeInflux) answer(stmt *influxql.SelectStatement) ([]fakeSeries, error
 	return out, nil
 }
 
-// groupKeyOf orders the series of GROUP BY * as InfluxDB does: by the
+// GroupKey orders the series of GROUP BY * as InfluxDB does: by the
 // values of every tag key of the measurement, key by key, an absent tag
 // empty.
-func groupKeyOf(tagKeys map[string]bool, tags map[string]string) string {
+func GroupKey(tagKeys map[string]bool, tags map[string]string) string {
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(tagKeys)) {
 		b.WriteString(tags[k])
@@ -247,23 +282,23 @@ func groupKeyOf(tagKeys map[string]bool, tags map[string]string) string {
 	return b.String()
 }
 
-// fakeEval evaluates the client's conditions: AND, OR, parentheses, time
+// eval evaluates the client's conditions: AND, OR, parentheses, time
 // compared with an integer and a tag compared with a string (an absent
 // tag is the empty string).
-func fakeEval(e influxql.Expr, tags map[string]string, t int64) (bool, error) {
+func eval(e influxql.Expr, tags map[string]string, t int64) (bool, error) {
 	switch e := e.(type) {
 	case nil:
 		return true, nil
 	case *influxql.ParenExpr:
-		return fakeEval(e.Expr, tags, t)
+		return eval(e.Expr, tags, t)
 	case *influxql.BinaryExpr:
 		switch e.Op {
 		case influxql.AND, influxql.OR:
-			l, err := fakeEval(e.LHS, tags, t)
+			l, err := eval(e.LHS, tags, t)
 			if err != nil {
 				return false, err
 			}
-			r, err := fakeEval(e.RHS, tags, t)
+			r, err := eval(e.RHS, tags, t)
 			if e.Op == influxql.AND {
 				return l && r, err
 			}
