@@ -593,14 +593,14 @@ func TestHistorySubTable(t *testing.T) {
 	require.ErrorContains(t, err, "max_wait")
 }
 
-// TestSampleConfigHistoryKeys: the sub-table as sample.conf shows it, every
-// key uncommented, loads, and says what the defaults are.
-func TestSampleConfigHistoryKeys(t *testing.T) {
+// TestSampleConfigKeys: sample.conf with every key uncommented loads (each
+// key it shows exists, and the sub-tables come after the keys), and the
+// history sub-table says what its defaults are.
+func TestSampleConfigKeys(t *testing.T) {
 	var conf []string
-	in := false
 	for _, l := range strings.Split(sampleConfig, "\n") {
-		in = in || strings.HasPrefix(l, "  # [processors.anomaly.history]")
-		if in { // "  # key", "  #   key" and "  #   # key" are keys; "  #   ## text" is a comment
+		// "  # key", "  #   key" and "  #   # key" are keys; "  ## text" and "  #   ## text" are comments.
+		if strings.HasPrefix(l, "  # ") {
 			l = strings.Replace(l, "# ", "", 1)
 			if rest := strings.TrimSpace(l); strings.HasPrefix(rest, "# ") {
 				l = strings.Replace(l, "# ", "", 1)
@@ -611,6 +611,8 @@ func TestSampleConfigHistoryKeys(t *testing.T) {
 	c := config.NewConfig()
 	require.NoError(t, c.LoadConfigData([]byte(strings.Join(conf, "\n")), config.EmptySourcePath))
 	p := c.Processors[0].Processor.(*Anomaly)
+	require.Len(t, p.Calendar, 1, "the calendar table")
+	require.Equal(t, map[string][]string{"cluster": {"eu-*"}}, p.Calendar[0].TagPass)
 	want := history.NewConfig()
 	want.URLs = []string{"http://127.0.0.1:8086"}
 	want.TLSCA, want.TLSCert, want.TLSKey = "/etc/telegraf/ca.pem", "/etc/telegraf/cert.pem", "/etc/telegraf/key.pem"
