@@ -91,15 +91,10 @@ func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, 
 // timeLayout is the timestamp layout of the NAB corpus, read as UTC.
 const timeLayout = "2006-01-02 15:04:05"
 
-// ReadCSV reads a CSV series whose header has "timestamp" and "value" columns
-// and, optionally, "label" (0 or 1). Timestamps are unix seconds or
-// "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
-func ReadCSV(r io.Reader, name string) (*Series, error) {
-	return readCSV(r, name, "label")
-}
-
-// readCSV is ReadCSV with the label in the column named label (matched
-// without case).
+// readCSV reads a CSV series whose header has "timestamp" and "value" columns
+// and, optionally, the label column named label (matched without case; 0 or
+// nonzero). Timestamps are unix seconds or "YYYY-MM-DD HH:MM:SS" (UTC,
+// optionally with fractional seconds).
 func readCSV(r io.Reader, name, label string) (*Series, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.ReuseRecord = true
@@ -163,17 +158,12 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
+// readLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
 // the series that scheme makes of each line's metric, in order of first
 // appearance. Lines without a timestamp are an error: a replay needs event
-// time.
-func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
-	return readLineProtocol(r, scheme, "")
-}
-
-// readLineProtocol is ReadLineProtocol with, when label is not empty, the
-// field of that name taken out of each line's metric before scheme sees it:
-// it labels every series of its line, and every line must have it.
+// time. When label is not empty, the field of that name is taken out of
+// each line's metric before scheme sees it: it labels every series of its
+// line, and every line must have it.
 func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
