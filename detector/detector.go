@@ -507,7 +507,7 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 	v.changed = true
 	v.openedAt, v.cause = m.openedAt, m.cause
 	v.peak = max(m.peak, float32(score))
-	v.points = min(m.points+1, math.MaxUint32)
+	v.points = m.points + uint32(bit(m.points < math.MaxUint32)) // saturates: m.points+1 would wrap to 0 first
 	v.calm = min(m.calm+1, calmPoints)
 	if score >= d.clear {
 		v.calm = 0
