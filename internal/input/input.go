@@ -4,6 +4,7 @@ package input
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -172,19 +173,19 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	byName := map[string]*Series{}
 	var order []*Series
-	for line := 1; dec.Next(); line++ {
+	for entry := 1; dec.Next(); entry++ {
 		m, err := decodeMetric(dec)
 		if err != nil {
-			return nil, lpError(line, err)
+			return nil, lpError(entryLine(data, entry), err)
 		}
 		truth := false
 		if label != "" {
 			v, ok := m.GetField(label)
 			if !ok {
-				return nil, fmt.Errorf("line %d: no label field %q", line, label)
+				return nil, fmt.Errorf("line %d: no label field %q", entryLine(data, entry), label)
 			}
 			if truth, err = labelValue(v); err != nil {
-				return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
+				return nil, fmt.Errorf("line %d: label field %q: %w", entryLine(data, entry), label, err)
 			}
 			m.RemoveField(label)
 		}
@@ -208,6 +209,26 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 		return nil, lpError(0, err)
 	}
 	return order, nil
+}
+
+// entryLine returns the line (from 1) of the n-th entry (from 1) of line
+// protocol data, for an error of ours about it: the decoder skips blank
+// lines and comments, and tells lines only in its own errors. An entry is
+// taken to be one line (a string field with a newline in it would make the
+// answer early).
+func entryLine(data []byte, n int) int {
+	line := 0
+	for len(data) > 0 {
+		line++
+		text, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if t := bytes.TrimLeft(text, " \t\r"); len(t) > 0 && t[0] != '#' {
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	return line
 }
 
 // labelValue reads a label field's value: a number (nonzero is an

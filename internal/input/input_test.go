@@ -58,11 +58,14 @@ cpu,host=c usage=3u 1000
 }
 
 func TestReadLineProtocolErrors(t *testing.T) {
-	for _, tc := range []struct{ name, lp, want string }{
-		{"no timestamp", "cpu usage=1\n", "no timestamp"},
-		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "line 2"},
+	for _, tc := range []struct{ name, lp, label, want string }{
+		{"no timestamp", "cpu usage=1\n", "", "no timestamp"},
+		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "", "line 2"},
+		{"no timestamp after a comment and a blank line", "# cpu\n\ncpu usage=1 1000\ncpu usage=2\n", "", "line 4: no timestamp"},
+		{"no label after a comment", "# cpu\ncpu usage=1,label=0 1000\n  \ncpu usage=2 2000\n", "label", `line 4: no label field "label"`},
+		{"bad label after a comment", "# cpu\ncpu usage=1,label=\"x\" 1000\n", "label", `line 2: label field "label"`},
 	} {
-		_, err := readLineProtocol(strings.NewReader(tc.lp), everyField{}, "")
+		_, err := readLineProtocol(strings.NewReader(tc.lp), everyField{}, tc.label)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
