@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -459,7 +460,7 @@ func (c *Calendar) expand(b *block, k int64) {
 	for i := range c.events {
 		spans = c.events[i].occurrences(spans, b.start, b.end, c.lookback)
 	}
-	slices.SortStableFunc(spans, func(a, b Period) int { return cmpInt64(a.Start, b.Start) })
+	slices.SortStableFunc(spans, func(a, b Period) int { return cmp.Compare(a.Start, b.Start) })
 
 	// Segments start at the block's start and wherever a span starts or ends.
 	b.starts = append(b.starts[:0], b.start)
@@ -490,16 +491,6 @@ func (c *Calendar) expand(b *block, k int64) {
 		}
 		b.bounds = append(b.bounds, int32(len(b.periods)))
 	}
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // occurrences appends to spans the occurrences of e in force somewhere in

@@ -179,8 +179,9 @@ const (
 	// likPoints is how many points a series needs before its likelihood counts.
 	likPoints = 100
 	// rangeTolerance: a value beyond the range seen so far by this share of
-	// the range is new territory, the strongest evidence there is (the
-	// "spatial anomaly" rule of Numenta's NAB detector, same 5% tolerance).
+	// the range is new territory, evidence on top of its deviation (see
+	// logRangeEvidence): the "spatial anomaly" rule of Numenta's NAB
+	// detector, same 5% tolerance.
 	rangeTolerance = 0.05
 
 	// spreadToSigma turns a mean absolute deviation into a Gaussian sigma.
@@ -222,11 +223,11 @@ const (
 // logRangeEvidence is how much new territory adds to a point's own
 // evidence, as a natural log of a chance: a value beyond the whole range
 // seen so far is taken for a 1-in-100,000 event on top of its deviation
-// (score + 0.5). It used to score 1 outright, so that every such point tied
-// at the top of the score, the false ones too (on NAB, taking incidents from
-// each labelled anomaly to its window's end, no threshold reached an
-// incident precision of 0.75; with this, 0.27 of the incidents are caught at
-// 0.75, and NAB standard is unchanged, 69.2). A factor of 1e-2 or 1e-3
+// (score + 0.5). Scoring it 1 outright ties every such point at the top of
+// the score, the false ones too (on NAB, taking incidents from each
+// labelled anomaly to its window's end, no threshold then reached an
+// incident precision of 0.75; with this, 0.27 of the incidents were caught
+// at 0.75, and NAB standard was the same, 69.2). A factor of 1e-2 or 1e-3
 // (score + 0.2 or + 0.3) put the new territory below false deviations and
 // lost NAB 4.5 and 0.8.
 var logRangeEvidence = -5 * math.Ln10
@@ -434,8 +435,8 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	}
 	// A value beyond the range seen so far, that the model did not expect
 	// either, is new territory: strong evidence, but not all of it equally
-	// strong, so it multiplies the point's own chance by rangeEvidence
-	// rather than scoring 1 (see rangeEvidence).
+	// strong, so it multiplies the point's own chance by a factor
+	// rather than scoring 1 (see logRangeEvidence).
 	if m.span > 0 && e.stat > tailKnot && d.beyondRange(m, x) {
 		if lp := max(logPoint+logRangeEvidence, minLogP); lp < e.logP {
 			e.logP, e.reason = lp, Range
@@ -507,7 +508,7 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 	v.changed = true
 	v.openedAt, v.cause = m.openedAt, m.cause
 	v.peak = max(m.peak, float32(score))
-	v.points = min(m.points+1, math.MaxUint32)
+	v.points = m.points + uint32(bit(m.points < math.MaxUint32)) // saturates: m.points+1 would wrap to 0 first
 	v.calm = min(m.calm+1, calmPoints)
 	if score >= d.clear {
 		v.calm = 0

@@ -720,3 +720,20 @@ func TestOldPointsResolveNothing(t *testing.T) {
 		t.Errorf("the next calm point: resolved %v (%v); want it to resolve the incident", r.Resolved, err)
 	}
 }
+
+// TestIncidentPointsSaturate: the count of an incident's points stops at
+// its largest value rather than wrapping to 0.
+func TestIncidentPointsSaturate(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	nz := noise(13, 0.5)
+	feed(t, d, &m, t0, minute, 500, func(ts int64) float64 { return 100 + nz(ts) })
+	if rs := feed(t, d, &m, t0+500*minute, minute, 1, func(int64) float64 { return 200 }); !rs[0].Anomaly {
+		t.Fatal("the spike opened no incident")
+	}
+	m.points = math.MaxUint32 - 1
+	feed(t, d, &m, t0+501*minute, minute, 2, func(int64) float64 { return 100 })
+	if inc, _ := m.Incident(); !inc.Open || inc.Points != math.MaxUint32 {
+		t.Errorf("incident %+v, want open with %d points", inc, uint32(math.MaxUint32))
+	}
+}

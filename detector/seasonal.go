@@ -34,9 +34,9 @@ const (
 )
 
 // onWeekday moves local time sec (seconds, see Zone) by whole days to the
-// same time of day on weekday w, in the week that starts on a Thursday as
-// the Unix epoch did: the weekly profile is a cycle, any week will do. It
-// is out of line: holidays are rare, and every point goes through its caller.
+// same time of day on weekday w of its own Sunday-to-Saturday week: the
+// weekly profile is a cycle, any week will do. It is out of line: holidays
+// are rare, and every point goes through its caller.
 //
 //go:noinline
 func onWeekday(sec int64, w time.Weekday) int64 {

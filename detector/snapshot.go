@@ -58,19 +58,34 @@ var (
 	ErrCorrupt = errors.New("snapshot is corrupt or truncated")
 )
 
-// layoutFingerprint hashes the names, types and offsets of entry's and
-// Model's fields.
-var layoutFingerprint = func() uint64 {
+// layoutFingerprint is the layout of an entry, its Model included.
+var layoutFingerprint = layoutOf(reflect.TypeFor[entry]())
+
+// layoutOf hashes the names, types and offsets of the fields of struct t
+// and, in turn, of the fields of its fields that are structs (a Model's
+// likelihoods): a field's type is hashed by its name, which stays the same
+// when its own fields change.
+func layoutOf(t reflect.Type) uint64 {
 	h := fnv.New64a()
-	for _, t := range []reflect.Type{reflect.TypeFor[entry](), reflect.TypeFor[Model]()} {
-		fmt.Fprintf(h, "%s %d;", t.Name(), t.Size())
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		fmt.Fprintf(h, "%s %d{", t.Name(), t.Size())
 		for i := range t.NumField() {
 			f := t.Field(i)
 			fmt.Fprintf(h, "%s %s %d;", f.Name, f.Type, f.Offset)
+			ft := f.Type
+			for ft.Kind() == reflect.Array {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				walk(ft)
+			}
 		}
+		fmt.Fprint(h, "}")
 	}
+	walk(t)
 	return h.Sum64()
-}()
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

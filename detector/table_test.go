@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -212,6 +213,38 @@ func TestSnapshotRefusesBadFiles(t *testing.T) {
 				t.Errorf("error %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSnapshotOfAnOlderModelIsRefused: a snapshot written by an older
+// layout of the Model (testdata/snapshot-7825a37.bin, five series written
+// by the code of commit 7825a37, entries of the same 384 bytes) is refused
+// as incompatible, not read as models of this layout.
+func TestSnapshotOfAnOlderModelIsRefused(t *testing.T) {
+	_, err := LoadSnapshot(filepath.Join("testdata", "snapshot-7825a37.bin"), 7, 100)
+	if !errors.Is(err, ErrIncompatible) {
+		t.Errorf("error %v, want %v", err, ErrIncompatible)
+	}
+}
+
+// TestLayoutCoversNestedFields: the layout fingerprint changes when the
+// fields of a field's own struct change, though its type's name does not.
+func TestLayoutCoversNestedFields(t *testing.T) {
+	before := func() reflect.Type {
+		type inner struct{ mean, variance float32 }
+		type outer struct{ x, y inner }
+		return reflect.TypeFor[outer]()
+	}()
+	after := func() reflect.Type {
+		type inner struct{ variance, mean float32 }
+		type outer struct{ x, y inner }
+		return reflect.TypeFor[outer]()
+	}()
+	if before.String() != after.String() {
+		t.Fatalf("the types are named %v and %v: want one name", before, after)
+	}
+	if layoutOf(before) == layoutOf(after) {
+		t.Errorf("fields of %v swapped: the same layout, %x", before, layoutOf(before))
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 // Write replaces the file at path with what write writes to the writer it is
 // given (buffered). The error is write's, or that of the first step that
-// failed; path is then left as it was.
+// failed; path is then left as it was, but when only the folder's sync
+// after the rename failed: path then holds the new content, which a crash
+// may still undo.
 func Write(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")

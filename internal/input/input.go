@@ -4,6 +4,7 @@ package input
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -91,15 +92,10 @@ func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, 
 // timeLayout is the timestamp layout of the NAB corpus, read as UTC.
 const timeLayout = "2006-01-02 15:04:05"
 
-// ReadCSV reads a CSV series whose header has "timestamp" and "value" columns
-// and, optionally, "label" (0 or 1). Timestamps are unix seconds or
-// "YYYY-MM-DD HH:MM:SS" (UTC, optionally with fractional seconds).
-func ReadCSV(r io.Reader, name string) (*Series, error) {
-	return readCSV(r, name, "label")
-}
-
-// readCSV is ReadCSV with the label in the column named label (matched
-// without case).
+// readCSV reads a CSV series whose header has "timestamp" and "value" columns
+// and, optionally, the label column named label (matched without case; 0 or
+// nonzero). Timestamps are unix seconds or "YYYY-MM-DD HH:MM:SS" (UTC,
+// optionally with fractional seconds).
 func readCSV(r io.Reader, name, label string) (*Series, error) {
 	cr := csv.NewReader(bufio.NewReader(r))
 	cr.ReuseRecord = true
@@ -163,17 +159,12 @@ func parseTime(s string) (int64, error) {
 	return t.UnixNano(), nil
 }
 
-// ReadLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
+// readLineProtocol reads InfluxDB line protocol (nanosecond timestamps) into
 // the series that scheme makes of each line's metric, in order of first
 // appearance. Lines without a timestamp are an error: a replay needs event
-// time.
-func ReadLineProtocol(r io.Reader, scheme Scheme) ([]*Series, error) {
-	return readLineProtocol(r, scheme, "")
-}
-
-// readLineProtocol is ReadLineProtocol with, when label is not empty, the
-// field of that name taken out of each line's metric before scheme sees it:
-// it labels every series of its line, and every line must have it.
+// time. When label is not empty, the field of that name is taken out of
+// each line's metric before scheme sees it: it labels every series of its
+// line, and every line must have it.
 func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -182,19 +173,19 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 	dec := lineprotocol.NewDecoderWithBytes(data)
 	byName := map[string]*Series{}
 	var order []*Series
-	for line := 1; dec.Next(); line++ {
+	for entry := 1; dec.Next(); entry++ {
 		m, err := decodeMetric(dec)
 		if err != nil {
-			return nil, lpError(line, err)
+			return nil, lpError(entryLine(data, entry), err)
 		}
 		truth := false
 		if label != "" {
 			v, ok := m.GetField(label)
 			if !ok {
-				return nil, fmt.Errorf("line %d: no label field %q", line, label)
+				return nil, fmt.Errorf("line %d: no label field %q", entryLine(data, entry), label)
 			}
 			if truth, err = labelValue(v); err != nil {
-				return nil, fmt.Errorf("line %d: label field %q: %w", line, label, err)
+				return nil, fmt.Errorf("line %d: label field %q: %w", entryLine(data, entry), label, err)
 			}
 			m.RemoveField(label)
 		}
@@ -218,6 +209,26 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 		return nil, lpError(0, err)
 	}
 	return order, nil
+}
+
+// entryLine returns the line (from 1) of the n-th entry (from 1) of line
+// protocol data, for an error of ours about it: the decoder skips blank
+// lines and comments, and tells lines only in its own errors. An entry is
+// taken to be one line (a string field with a newline in it would make the
+// answer early).
+func entryLine(data []byte, n int) int {
+	line := 0
+	for len(data) > 0 {
+		line++
+		text, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if t := bytes.TrimLeft(text, " \t\r"); len(t) > 0 && t[0] != '#' {
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	return line
 }
 
 // labelValue reads a label field's value: a number (nonzero is an

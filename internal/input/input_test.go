@@ -37,7 +37,7 @@ func TestReadLineProtocolMakesTheSchemesSeries(t *testing.T) {
 cpu,dc=x,host=b usage=2.5 2000
 cpu,host=c usage=3u 1000
 `
-	ss, err := ReadLineProtocol(strings.NewReader(lp), everyField{})
+	ss, err := readLineProtocol(strings.NewReader(lp), everyField{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +58,14 @@ cpu,host=c usage=3u 1000
 }
 
 func TestReadLineProtocolErrors(t *testing.T) {
-	for _, tc := range []struct{ name, lp, want string }{
-		{"no timestamp", "cpu usage=1\n", "no timestamp"},
-		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "line 2"},
+	for _, tc := range []struct{ name, lp, label, want string }{
+		{"no timestamp", "cpu usage=1\n", "", "no timestamp"},
+		{"bad line", "cpu usage=1 1000\ncpu usage= 2000\n", "", "line 2"},
+		{"no timestamp after a comment and a blank line", "# cpu\n\ncpu usage=1 1000\ncpu usage=2\n", "", "line 4: no timestamp"},
+		{"no label after a comment", "# cpu\ncpu usage=1,label=0 1000\n  \ncpu usage=2 2000\n", "label", `line 4: no label field "label"`},
+		{"bad label after a comment", "# cpu\ncpu usage=1,label=\"x\" 1000\n", "label", `line 2: label field "label"`},
 	} {
-		_, err := ReadLineProtocol(strings.NewReader(tc.lp), everyField{})
+		_, err := readLineProtocol(strings.NewReader(tc.lp), everyField{}, tc.label)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
@@ -70,14 +73,14 @@ func TestReadLineProtocolErrors(t *testing.T) {
 }
 
 func TestReadCSV(t *testing.T) {
-	s, err := ReadCSV(strings.NewReader("timestamp,value,label\n2024-01-01 00:00:00,1,0\n1704067500,2.5,1\n"), "x")
+	s, err := readCSV(strings.NewReader("timestamp,value,label\n2024-01-01 00:00:00,1,0\n1704067500,2.5,1\n"), "x", "label")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Values) != 2 || s.Times[1]-s.Times[0] != 300e9 || !s.Labels[1] || s.Labels[0] {
 		t.Errorf("read %+v", s)
 	}
-	if _, err := ReadCSV(strings.NewReader("timestamp,value\nyesterday,1\n"), "x"); err == nil || !strings.Contains(err.Error(), "line 2") {
+	if _, err := readCSV(strings.NewReader("timestamp,value\nyesterday,1\n"), "x", "label"); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("bad timestamp: %v", err)
 	}
 }
