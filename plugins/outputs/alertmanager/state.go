@@ -75,8 +75,11 @@ func (a *Alertmanager) restore() map[string]*tracked {
 				t.pending |= 1 << i
 			}
 		}
-		if t.resolved() && t.pending == 0 && t.delivered {
-			continue // taken by every Alertmanager still configured
+		if t.resolved() && t.pending == 0 {
+			// Taken by every Alertmanager still configured, or owed only to
+			// ones that left (those configured now never had its alert):
+			// nothing would send it, and kept it would never be let go.
+			continue
 		}
 		usable = append(usable, t)
 	}

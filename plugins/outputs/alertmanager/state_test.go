@@ -64,6 +64,23 @@ func TestStateKeepsOnlyWhatTheConfigurationCanUse(t *testing.T) {
 	require.Contains(t, log.Warnings()[0], "the newest 1 are dropped")
 }
 
+// TestResolutionOwedOnlyToAnAlertmanagerGoneIsDropped: a resolution that
+// no Alertmanager took, owed only to one that left the configuration, is
+// owed to none of those configured now (they never had its alert): it is
+// not kept, which would hold it (and count it in pending_resolved and
+// against max_incidents) forever, since nothing would ever send it.
+func TestResolutionOwedOnlyToAnAlertmanagerGoneIsDropped(t *testing.T) {
+	gone, now := newFakeAM(t), newFakeAM(t)
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	before, _, _ := newOutput(t, []string{gone.URL}, func(a *Alertmanager) { a.StateFile = file })
+	gone.fail(http.StatusServiceUnavailable, "")
+	require.Error(t, before.Write([]telegraf.Metric{openEvent(id1), resolvedEvent(id1), openEvent(id2)}))
+
+	after, _, _ := newOutput(t, []string{now.URL}, func(a *Alertmanager) { a.StateFile = file })
+	require.Equal(t, []string{id2}, keptIDs(after))
+	require.Equal(t, int64(0), stat(after, "pending_resolved"))
+}
+
 func TestUnusableStateIsMovedAside(t *testing.T) {
 	for _, tc := range []struct{ name, content string }{
 		{"not JSON", "{"},

@@ -311,18 +311,22 @@ func (p *Anomaly) deliver(g *gather, i int, r *history.Result) {
 	learned := 0
 	if r.Err == nil && len(r.Points) > 0 {
 		start := time.Now()
-		// The calendar in force now (housekeeping replaces it under mu when
-		// its files change; a calendar itself never changes).
-		var cal calendars
+		// What the calendar says of each point is read under mu, as Add
+		// reads it: the calendar caches its last answer (Calendar.At), and
+		// housekeeping replaces it when its files change.
+		var conds []detector.Condition
 		if p.calendars != nil {
+			conds = make([]detector.Condition, len(r.Points))
 			p.mu.Lock()
-			cal = *p.calendars
+			for i, pt := range r.Points {
+				conds[i] = p.calendars.condition(rec.tags, pt.Time)
+			}
 			p.mu.Unlock()
 		}
-		for _, pt := range r.Points {
+		for i, pt := range r.Points {
 			cond := detector.Ordinary
-			if cal.calendar != nil {
-				cond = cal.condition(rec.tags, pt.Time)
+			if conds != nil {
+				cond = conds[i]
 			}
 			if _, err := p.detector.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
 				learned++

@@ -619,3 +619,52 @@ func TestSampleConfigKeys(t *testing.T) {
 	p.History.Username, p.History.Password, p.History.Token = config.Secret{}, config.Secret{}, config.Secret{}
 	require.Equal(t, want, p.History)
 }
+
+// TestHistoryWithCalendarBesideLivePoints: histories learned with a
+// calendar while the live points of a known series are scored beside them.
+// The calendar caches its last answer, so the two must not share it
+// unguarded (go test -race); the known series is marked exactly as on its
+// own, its calendar periods included.
+func TestHistoryWithCalendarBesideLivePoints(t *testing.T) {
+	const k, n = 600, 5000
+	calendar := func(p *Anomaly) {
+		for _, h := range []time.Duration{5, 20, 40, 51, 56} { // in the history and the live part
+			p.Calendar = append(p.Calendar, calendarEntry{Kind: "maintenance",
+				Start: t0.Add(h * time.Hour).Format(time.RFC3339), End: t0.Add(h*time.Hour + 30*time.Minute).Format(time.RFC3339)})
+		}
+	}
+	hosts := make([]string, 10)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("h%02d", i)
+	}
+	srv := historytest.New(t)
+	store(srv, bootSeries(0, k, false, hosts...))
+	alone, _ := newPlugin(t, calendar)
+	want := stream(t, alone, bootSeries(k, n, false, "known"))
+
+	p, acc := newHistoryPlugin(t, srv.URL, calendar)
+	live := bootSeries(k, n, false, "known")
+	require.NoError(t, p.Add(live[0], acc))
+	require.Eventually(t, func() bool { return acc.NMetrics() == 1 }, 5*time.Second, time.Millisecond)
+	for _, m := range bootSeries(k, k+1, false, hosts...) {
+		require.NoError(t, p.Add(m, acc)) // held: their histories are fetched
+	}
+	added := 1
+	for _, m := range live[1:] { // beside the histories as they are learned, until they are in
+		require.NoError(t, p.Add(m, acc))
+		added++
+		p.mu.Lock()
+		holding := p.boot.holding
+		p.mu.Unlock()
+		if holding == 0 {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	p.Stop()
+	require.Less(t, added, len(live), "the histories came while the known series was streamed")
+	require.Equal(t, int64(2*len(hosts)), p.stats.boot.bootstrapped.Get())
+	got := byHost(acc.GetTelegrafMetrics())["known"] // its metrics and its incident events
+	require.GreaterOrEqual(t, len(got), added)
+	testutil.RequireMetricsEqual(t, want[:len(got)], got)
+}

@@ -33,12 +33,15 @@ func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, key uint64, o *
 	if p.IncidentMeasurement == "" {
 		return
 	}
-	tags := map[string]string{"measurement": m.Name(), "field": f.Key}
+	tags := make(map[string]string, len(m.TagList())+2)
 	for _, tag := range m.TagList() {
 		if p.Identifies(tag.Key) {
 			tags[tag.Key] = tag.Value
 		}
 	}
+	// Set last: a series tag of the same name gives way, or the event
+	// would name another metric or field than the one scored.
+	tags["measurement"], tags["field"] = m.Name(), f.Key
 	lower, upper := o.Bounds()
 	t := m.Time().UnixNano()
 	value, _ := p.toFloat(m, f) // scored, so it converts

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -85,4 +86,22 @@ func TestIncidentEventsCanBeTurnedOff(t *testing.T) {
 	require.True(t, last(acc).HasField("value_anomaly"))
 	require.Len(t, acc.GetTelegrafMetrics(), 301)
 	require.Equal(t, int64(1), p.stats.incidentsOpened.Get(), "still counted")
+}
+
+// TestIncidentEventNamesTheScoredField: a series tag named like one of the
+// event's own tags (a farm's "field", a "measurement" of a lab) does not
+// take their place: measurement and field name the scored metric and field,
+// as the alerting outputs read them.
+func TestIncidentEventNamesTheScoredField(t *testing.T) {
+	p, acc := newPlugin(t, nil)
+	tags := map[string]string{"field": "north", "measurement": "lab2", "host": "a"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		m := metric.New("soil", tags, map[string]any{"moisture": 30 + rng.NormFloat64()}, t0.Add(time.Duration(i)*time.Minute))
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.NoError(t, p.Add(metric.New("soil", tags, map[string]any{"moisture": 90.0}, t0.Add(300*time.Minute)), acc))
+	events := incidents(acc)
+	require.Len(t, events, 1)
+	require.Equal(t, map[string]string{"measurement": "soil", "field": "moisture", "host": "a"}, events[0].Tags())
 }
