@@ -135,6 +135,14 @@ func (d *Detector) Config() Config { return d.cfg }
 // also that of a calendar's all-day dates (NewCalendar).
 func (d *Detector) Location() *time.Location { return d.zone.Location() }
 
+// Fork returns a Detector of the same configuration with a time-zone cache
+// of its own, for another goroutine to update models with beside d (the
+// models each goroutine updates must still be its own).
+func (d *Detector) Fork() *Detector {
+	f := *d // the zone's transitions are read only; its cache is values
+	return &f
+}
+
 // Model constants. Rates are per point; a new series learns with 1/n until the
 // rate falls to these steady values, so it converges fast and then stays stable.
 const (

@@ -2,7 +2,9 @@ package detector
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,3 +194,35 @@ func BenchmarkZoneLocal(b *testing.B) {
 }
 
 var sink int64
+
+// TestForkHasItsOwnZoneCache protects what Fork is for: a Detector and its
+// fork update models on two goroutines at once, across daylight-saving
+// changes, and each scores as a Detector used alone (with -race, the
+// detector's zone cache would be a data race if the fork shared it).
+func TestForkHasItsOwnZoneCache(t *testing.T) {
+	d := newDetector(t, func(c *Config) { c.TimeZone = "Europe/Berlin" })
+	alone := newDetector(t, func(c *Config) { c.TimeZone = "Europe/Berlin" })
+	// Two series far apart in time, so that each goroutine's points keep
+	// leaving the other's cached window.
+	starts := [2]int64{rfc(t, "2025-03-29T00:00:00Z"), rfc(t, "2025-10-25T00:00:00Z")}
+	f := func(ts int64) float64 { return 100 + float64(ts/minute%7) }
+	var got [2][]Result
+	var wg sync.WaitGroup
+	for i, dd := range []*Detector{d, d.Fork()} {
+		wg.Go(func() {
+			var m Model
+			for k := range 3 * day5min {
+				r, _ := dd.Update(&m, starts[i]+int64(k)*5*minute, f(starts[i]+int64(k)*5*minute))
+				got[i] = append(got[i], r)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range starts {
+		var m Model
+		want := feed(t, alone, &m, starts[i], 5*minute, 3*day5min, f)
+		if !slices.Equal(want, got[i]) {
+			t.Errorf("series %d scored otherwise beside the fork than alone", i)
+		}
+	}
+}

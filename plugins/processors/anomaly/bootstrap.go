@@ -323,12 +323,15 @@ func (p *Anomaly) deliver(g *gather, i int, r *history.Result) {
 			}
 			p.mu.Unlock()
 		}
+		// Learned outside mu, beside Add: with a detector of its own, as
+		// the detector caches the time zone's offset.
+		d := p.detector.Fork()
 		for i, pt := range r.Points {
 			cond := detector.Ordinary
 			if conds != nil {
 				cond = conds[i]
 			}
-			if _, err := p.detector.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
+			if _, err := d.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
 				learned++
 			}
 		}
