@@ -110,7 +110,7 @@ const closed = math.MaxUint8
 type Incident struct {
 	Started int64   // event time of the flag that opened it, ns since the Unix epoch
 	Peak    float64 // the highest score of its points
-	Points  int     // points scored while it was open, the opener included
+	Points  int     // points learned while it was open, the opener included (old points and points in maintenance are scored, not learned, and not counted)
 	Reason  Reason  // the reason of the flag that opened it
 	// Direction is the side of the expected value the opening flag was on.
 	Direction Direction

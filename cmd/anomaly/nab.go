@@ -14,7 +14,8 @@ import (
 )
 
 // nabCmd scores the detector (the plugin's defaults, or the table of
-// --config), or a published detector's results, on the NAB corpus.
+// --config: its detector settings; a calendar of its does not apply to the
+// corpus' dates), or a published detector's results, on the NAB corpus.
 func nabCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("nab", flag.ContinueOnError)
 	dir := fs.String("nab-dir", "", "the NAB corpus: a folder with data/, labels/ and config/ (default: the copy built into this tool)")

@@ -18,18 +18,14 @@ import (
 // never deleted, and the processor starts fresh.
 
 // fingerprint identifies the settings a snapshot's models depend on: which
-// tags make a series (its key) and which seasonal profiles it learns.
-// Settings that only shape decisions (sensitivity, direction, ...) may change
-// freely across a restart.
+// tags make a series (its key), which seasonal profiles it learns, and the
+// zone whose clock they follow. Settings that only shape decisions
+// (sensitivity, direction, ...) may change freely across a restart.
 func (p *Anomaly) fingerprint() uint64 {
 	h := fnv.New64a()
 	cfg := p.detector.Config()
-	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v", p.SeriesTags, cfg.Daily, cfg.Weekly)
-	// The seasons' zone: UTC as before zones existed, so that a state file
-	// written then is still used.
-	if tz := p.detector.Location().String(); tz != "UTC" {
-		fmt.Fprintf(h, " timezone=%q", tz)
-	}
+	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v timezone=%q",
+		p.SeriesTags, cfg.Daily, cfg.Weekly, p.detector.Location().String())
 	return h.Sum64()
 }
 
