@@ -98,7 +98,9 @@ func (c *calendars) condition(tags []*telegraf.Tag, t int64) detector.Condition 
 
 // Condition returns what the calendar says of a point at time t (ns since
 // the Unix epoch) of a series with tags (nil: none), as Add applies it: for
-// tools that score recorded metrics as this processor would.
+// tools that score recorded metrics as this processor would. The calendar
+// caches its last answer: one goroutine at a time, and not beside a running
+// processor's Add.
 func (p *Anomaly) Condition(tags []*telegraf.Tag, t int64) detector.Condition {
 	if p.calendars == nil {
 		return detector.Ordinary

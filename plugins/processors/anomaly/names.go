@@ -53,7 +53,8 @@ func (p *Anomaly) IsOutput(field string, has func(field string) bool) bool {
 // ScoredFields calls yield with the name and value of each field of m that
 // Add would score, as Add selects them. It is for tools that score recorded
 // metrics as this processor would; fields it skips are counted and logged
-// as Add does.
+// as Add does. Like Add, it is for one goroutine at a time, and not beside a
+// running processor's Add.
 func (p *Anomaly) ScoredFields(m telegraf.Metric, yield func(field string, v float64)) {
 	p.eachScored(m, func(f *telegraf.Field, v float64) { yield(f.Key, v) })
 }
