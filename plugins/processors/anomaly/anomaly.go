@@ -481,7 +481,7 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 			down = down || r.Direction == detector.Down
 		}
 		if o.Opened() || r.Resolved {
-			p.incident(m, f, p.points[i].Key, o)
+			p.incident(m, f, &p.points[i], o)
 		}
 	}
 	clear(p.scored) // no hold on the metric's fields once it is passed on

@@ -2,7 +2,7 @@ package anomaly
 
 import (
 	"encoding/binary"
-	"strconv"
+	"fmt"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/influxdata/telegraf"
@@ -18,10 +18,10 @@ import (
 // the field, and the series' identifying tags. Points that open or resolve
 // nothing pay nothing.
 
-// incident makes the incident event of field f of m, the series of key,
-// whose outcome o opened or resolved one, and keeps it in p.incidents for
-// Add to pass on after m.
-func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, key uint64, o *detector.Outcome) {
+// incident makes the incident event of field f of m, scored as point pt
+// with outcome o that opened or resolved one, and keeps it in p.incidents
+// for Add to pass on after m.
+func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
 	inc := &o.Incident
 	state := "open"
 	if inc.Open {
@@ -43,17 +43,15 @@ func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, key uint64, o *
 	// would name another metric or field than the one scored.
 	tags["measurement"], tags["field"] = m.Name(), f.Key
 	lower, upper := o.Bounds()
-	t := m.Time().UnixNano()
-	value, _ := p.toFloat(m, f) // scored, so it converts
 	// Fields added one by one, in the contract's order: from a map, their
 	// order (and so the line a serializer writes) would change from run to run.
 	e := metric.New(p.IncidentMeasurement, tags, nil, m.Time())
 	e.AddField("state", state)
-	e.AddField("id", incidentID(key, inc.Started))
+	e.AddField("id", incidentID(pt.Key, inc.Started))
 	e.AddField("started", inc.Started)
-	e.AddField("duration", t-inc.Started)
+	e.AddField("duration", pt.Time-inc.Started)
 	e.AddField("peak_score", inc.Peak)
-	e.AddField("value", value)
+	e.AddField("value", pt.Value)
 	e.AddField("expected", o.Expected)
 	e.AddField("lower", lower)
 	e.AddField("upper", upper)
@@ -70,9 +68,5 @@ func incidentID(key uint64, started int64) string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], key)
 	binary.LittleEndian.PutUint64(b[8:], uint64(started))
-	id := strconv.FormatUint(xxhash.Sum64(b[:]), 16)
-	for len(id) < 16 {
-		id = "0" + id
-	}
-	return id
+	return fmt.Sprintf("%016x", xxhash.Sum64(b[:]))
 }
