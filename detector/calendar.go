@@ -117,6 +117,18 @@ func (c Condition) Holiday() (time.Weekday, bool) {
 	return time.Weekday(c - holidayBase), true
 }
 
+// Kind returns the kind of period a point in condition c is in:
+// Maintenance, Holiday, or 0 for an ordinary point.
+func (c Condition) Kind() PeriodKind {
+	switch c {
+	case Ordinary:
+		return 0
+	case InMaintenance:
+		return Maintenance
+	}
+	return Holiday
+}
+
 // String names the condition: "ordinary", "maintenance" or "holiday as Sunday".
 func (c Condition) String() string {
 	switch c {

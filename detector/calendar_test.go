@@ -508,3 +508,13 @@ func BenchmarkCalendarAt(b *testing.B) {
 		})
 	}
 }
+
+// TestConditionKind protects the names the processor and the tools mark
+// points with: the kind of period of each condition.
+func TestConditionKind(t *testing.T) {
+	for c, want := range map[Condition]PeriodKind{Ordinary: 0, InMaintenance: Maintenance, HolidayAs(time.Sunday): Holiday, HolidayAs(time.Saturday): Holiday} {
+		if got := c.Kind(); got != want {
+			t.Errorf("%v: kind %v, want %v", c, got, want)
+		}
+	}
+}

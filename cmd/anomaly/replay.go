@@ -122,23 +122,13 @@ func appendRow(row []string, s *input.Series, i int, r detector.Result) []string
 	}
 	calendar := ""
 	if s.Conditions != nil {
-		calendar = calendarMark(s.Conditions[i])
+		if kind := s.Conditions[i].Kind(); kind != 0 {
+			calendar = kind.String()
+		}
 	}
 	lower, upper := r.Bounds()
 	return append(row, time.Unix(0, s.Times[i]).UTC().Format("2006-01-02 15:04:05"), num(s.Values[i]),
 		strconv.FormatFloat(r.Score, 'f', 6, 64), anomaly, num(r.Expected), num(lower), num(upper), reason, calendar)
-}
-
-// calendarMark names a calendar condition as the plugin marks it: "" for an
-// ordinary point.
-func calendarMark(c detector.Condition) string {
-	switch {
-	case c == detector.InMaintenance:
-		return "maintenance"
-	case c != detector.Ordinary:
-		return "holiday"
-	}
-	return ""
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

@@ -107,12 +107,13 @@ func (s *stats) onScored(o *detector.Outcome, m telegraf.Metric, field string) {
 // onCalendar counts a point of a calendar period, and returns the period's
 // kind as the processor marks it.
 func (s *stats) onCalendar(c detector.Condition) string {
-	if c == detector.InMaintenance {
+	kind := c.Kind()
+	if kind == detector.Maintenance {
 		s.maintenance.Incr(1)
-		return "maintenance"
+	} else {
+		s.holiday.Incr(1)
 	}
-	s.holiday.Incr(1)
-	return "holiday"
+	return kind.String()
 }
 
 func (s *stats) onExpired(n int, t *detector.Table) {
