@@ -51,7 +51,7 @@ func TestDayOne(t *testing.T) {
 	for _, k := range live.keys() {
 		from := live.times[k][0]
 		warming := countIf(got, k, from-1, func(s *scored) bool { return s.warming })
-		ws := windows(t, k.series, d.source[k])
+		ws := labelledWindows(t, k.series, d.source[k])
 		hit, inLive := 0, 0
 		for _, w := range ws {
 			if w.start < from {

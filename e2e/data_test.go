@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/influxdata/line-protocol/v2/lineprotocol"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
+	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
 
 // key names one scored series of the tests: the app host and the NAB series it replays.
@@ -439,10 +439,10 @@ func agentConf() string     { return filepath.Join(e.root, "e2e", "configs", "ag
 // window is one labelled anomaly window of testdata/windows.json.
 type window struct{ start, end int64 }
 
-// windows returns the labelled windows of a NAB series.
-func windows(t *testing.T, series, source string) []window {
+// labelledWindows returns the labelled windows of a NAB series.
+func labelledWindows(t *testing.T, series, source string) []window {
 	t.Helper()
-	all, err := report.ReadWindows(filepath.Join(e.root, "testdata", "windows.json"))
+	all, err := windows.Read(filepath.Join(e.root, "testdata", "windows.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestFlow(t *testing.T) {
 		if !mapsEqual(wm, gm) {
 			t.Errorf("series %s: anomaly marks differ: replay %d %v, pipeline %d %v", k, len(wm), sortedTS(wm), len(gm), sortedTS(gm))
 		}
-		ws := windows(t, k.series, d.source[k])
+		ws := labelledWindows(t, k.series, d.source[k])
 		in, after, hit := windowStats(ws, gm)
 		logf("%s: RESULT %s: %d anomaly marks in InfluxDB = %d in the direct replay (identical timestamps: %v); "+
 			"%d inside a labelled window, %d within a window's length after one, %d of %d windows hit",

@@ -7,10 +7,10 @@ import (
 	"math"
 	"text/tabwriter"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/eval"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/eval"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
 )
 
 // evalCmd streams labelled series through the detector, as the

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/synth"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/synth"
 )
 
 // kpiCmd writes synthetic labelled KPI-like series (see internal/synth),

@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nabcorpus"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
 )
 
 // nabCmd scores the detector (the plugin's defaults, or the table of

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nabcorpus"
 )
 
 // nabDir returns the bundled NAB corpus with the published results,

@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
 )
 
 // TestEveryFlagExplainsItself runs the default detector over the whole NAB

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 )
 
 // replayCmd streams each input series through the detector, as the

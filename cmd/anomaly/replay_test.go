@@ -15,7 +15,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 

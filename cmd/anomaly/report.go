@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/report"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
 )
 
 // reportCmd replays the input series and draws them, with the detector's
@@ -56,10 +58,10 @@ func reportCmd(args []string, stdout io.Writer) error {
 
 // toReport is what the page draws of series s: its points scored rs, its
 // incidents, its calendar's conditions and its labelled windows.
-func toReport(s *input.Series, rs []detector.Result, incidents []incident, windows []report.Window) report.Series {
+func toReport(s *input.Series, rs []detector.Result, incidents []incident, labelled []windows.Window) report.Series {
 	n := len(s.Values)
 	r := report.Series{
-		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: windows, Calendar: s.Conditions,
+		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: labelled, Calendar: s.Conditions,
 		Incidents: make([]report.Incident, len(incidents)),
 		Times:     make([]time.Time, n),
 		Scores:    make([]float64, n), Expected: make([]float64, n),
@@ -86,15 +88,15 @@ func toReport(s *input.Series, rs []detector.Result, incidents []incident, windo
 
 // loadWindows reads true anomaly windows keyed by series name, from a JSON
 // file and/or from a NAB corpus (keyed by the CSV file's base name).
-func loadWindows(file, nabDir string) (map[string][]report.Window, error) {
-	windows := map[string][]report.Window{}
+func loadWindows(file, nabDir string) (map[string][]windows.Window, error) {
+	labelled := map[string][]windows.Window{}
 	if file != "" {
-		ws, err := report.ReadWindows(file)
+		ws, err := windows.Read(file)
 		if err != nil {
 			return nil, err
 		}
 		for name, w := range ws {
-			windows[name] = append(windows[name], w...)
+			labelled[name] = append(labelled[name], w...)
 		}
 	}
 	if nabDir != "" {
@@ -105,9 +107,9 @@ func loadWindows(file, nabDir string) (map[string][]report.Window, error) {
 		for _, f := range c.Files {
 			name := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
 			for _, w := range f.Windows {
-				windows[name] = append(windows[name], report.Window(w))
+				labelled[name] = append(labelled[name], windows.Window(w))
 			}
 		}
 	}
-	return windows, nil
+	return labelled, nil
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 

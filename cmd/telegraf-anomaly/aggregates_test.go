@@ -21,7 +21,7 @@ import (
 // TestClusterAggregates runs examples/cluster-aggregates.conf through
 // Telegraf's agent, setting its environment variables and a warm-up of 4
 // aggregates instead of 60, and sends it the
-// bundled testdata/clusters/requests.lp (six nodes in two clusters) one
+// bundled examples/clusters/requests.lp (six nodes in two clusters) one
 // minute of data per aggregation period, as live nodes would. It proves what
 // the example promises: the raw points reach the output exactly as they came,
 // unscored; each cluster's aggregates carry the scores of their mean and max;
@@ -55,7 +55,7 @@ func TestClusterAggregates(t *testing.T) {
 
 	// The bundled minutes, each sent without its timestamp (the listener
 	// stamps it on arrival), in the middle of a period of the agent's clock.
-	const data = "../../testdata/clusters/requests.lp"
+	const data = "../../examples/clusters/requests.lp"
 	sent := readLP(t, data)
 	b, err := os.ReadFile(data)
 	require.NoError(t, err)

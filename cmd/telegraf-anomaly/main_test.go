@@ -9,12 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
+
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	telegrafanomaly "github.com/telegraf-anomaly/telegraf-anomaly"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/report"
 )
 
 func TestSampleConfigLoads(t *testing.T) {
@@ -85,7 +86,7 @@ func TestDemo(t *testing.T) {
 
 	printed := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	require.Len(t, printed, len(events), "one printed line per incident event:\n%s", stdout)
-	windows, err := report.ReadWindows(filepath.Join(repo, "testdata", "windows.json"))
+	windows, err := windows.Read(filepath.Join(repo, "testdata", "windows.json"))
 	require.NoError(t, err)
 	opened, inside, hit := 0, 0, map[string]bool{}
 	for i, e := range events {

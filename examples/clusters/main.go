@@ -3,7 +3,7 @@
 // minutes, the series that examples/cluster-aggregates.conf aggregates per
 // cluster before scoring. Run from the repository root:
 //
-//	go run ./testdata/clusters
+//	go run ./examples/clusters
 package main
 
 import (
@@ -17,7 +17,7 @@ import (
 
 const (
 	minutes = 12
-	out     = "testdata/clusters/requests.lp"
+	out     = "examples/clusters/requests.lp"
 )
 
 // nodes are the series: each node's usual latency in ms, by cluster.

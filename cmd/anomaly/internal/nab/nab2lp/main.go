@@ -1,9 +1,9 @@
 // Command nab2lp converts series of the Numenta Anomaly Benchmark (MIT
 // licence) into the line protocol files and labelled windows bundled in
 // testdata/. Run from the repository root, on the corpus bundled in
-// internal/nabcorpus or on a NAB checkout:
+// cmd/anomaly/internal/nabcorpus or on a NAB checkout:
 //
-//	go run ./testdata/nab2lp [NAB_DIR]
+//	go run ./cmd/anomaly/internal/nab/nab2lp [NAB_DIR]
 package main
 
 import (
@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nab"
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nabcorpus"
 )
 
 // files are the NAB series bundled, each with an incident a user would want to hear about.
@@ -34,7 +34,7 @@ type window struct {
 
 func main() {
 	if len(os.Args) > 2 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./testdata/nab2lp [NAB_DIR]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./cmd/anomaly/internal/nab/nab2lp [NAB_DIR]")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1:]); err != nil {

@@ -13,15 +13,15 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
@@ -35,13 +35,13 @@ type Series struct {
 	Name     string
 	Times    []time.Time
 	Values   []float64
-	Scores   []float64 // continuous anomaly score per point (may be nil)
-	Expected []float64 // may be nil
-	Lower    []float64 // may be nil
-	Upper    []float64 // may be nil
-	Anomaly  []bool    // detector's decision per point
-	Labels   []bool    // optional truth per point (from a `label` column), nil if unknown
-	Windows  []Window  // optional true anomaly windows, nil if unknown
+	Scores   []float64        // continuous anomaly score per point (may be nil)
+	Expected []float64        // may be nil
+	Lower    []float64        // may be nil
+	Upper    []float64        // may be nil
+	Anomaly  []bool           // detector's decision per point
+	Labels   []bool           // optional truth per point (from a `label` column), nil if unknown
+	Windows  []windows.Window // optional true anomaly windows, nil if unknown
 	// Incidents are the detector's incidents, nil if unknown.
 	Incidents []Incident
 	// Calendar is what the calendar said of each point (nil: every point is
@@ -49,9 +49,6 @@ type Series struct {
 	// shaded as one period.
 	Calendar []detector.Condition
 }
-
-// Window is a labelled anomaly window; both ends are inclusive.
-type Window struct{ Start, End time.Time }
 
 // Incident is one incident of the detector: it opens on a flagged point and
 // lasts until the point that resolves it.
@@ -67,20 +64,6 @@ type Incident struct {
 
 // Open reports whether the incident was still open at the series' end.
 func (in Incident) Open() bool { return in.End.IsZero() }
-
-// ReadWindows reads true anomaly windows keyed by series name from a JSON
-// file: {"series name": [{"start": RFC3339, "end": RFC3339}, ...]}.
-func ReadWindows(path string) (map[string][]Window, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var windows map[string][]Window
-	if err := json.Unmarshal(data, &windows); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return windows, nil
-}
 
 // Write renders the page for series under title to w. It returns an error,
 // naming the series and the field, when a per-point slice does not have the
@@ -217,7 +200,7 @@ func computeStats(s Series) stats {
 		}
 		inside := false
 		for j, w := range s.Windows {
-			if w.holds(s.Times[i]) {
+			if w.Holds(s.Times[i]) {
 				hit[j], inside = true, true
 			}
 		}
@@ -232,7 +215,7 @@ func computeStats(s Series) stats {
 	}
 	for _, in := range s.Incidents {
 		for _, w := range s.Windows {
-			if w.holds(in.Start) {
+			if w.Holds(in.Start) {
 				st.IncidentsInWindows++
 				break
 			}
@@ -240,9 +223,6 @@ func computeStats(s Series) stats {
 	}
 	return st
 }
-
-// holds reports whether t lies in the window, ends included.
-func (w Window) holds(t time.Time) bool { return !t.Before(w.Start) && !t.After(w.End) }
 
 // slug makes an HTML id out of the series index and name.
 func slug(i int, name string) string {

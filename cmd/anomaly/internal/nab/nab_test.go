@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/nabcorpus"
+	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nabcorpus"
 )
 
 // loadCorpus loads the bundled NAB corpus and its profiles, and returns its
