@@ -1,4 +1,4 @@
-package detector
+package calendar
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 
 	ics "github.com/arran4/golang-ical"
 	"github.com/teambition/rrule-go"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // iCalendar files (RFC 5545) are parsed by github.com/arran4/golang-ical and
@@ -58,7 +60,7 @@ func stampOf(path string) (fileStamp, error) {
 }
 
 // readCalendarFile reads the events of source's file.
-func readCalendarFile(source CalendarSource, loc *time.Location) (*calendarFile, error) {
+func readCalendarFile(source Source, loc *time.Location) (*calendarFile, error) {
 	path := source.Path
 	file, err := os.Open(path)
 	if err != nil {
@@ -77,7 +79,7 @@ func readCalendarFile(source CalendarSource, loc *time.Location) (*calendarFile,
 		return nil, fmt.Errorf("calendar file: %w", err)
 	}
 	if source.Kind == 0 {
-		source.Kind = Holiday
+		source.Kind = detector.Holiday
 	}
 	events, err := parseCalendar(path, data, source, loc)
 	if err != nil {
@@ -228,7 +230,7 @@ func (f *lineFeeder) failedAt() int {
 }
 
 // parseCalendar returns the events of a calendar file's contents.
-func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Location) ([]event, error) {
+func parseCalendar(path string, data []byte, source Source, loc *time.Location) ([]event, error) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte-order mark, as some editors write
 	x, err := indexLines(path, data)
 	if err != nil {
@@ -291,7 +293,7 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 type icsReader struct {
 	path   string
 	loc    *time.Location
-	source CalendarSource
+	source Source
 	zones  map[string]*time.Location // VTIMEZONE TZIDs with an IANA X-LIC-LOCATION
 }
 
@@ -435,16 +437,16 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 }
 
 // kind is the event's kind, from its CATEGORIES or else the source's.
-func (r *icsReader) kind(ve *ics.VEvent) (PeriodKind, error) {
-	var kind PeriodKind
+func (r *icsReader) kind(ve *ics.VEvent) (detector.PeriodKind, error) {
+	var kind detector.PeriodKind
 	for _, p := range ve.GetProperties(ics.ComponentPropertyCategories) {
 		for _, c := range strings.Split(p.Value, ",") {
-			var k PeriodKind
+			var k detector.PeriodKind
 			switch strings.ToLower(strings.TrimSpace(c)) {
 			case "maintenance":
-				k = Maintenance
+				k = detector.Maintenance
 			case "holiday", "holidays":
-				k = Holiday
+				k = detector.Holiday
 			default:
 				continue
 			}

@@ -1,4 +1,19 @@
-package detector
+// Package calendar declares periods in which a series is not expected to
+// behave as on an ordinary day of its week:
+//
+//   - maintenance: planned work. Its points are scored but never flagged and
+//     never learned, so after the window the model goes on as if it had not
+//     happened.
+//   - holiday: a day expected to look like another day of the week (Sunday
+//     unless said otherwise). Its points are scored, flagged and learned as
+//     points at the same local time on that weekday.
+//
+// Periods come from the configuration (Entry) and from iCalendar files
+// (Source), possibly recurring. A Calendar answers, per point, which periods
+// are in force (At); which of them apply to a series (a tag filter, say) is
+// its caller's decision, folded by ConditionOf into the detector.Condition
+// the point is scored under.
+package calendar
 
 import (
 	"cmp"
@@ -10,48 +25,15 @@ import (
 	"time"
 
 	"github.com/teambition/rrule-go"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
-// A calendar declares periods in which a series is not expected to behave as
-// on an ordinary day of its week:
-//
-//   - maintenance: planned work. Its points are scored but never flagged and
-//     never learned, so after the window the model goes on as if it had not
-//     happened.
-//   - holiday: a day expected to look like another day of the week (Sunday
-//     unless said otherwise). Its points are scored, flagged and learned as
-//     points at the same local time on that weekday.
-//
-// Periods come from the configuration (CalendarEntry) and from iCalendar
-// files (CalendarSource), possibly recurring. A Calendar answers, per point,
-// which periods are in force (At); which of them apply to a series (a tag
-// filter, say) is its caller's decision, folded into a Condition per point
-// by ConditionOf.
-
-// PeriodKind is what a calendar period means for the points in it.
-type PeriodKind uint8
-
-// The kinds of period.
-const (
-	Maintenance PeriodKind = iota + 1
-	Holiday
-)
-
-var periodKindNames = [...]string{Maintenance: "maintenance", Holiday: "holiday"}
-
-// String returns the kind's name as used in configuration.
-func (k PeriodKind) String() string {
-	if k > 0 && int(k) < len(periodKindNames) {
-		return periodKindNames[k]
-	}
-	return fmt.Sprintf("PeriodKind(%d)", uint8(k))
-}
-
-// ParsePeriodKind returns the kind named "maintenance" or "holiday".
-func ParsePeriodKind(name string) (PeriodKind, error) {
-	for k, n := range periodKindNames {
-		if k > 0 && strings.EqualFold(n, name) {
-			return PeriodKind(k), nil
+// ParseKind returns the kind named "maintenance" or "holiday", in any case.
+func ParseKind(name string) (detector.PeriodKind, error) {
+	for _, k := range [...]detector.PeriodKind{detector.Maintenance, detector.Holiday} {
+		if strings.EqualFold(k.String(), name) {
+			return k, nil
 		}
 	}
 	return 0, fmt.Errorf("unknown kind %q: want maintenance or holiday", name)
@@ -74,7 +56,7 @@ func ParseWeekday(name string) (time.Weekday, error) {
 // Period is one span of time a calendar declares: [Start, End) in
 // nanoseconds since the Unix epoch.
 type Period struct {
-	Kind       PeriodKind
+	Kind       detector.PeriodKind
 	Start, End int64
 	// Name is the entry's or the event's name, for logs and reports; it may be empty.
 	Name string
@@ -86,84 +68,36 @@ type Period struct {
 }
 
 // Condition returns the condition of a point in p.
-func (p *Period) Condition() Condition {
-	if p.Kind == Maintenance {
-		return InMaintenance
+func (p *Period) Condition() detector.Condition {
+	if p.Kind == detector.Maintenance {
+		return detector.InMaintenance
 	}
-	return HolidayAs(p.AsWeekday)
-}
-
-// Condition is what the calendar says about one point of one series: an
-// ordinary point, a point in maintenance, or a point of a holiday expected to
-// look like a given weekday. The zero value is an ordinary point.
-type Condition uint8
-
-// The conditions that are not a holiday.
-const (
-	Ordinary      Condition = 0
-	InMaintenance Condition = 1
-	// holidayBase + the weekday is a holiday's condition.
-	holidayBase Condition = 2
-)
-
-// HolidayAs returns the condition of a point of a holiday expected to look like weekday w.
-func HolidayAs(w time.Weekday) Condition { return holidayBase + Condition(w%7) }
-
-// Holiday reports whether c is a holiday's, and the weekday it is expected to look like.
-func (c Condition) Holiday() (time.Weekday, bool) {
-	if c < holidayBase {
-		return 0, false
-	}
-	return time.Weekday(c - holidayBase), true
-}
-
-// Kind returns the kind of period a point in condition c is in:
-// Maintenance, Holiday, or 0 for an ordinary point.
-func (c Condition) Kind() PeriodKind {
-	switch c {
-	case Ordinary:
-		return 0
-	case InMaintenance:
-		return Maintenance
-	}
-	return Holiday
-}
-
-// String names the condition: "ordinary", "maintenance" or "holiday as Sunday".
-func (c Condition) String() string {
-	switch c {
-	case Ordinary:
-		return "ordinary"
-	case InMaintenance:
-		return "maintenance"
-	}
-	w, _ := c.Holiday()
-	return "holiday as " + w.String()
+	return detector.HolidayAs(p.AsWeekday)
 }
 
 // ConditionOf returns the condition of a point for which the periods active
 // are in force (as At returns them), keeping those for which applies(Index)
 // is true (all of them when applies is nil). Maintenance wins over a
 // holiday; of several holidays, the one that started first.
-func ConditionOf(active []Period, applies func(index int) bool) Condition {
-	c := Ordinary
+func ConditionOf(active []Period, applies func(index int) bool) detector.Condition {
+	c := detector.Ordinary
 	for i := range active {
 		p := &active[i]
 		if applies != nil && !applies(p.Index) {
 			continue
 		}
-		if p.Kind == Maintenance {
-			return InMaintenance
+		if p.Kind == detector.Maintenance {
+			return detector.InMaintenance
 		}
-		if c == Ordinary {
+		if c == detector.Ordinary {
 			c = p.Condition()
 		}
 	}
 	return c
 }
 
-// CalendarEntry is one period declared in the configuration.
-type CalendarEntry struct {
+// Entry is one period declared in the configuration.
+type Entry struct {
 	// Kind is "maintenance" or "holiday".
 	Kind string
 	// Start and End are RFC 3339 times; End is not part of the period.
@@ -177,7 +111,7 @@ type CalendarEntry struct {
 
 // Period checks e and returns its period, with index as its Index. Errors name
 // the entry by its position (index+1, as a person counts) and its name.
-func (e CalendarEntry) Period(index int) (Period, error) {
+func (e Entry) Period(index int) (Period, error) {
 	p, err := e.period(index)
 	if err != nil {
 		name := ""
@@ -189,15 +123,15 @@ func (e CalendarEntry) Period(index int) (Period, error) {
 	return p, nil
 }
 
-func (e CalendarEntry) period(index int) (Period, error) {
-	kind, err := ParsePeriodKind(e.Kind)
+func (e Entry) period(index int) (Period, error) {
+	kind, err := ParseKind(e.Kind)
 	if err != nil {
 		return Period{}, err
 	}
 	p := Period{Kind: kind, Name: e.Name, Index: index}
 	switch {
 	case e.AsWeekday == "":
-	case kind != Holiday:
+	case kind != detector.Holiday:
 		return Period{}, fmt.Errorf("as_weekday %q is for holidays, not %s", e.AsWeekday, kind)
 	default:
 		if p.AsWeekday, err = ParseWeekday(e.AsWeekday); err != nil {
@@ -311,12 +245,12 @@ func (e *event) endOf(s time.Time) time.Time {
 	return s.AddDate(0, 0, e.days).Add(e.exact)
 }
 
-// CalendarSource is one iCalendar file of a Calendar and how to read it.
-type CalendarSource struct {
+// Source is one iCalendar file of a Calendar and how to read it.
+type Source struct {
 	// Path is the file's path.
 	Path string
-	// Kind is that of the file's events whose CATEGORIES name no kind; 0 means Holiday.
-	Kind PeriodKind
+	// Kind is that of the file's events whose CATEGORIES name no kind; 0 means holiday.
+	Kind detector.PeriodKind
 	// AsWeekday is the weekday of the file's holidays that do not name one
 	// (X-ANOMALY-AS-WEEKDAY); the zero value is Sunday.
 	AsWeekday time.Weekday
@@ -327,7 +261,7 @@ type CalendarSource struct {
 // calendarFile is a source's events as last read successfully, and the
 // file as last seen.
 type calendarFile struct {
-	source CalendarSource
+	source Source
 	// read is the file whose events these are; seen, the file as the last
 	// look found it (read, or one that could not be read).
 	read, seen fileStamp
@@ -341,13 +275,13 @@ type fileStamp struct {
 	missing       bool
 }
 
-// NewCalendar returns the calendar of entries (periods made by
-// CalendarEntry.Period) and of the iCalendar files of sources. loc is the
+// New returns the calendar of entries (periods made by
+// Entry.Period) and of the iCalendar files of sources. loc is the
 // time zone of the files' all-day dates and of their times that name no
 // zone: that of the detector's seasons, as a person reads a calendar in
 // their own zone. The error names the file and the line of the first
 // problem.
-func NewCalendar(loc *time.Location, entries []Period, sources []CalendarSource) (*Calendar, error) {
+func New(loc *time.Location, entries []Period, sources []Source) (*Calendar, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
