@@ -24,8 +24,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/teambition/rrule-go"
-
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
@@ -169,20 +167,18 @@ func parseRFC3339(what, s string) (time.Time, error) {
 //
 // The answer is cached for the span of time in which it holds, up to the
 // next start or end of a period, so that At costs two comparisons on almost
-// every point. Recurring events are expanded a block of time (about 417
-// days) at a time, when a point first falls in it; a few blocks are kept, so
-// that series from different years interleaved do not expand them again and
+// every point. Recurring events are expanded a block of time (a day and a
+// half) at a time, when a point first falls in it: a window that moves with
+// the points' time, whatever the rules' DTSTART. A few blocks are kept, so
+// that series from different days interleaved do not expand them again and
 // again. At mutates that cache: a Calendar is for one goroutine at a time.
 // Reload reads only what never changes, so it may run beside At.
 type Calendar struct {
 	loc     *time.Location
 	entries []Period
 	files   []*calendarFile
-	// events are the entries' and the files' events together; lookback is
-	// the longest one's length, ns: how long before a block an occurrence
-	// may start and still be in force in it.
-	events   []event
-	lookback int64
+	// events are the entries' and the files' events together.
+	events []event
 
 	// The answer in force for [from, until).
 	from, until int64
@@ -190,24 +186,19 @@ type Calendar struct {
 
 	blocks    [calendarBlocks]block
 	nextBlock int
+	// Scratch of expand: the occurrences in force in a block, and by
+	// condition key those that have started, in the order they started.
+	spans   []occurrence
+	started [][]int32
 }
 
 // calendarBlocks is how many expanded blocks a Calendar keeps.
 const calendarBlocks = 4
 
-// blockShift makes a block 2^55 ns long, 417 days: a year of recurrences
-// is expanded at once, and a block's index is a shift of the time.
-const blockShift = 55
-
-// maxOccurrences bounds the occurrences of one event expanded in a block (an
-// hourly event has 10,000) and the steps of its rule towards the block
-// (from its start, as rrule-go iterates): events beyond are not expanded
-// further, rather than stalling the caller. Hourly rules are the finest
-// accepted, so this bounds only a block tens of years from a rule's start.
-const (
-	maxOccurrences = 1 << 16
-	maxRuleSteps   = 1 << 22
-)
+// blockShift makes a block 2^47 ns long, 39 hours: the occurrences a block
+// holds are bounded by a file's load a day (maxFileLoad), and a block's
+// index is a shift of the time.
+const blockShift = 47
 
 // block is a Calendar's expansion of [start, end): segments in which the
 // periods in force do not change. Segment i starts at starts[i] and its
@@ -221,17 +212,30 @@ type block struct {
 	valid      bool
 }
 
+// occurrence is a period of an event in a block, with its event's key and
+// place in Calendar.events.
+type occurrence struct {
+	Period
+	key, event int32
+}
+
 // event is one period of a calendar, recurring or not.
 type event struct {
 	Period // the only occurrence, or the first one of a recurring event
-	// rule generates the starts of a recurring event's occurrences; nil
-	// for a single one.
-	rule *rrule.Set
+	// rule generates the starts of a recurring event's occurrences, and
+	// rdates are more of them, by time; both are nil for a single
+	// occurrence. exdates are starts left out, ns, in order.
+	rule    *recurrence
+	rdates  []time.Time
+	exdates []int64
 	// An occurrence starting at s ends days calendar days (in s's
 	// location) plus exact after s: all-day events last whole days, 23 or
 	// 25 hours across a daylight-saving change.
 	days  int
 	exact time.Duration
+	// key tells apart the events whose periods a caller tells apart: by
+	// Index and condition (see expand).
+	key int32
 }
 
 // longest is the length of e's longest occurrence, ns, or more: a calendar
@@ -304,9 +308,20 @@ func newCalendar(loc *time.Location, entries []Period, files []*calendarFile) *C
 	for _, f := range files {
 		c.events = append(c.events, f.events...)
 	}
-	for i := range c.events {
-		c.lookback = max(c.lookback, c.events[i].longest())
+	type conditionKey struct {
+		index     int
+		condition detector.Condition
 	}
+	keys := map[conditionKey]int32{}
+	for i := range c.events {
+		e := &c.events[i]
+		k := conditionKey{e.Index, e.Condition()}
+		if _, ok := keys[k]; !ok {
+			keys[k] = int32(len(keys))
+		}
+		e.key = keys[k]
+	}
+	c.started = make([][]int32, len(keys))
 	c.from, c.until = 0, 0 // the first point finds its answer
 	if len(c.events) == 0 {
 		c.from, c.until = math.MinInt64, math.MaxInt64
@@ -351,9 +366,11 @@ func (c *Calendar) Reload() (*Calendar, error) {
 }
 
 // At returns the periods in force at t (ns since the Unix epoch), in the
-// order they started. The slice is the Calendar's: it is valid until the
-// next call and must not be changed. At does not allocate but when t falls
-// in a block of time not yet expanded.
+// order they started: of the periods of one entry or file that give a point
+// the same condition, the one that started first (all that ConditionOf and
+// a caller's filter by Index can tell apart). The slice is the Calendar's:
+// it is valid until the next call and must not be changed. At does not
+// allocate but when t falls in a block of time not yet expanded.
 func (c *Calendar) At(t int64) []Period {
 	if t >= c.from && t < c.until {
 		return c.active
@@ -402,11 +419,16 @@ func (c *Calendar) expand(b *block, k int64) {
 		b.end = math.MaxInt64
 	}
 	// The occurrences in force somewhere in the block, by start.
-	var spans []Period
+	spans := c.spans[:0]
 	for i := range c.events {
-		spans = c.events[i].occurrences(spans, b.start, b.end, c.lookback)
+		spans = c.events[i].occurrences(spans, int32(i), b.start, b.end)
 	}
-	slices.SortStableFunc(spans, func(a, b Period) int { return cmp.Compare(a.Start, b.Start) })
+	// An event's occurrences start at different times: ties are between
+	// events, which keep their order.
+	slices.SortFunc(spans, func(a, b occurrence) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.event, b.event))
+	})
+	c.spans = spans
 
 	// Segments start at the block's start and wherever a span starts or ends.
 	b.starts = append(b.starts[:0], b.start)
@@ -420,59 +442,97 @@ func (c *Calendar) expand(b *block, k int64) {
 	slices.Sort(b.starts)
 	b.starts = slices.Compact(b.starts)
 
-	// Sweep: at each segment's start, the spans that started by then and
-	// have not ended are in force, in the order they started.
+	// Sweep: at each segment's start, of the spans that started by then
+	// and have not ended, the first to start of each key, in the order
+	// they started. A segment holds at most one period per key, however
+	// many occurrences of a file overlap: started[key] lists the key's
+	// spans in the order they started, and drops those at its head that
+	// have ended (one that ended behind a longer one stays until it is at
+	// the head, which is all that is read).
 	b.bounds = append(b.bounds[:0], 0)
 	b.periods = b.periods[:0]
-	var active []int
+	for key := range c.started {
+		c.started[key] = c.started[key][:0]
+	}
+	var live []int32 // the keys with started spans
+	var heads []int32
 	next := 0
 	for _, at := range b.starts {
-		for next < len(spans) && spans[next].Start <= at {
-			active = append(active, next)
-			next++
+		for ; next < len(spans) && spans[next].Start <= at; next++ {
+			key := spans[next].key
+			if len(c.started[key]) == 0 {
+				live = append(live, key)
+			}
+			c.started[key] = append(c.started[key], int32(next))
 		}
-		active = slices.DeleteFunc(active, func(i int) bool { return spans[i].End <= at })
-		for _, i := range active {
-			b.periods = append(b.periods, spans[i])
+		heads = heads[:0]
+		live = slices.DeleteFunc(live, func(key int32) bool {
+			q := c.started[key]
+			for len(q) > 0 && spans[q[0]].End <= at {
+				q = q[1:]
+			}
+			c.started[key] = q
+			if len(q) == 0 {
+				return true
+			}
+			heads = append(heads, q[0])
+			return false
+		})
+		slices.Sort(heads) // spans are in the order they started
+		for _, i := range heads {
+			b.periods = append(b.periods, spans[i].Period)
 		}
 		b.bounds = append(b.bounds, int32(len(b.periods)))
 	}
 }
 
-// occurrences appends to spans the occurrences of e in force somewhere in
-// [from, until): those that start from lookback before it.
-func (e *event) occurrences(spans []Period, from, until, lookback int64) []Period {
-	if e.rule == nil {
+// occurrences appends to spans the occurrences of e, the index-th event,
+// in force somewhere in [from, until).
+func (e *event) occurrences(spans []occurrence, index int32, from, until int64) []occurrence {
+	if e.rule == nil && e.rdates == nil {
 		if e.Start < until && e.End > from {
-			spans = append(spans, e.Period)
+			spans = append(spans, occurrence{e.Period, e.key, index})
 		}
 		return spans
 	}
-	earliest := from - lookback
+	// Those that start from e's longest occurrence before from.
+	earliest := from - e.longest()
 	if earliest > from { // overflowed: the first block
 		earliest = math.MinInt64
 	}
-	next := e.rule.Iterator()
-	found := 0
-	for steps := 0; steps < maxRuleSteps && found < maxOccurrences; steps++ {
-		s, ok := next()
-		if !ok {
-			break
-		}
+	first := len(spans)
+	add := func(s time.Time) {
 		start := s.UnixNano()
-		if start >= until {
-			break
+		if _, excluded := slices.BinarySearch(e.exdates, start); excluded {
+			return
 		}
-		if start < earliest {
-			continue
-		}
-		end := e.endOf(s).UnixNano()
-		if end > from {
+		if end := e.endOf(s).UnixNano(); end > from {
 			p := e.Period
 			p.Start, p.End = start, end
-			spans = append(spans, p)
-			found++
+			spans = append(spans, occurrence{p, e.key, index})
 		}
+	}
+	if e.rule != nil {
+		next := e.rule.from(time.Unix(0, earliest)).Iterator()
+		for {
+			s, ok := next()
+			if !ok || s.UnixNano() >= until {
+				break
+			}
+			if s.UnixNano() >= earliest {
+				add(s)
+			}
+		}
+	}
+	i, _ := slices.BinarySearchFunc(e.rdates, earliest, func(t time.Time, at int64) int { return cmp.Compare(t.UnixNano(), at) })
+	for ; i < len(e.rdates) && e.rdates[i].UnixNano() < until; i++ {
+		add(e.rdates[i])
+	}
+	if e.rule != nil && len(e.rdates) > 0 { // an RDATE the rule has too is one occurrence
+		own := spans[first:]
+		slices.SortFunc(own, func(a, b occurrence) int { return cmp.Compare(a.Start, b.Start) })
+		own = slices.CompactFunc(own, func(a, b occurrence) bool { return a.Start == b.Start })
+		spans = spans[:first+len(own)]
 	}
 	return spans
 }

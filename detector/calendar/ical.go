@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -272,7 +273,7 @@ func parseCalendar(path string, data []byte, source Source, loc *time.Location) 
 				return nil, err
 			}
 			overrides = append(overrides, override{uid, at, lines.line("RECURRENCE-ID")})
-		} else if e.rule != nil && uid != "" {
+		} else if (e.rule != nil || e.rdates != nil) && uid != "" {
 			byUID[uid] = len(events)
 		}
 		if keep {
@@ -284,7 +285,10 @@ func parseCalendar(path string, data []byte, source Source, loc *time.Location) 
 		if !ok {
 			return nil, calendarError(path, o.line, "RECURRENCE-ID of UID %q, which has no recurring event", o.uid)
 		}
-		events[i].rule.ExDate(o.at)
+		events[i].exdates = append(events[i].exdates, o.at.UnixNano())
+	}
+	for i := range events {
+		slices.Sort(events[i].exdates)
 	}
 	return events, nil
 }
@@ -295,6 +299,9 @@ type icsReader struct {
 	loc    *time.Location
 	source Source
 	zones  map[string]*time.Location // VTIMEZONE TZIDs with an IANA X-LIC-LOCATION
+	// load is the occurrences a day of the rules read so far, each counted
+	// on every day it spans; counted, the occurrences of their COUNTs.
+	load, counted int
 }
 
 // addZone makes a VTIMEZONE's TZID stand for the IANA zone its
@@ -393,24 +400,12 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 	if len(rules) == 0 && len(rdates) == 0 {
 		return e, true, nil
 	}
-	e.rule = &rrule.Set{}
-	e.rule.DTStart(start)
 	if len(rules) == 1 {
-		opt, err := rrule.StrToROptionInLocation(rules[0].Value, start.Location())
-		if err != nil {
-			return e, false, fail("RRULE", "%v", err)
+		if e.rule, err = r.recurrence(rules[0].Value, start, e.longest()); err != nil {
+			return e, false, fail("RRULE", "RRULE:%s: %v", rules[0].Value, err)
 		}
-		if opt.Freq == rrule.MINUTELY || opt.Freq == rrule.SECONDLY {
-			return e, false, fail("RRULE", "FREQ=%s: too frequent for a calendar, want HOURLY or longer", opt.Freq)
-		}
-		opt.Dtstart = start
-		rule, err := rrule.NewRRule(*opt)
-		if err != nil {
-			return e, false, fail("RRULE", "%v", err)
-		}
-		e.rule.RRule(rule)
 	} else {
-		e.rule.RDate(start) // DTSTART is the first occurrence of RDATEs
+		e.rdates = []time.Time{start} // DTSTART is the first occurrence of RDATEs
 	}
 	for _, p := range rdates {
 		if strings.EqualFold(paramValue(p, "VALUE"), "PERIOD") {
@@ -420,20 +415,47 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 		if err != nil {
 			return e, false, err
 		}
-		for _, t := range ts {
-			e.rule.RDate(t)
-		}
+		e.rdates = append(e.rdates, ts...)
 	}
+	slices.SortFunc(e.rdates, time.Time.Compare)
+	e.rdates = slices.CompactFunc(e.rdates, time.Time.Equal)
 	for _, p := range ve.GetProperties(ics.ComponentPropertyExdate) {
 		ts, err := r.times(p, lines.line("EXDATE"))
 		if err != nil {
 			return e, false, err
 		}
 		for _, t := range ts {
-			e.rule.ExDate(t)
+			e.exdates = append(e.exdates, t.UnixNano())
 		}
 	}
 	return e, true, nil
+}
+
+// recurrence reads an event's RRULE, which starts at start and whose
+// occurrences last up to longest ns, and counts what it costs against the
+// file's bounds.
+func (r *icsReader) recurrence(value string, start time.Time, longest int64) (*recurrence, error) {
+	opt, err := rrule.StrToROptionInLocation(value, start.Location())
+	if err != nil {
+		return nil, err
+	}
+	opt.Dtstart = start
+	rule, err := newRecurrence(*opt)
+	if err != nil {
+		return nil, err
+	}
+	// Each occurrence counts on every day it spans.
+	days := 1 + int((longest+int64(24*time.Hour)-1)/int64(24*time.Hour))
+	if r.load += rule.perDay * days; r.load > maxFileLoad {
+		return nil, fmt.Errorf("brings the file's recurring events to %d occurrences a day (%d times a day, each on the %d days it spans), more than the %d a calendar file accepts", r.load, rule.perDay, days, maxFileLoad)
+	}
+	if r.counted += opt.Count; r.counted > maxFileCount {
+		return nil, fmt.Errorf("brings the file's COUNT rules to %d occurrences, more than the %d a calendar file accepts: want UNTIL", r.counted, maxFileCount)
+	}
+	if err := rule.settle(); err != nil {
+		return nil, err
+	}
+	return rule, nil
 }
 
 // kind is the event's kind, from its CATEGORIES or else the source's.
