@@ -195,9 +195,9 @@ type Calendar struct {
 // calendarBlocks is how many expanded blocks a Calendar keeps.
 const calendarBlocks = 4
 
-// blockShift makes a block 2^47 ns long, 39 hours: the occurrences a block
-// holds are bounded by a file's load a day (maxFileLoad), and a block's
-// index is a shift of the time.
+// blockShift makes a block 2^47 ns long, 39 hours: it holds the
+// occurrences of a day or two, which a file's bound a day (maxFileLoad)
+// keeps small, and a block's index is a shift of the time.
 const blockShift = 47
 
 // block is a Calendar's expansion of [start, end): segments in which the
@@ -466,18 +466,19 @@ func (c *Calendar) expand(b *block, k int64) {
 			c.started[key] = append(c.started[key], int32(next))
 		}
 		heads = heads[:0]
-		live = slices.DeleteFunc(live, func(key int32) bool {
+		stillLive := live[:0]
+		for _, key := range live {
 			q := c.started[key]
 			for len(q) > 0 && spans[q[0]].End <= at {
 				q = q[1:]
 			}
 			c.started[key] = q
-			if len(q) == 0 {
-				return true
+			if len(q) > 0 {
+				stillLive = append(stillLive, key)
+				heads = append(heads, q[0])
 			}
-			heads = append(heads, q[0])
-			return false
-		})
+		}
+		live = stillLive
 		slices.Sort(heads) // spans are in the order they started
 		for _, i := range heads {
 			b.periods = append(b.periods, spans[i].Period)
