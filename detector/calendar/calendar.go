@@ -236,6 +236,11 @@ type event struct {
 	// key tells apart the events whose periods a caller tells apart: by
 	// Index and condition (see expand).
 	key int32
+	// No occurrence of rule starts in [quietFrom, quietUntil), as its last
+	// walk found: the blocks within are expanded without walking it, so
+	// that a rule is walked once through a long gap (a yearly holiday, a
+	// leap day), not once per block.
+	quietFrom, quietUntil int64
 }
 
 // longest is the length of e's longest occurrence, ns, or more: a calendar
@@ -513,14 +518,21 @@ func (e *event) occurrences(spans []occurrence, index int32, from, until int64) 
 			spans = append(spans, occurrence{p, e.key, index})
 		}
 	}
-	if e.rule != nil {
+	if e.rule != nil && (earliest < e.quietFrom || until > e.quietUntil) {
+		// The walk learns where the rule is quiet: from its last
+		// occurrence before until to its next one.
+		e.quietFrom, e.quietUntil = earliest, int64(math.MaxInt64)
 		next := e.rule.from(time.Unix(0, earliest)).Iterator()
 		for {
 			s, ok := next()
-			if !ok || s.UnixNano() >= until {
+			if !ok {
 				break
 			}
-			if s.UnixNano() >= earliest {
+			if start := s.UnixNano(); start >= until {
+				e.quietUntil = start
+				break
+			} else if start >= earliest {
+				e.quietFrom = start + 1
 				add(s)
 			}
 		}

@@ -375,6 +375,10 @@ func TestCalendarFileErrors(t *testing.T) {
 		{name: "bad duration", lines: event("DTSTART:20250101T000000Z", "DURATION:1H"), want: `line 7: event "x": DURATION "1H"`},
 		{name: "bad rule", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=FORTNIGHTLY"), want: `line 8: event "x":`},
 		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"), want: `line 8: event "x": RRULE:FREQ=MINUTELY: too frequent`},
+		{name: "hour out of range", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;BYHOUR=24"), want: `line 8: event "x": RRULE:FREQ=DAILY;BYHOUR=24: byhour must be between 0 and 23`},
+		{name: "every 10 minutes", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50"), want: `line 8: event "x": RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50: recurs up to 144 times a day, more than the 96`},
+		{name: "never", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), want: `line 8: event "x": RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: has no occurrence`},
+		{name: "count", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;COUNT=100001"), want: `line 8: event "x": RRULE:FREQ=HOURLY;COUNT=100001: brings the file's COUNT rules to 100001 occurrences, more than the 100000`},
 		{name: "unknown weekday", lines: event("X-ANOMALY-AS-WEEKDAY:XX", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": unknown weekday "XX"`},
 		{name: "two kinds", lines: event("CATEGORIES:Holiday,Maintenance", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": CATEGORIES name both`},
 		{name: "orphan override", lines: event("RECURRENCE-ID:20250101T000000Z", "DTSTART:20250101T000000Z", "DURATION:PT1H"), want: `line 6: RECURRENCE-ID of UID "1"`},
@@ -469,6 +473,27 @@ func TestCalendarReload(t *testing.T) {
 	if got := names(t, c, "2025-04-04T12:00:00Z"); got != "third" {
 		t.Errorf("file back: %q", got)
 	}
+}
+
+// BenchmarkCalendarStream measures At per point of a series scored in time
+// order, a point a minute for 60 days: the expansion of each block, shared
+// by its points.
+func BenchmarkCalendarStream(b *testing.B) {
+	c, err := New(berlin(b), nil, []Source{{Path: filepath.Join("testdata", "holidays.ics")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const points = 60 * 24 * 60
+	start := rfc(b, "2031-01-01T00:00:00Z")
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range int64(points) {
+			n += len(c.At(start + i*int64(time.Minute)))
+		}
+	}
+	sink = n
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
 }
 
 // sink keeps the benchmarks' results alive.
