@@ -377,6 +377,8 @@ func TestCalendarFileErrors(t *testing.T) {
 		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"), want: `line 8: event "x": RRULE:FREQ=MINUTELY: too frequent`},
 		{name: "hour out of range", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;BYHOUR=24"), want: `line 8: event "x": RRULE:FREQ=DAILY;BYHOUR=24: byhour must be between 0 and 23`},
 		{name: "every 10 minutes", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50"), want: `line 8: event "x": RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50: recurs up to 144 times a day, more than the 96`},
+		{name: "long duration", lines: event("DTSTART:20250101T000000Z", "DURATION:PT99999999999H"), want: `line 7: event "x": DURATION "PT99999999999H" is longer than 10000 days`},
+		{name: "long occurrences", lines: event("DTSTART;VALUE=DATE:20250101", "DTEND;VALUE=DATE:20260103", "RRULE:FREQ=YEARLY"), want: `line 6: event "x": an occurrence lasts more than 366 days`},
 		{name: "never", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), want: `line 8: event "x": RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: has no occurrence`},
 		{name: "count", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;COUNT=100001"), want: `line 8: event "x": RRULE:FREQ=HOURLY;COUNT=100001: brings the file's COUNT rules to 100001 occurrences, more than the 100000`},
 		{name: "unknown weekday", lines: event("X-ANOMALY-AS-WEEKDAY:XX", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": unknown weekday "XX"`},

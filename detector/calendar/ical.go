@@ -400,6 +400,9 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 	if len(rules) == 0 && len(rdates) == 0 {
 		return e, true, nil
 	}
+	if e.days > maxRecurringDays || e.exact > maxRecurringDays*24*time.Hour {
+		return e, false, fail("DTSTART", "an occurrence lasts more than %d days, which a recurring event may not", maxRecurringDays)
+	}
 	if len(rules) == 1 {
 		if e.rule, err = r.recurrence(rules[0].Value, start, e.longest()); err != nil {
 			return e, false, fail("RRULE", "RRULE:%s: %v", rules[0].Value, err)
@@ -551,6 +554,10 @@ func (r *icsReader) values(p *ics.IANAProperty, line int) ([]time.Time, bool, er
 	return ts, allDay, nil
 }
 
+// maxEventDays bounds an event's DURATION, so that its time in
+// nanoseconds cannot overflow.
+const maxEventDays = 10_000
+
 // icalDuration is an RFC 5545 duration: P, then weeks, or days and a time.
 var icalDuration = regexp.MustCompile(`^\+?P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?)$`)
 
@@ -564,10 +571,13 @@ func parseICalDuration(s string) (days int, exact time.Duration, err error) {
 		v, _ := strconv.ParseInt(m[i], 10, 32) // an empty group is 0
 		return v
 	}
+	switch seconds := (7*n(1)+n(2))*86400 + n(3)*3600 + n(4)*60 + n(5); {
+	case seconds == 0:
+		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s)
+	case seconds > maxEventDays*86400:
+		return 0, 0, fmt.Errorf("DURATION %q is longer than %d days", s, maxEventDays)
+	}
 	days = int(7*n(1) + n(2))
 	exact = time.Duration(n(3))*time.Hour + time.Duration(n(4))*time.Minute + time.Duration(n(5))*time.Second
-	if days == 0 && exact == 0 {
-		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s)
-	}
 	return days, exact, nil
 }

@@ -23,6 +23,9 @@ const (
 	// maxFileCount bounds the occurrences of a file's COUNT rules together,
 	// each walked once when the file is read.
 	maxFileCount = 100_000
+	// maxRecurringDays bounds the length of a recurring event's
+	// occurrences: how far before a block its occurrences are looked for.
+	maxRecurringDays = 366
 )
 
 // recurrence is an event's RRULE, which can be taken up anywhere along its
