@@ -105,7 +105,7 @@ func perDay(opt rrule.ROption) int {
 }
 
 // errNeverOccurs is the error of a rule with no occurrence.
-var errNeverOccurs = errors.New("has no occurrence: its parts never match a date")
+var errNeverOccurs = errors.New("has no occurrence: its parts match no date, or end before the first")
 
 // settle walks the rule once from its DTSTART, when its file is read: to
 // check that it occurs at all (rrule-go would otherwise walk a rule that
