@@ -30,7 +30,7 @@
 // calm for a while: its points are not flagged again and score 0, so one
 // incident is one alert; then the series is armed again (see decide).
 //
-// A calendar (calendar.go) declares maintenance windows, whose points are
+// A calendar (package detector/calendar) declares maintenance windows, whose points are
 // scored but neither flagged nor learned, and holidays, whose points are
 // taken for points of another day of the week (UpdateIn).
 //
@@ -132,7 +132,7 @@ func New(cfg Config) (*Detector, error) {
 func (d *Detector) Config() Config { return d.cfg }
 
 // Location returns the time zone of the seasons (Config.TimeZone), which is
-// also that of a calendar's all-day dates (NewCalendar).
+// also that of a calendar's all-day dates (calendar.New).
 func (d *Detector) Location() *time.Location { return d.zone.Location() }
 
 // Fork returns a Detector of the same configuration with a time-zone cache
@@ -255,7 +255,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 }
 
 // UpdateIn is Update of a point in condition c, as a calendar says (see
-// ConditionOf):
+// calendar.ConditionOf):
 //
 //   - InMaintenance: the point is scored but never flagged and never learned
 //     (m is left unchanged, the first point of a series too), so that after

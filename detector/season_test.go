@@ -38,13 +38,46 @@ func smoothstep(v float64) float64 {
 	return v * v * (3 - 2*v)
 }
 
-// feedIn is feed with each point's condition from the calendar.
-func feedIn(t testing.TB, d *Detector, cal *Calendar, m *Model, from, step int64, n int, f func(int64) float64) []Result {
+// rfc returns an RFC 3339 time in ns since the Unix epoch.
+func rfc(t testing.TB, s string) int64 {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.UnixNano()
+}
+
+func berlin(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// during returns the condition of points at time t: c in [from, until),
+// ordinary otherwise, as a calendar of one period says.
+func during(from, until int64, c Condition) func(t int64) Condition {
+	return func(t int64) Condition {
+		if t >= from && t < until {
+			return c
+		}
+		return Ordinary
+	}
+}
+
+// ordinary is the condition of every point when no calendar applies.
+func ordinary(int64) Condition { return Ordinary }
+
+// feedIn is feed with each point's condition from cond.
+func feedIn(t testing.TB, d *Detector, cond func(int64) Condition, m *Model, from, step int64, n int, f func(int64) float64) []Result {
 	t.Helper()
 	out := make([]Result, n)
 	for i := range n {
 		ts := from + int64(i)*step
-		r, err := d.UpdateIn(m, ts, f(ts), ConditionOf(cal.At(ts), nil))
+		r, err := d.UpdateIn(m, ts, f(ts), cond(ts))
 		if err != nil {
 			t.Fatalf("point %d: %v", i, err)
 		}
@@ -133,29 +166,18 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 			return series(ts)
 		}
 	}
-	entry, err := CalendarEntry{Kind: "maintenance", Name: "storage upgrade",
-		Start: time.Unix(0, outageFrom).In(loc).Format(time.RFC3339), End: time.Unix(0, outageUntil).In(loc).Format(time.RFC3339)}.Period(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := NewCalendar(loc, []Period{entry}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCalendar, err := NewCalendar(loc, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cal := during(outageFrom, outageUntil, InMaintenance)
 
 	// The outage in the calendar, the outage unplanned, and no outage points at all.
 	d := newDetector(t, func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
 	var planned, unplanned, absent Model
 	rs := feedIn(t, d, cal, &planned, start, 5*minute, n, withOutage())
-	unplannedRs := feedIn(t, d, noCalendar, &unplanned, start, 5*minute, n, withOutage())
+	unplannedRs := feedIn(t, d, ordinary, &unplanned, start, 5*minute, n, withOutage())
 	absentRs := make([]Result, n)
 	series := withOutage()
 	for i := range n {
 		if ts := start + int64(i)*5*minute; ts < outageFrom || ts >= outageUntil {
+			var err error
 			if absentRs[i], err = d.Update(&absent, ts, series(ts)); err != nil {
 				t.Fatal(err)
 			}
@@ -212,19 +234,7 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 	working := func(local time.Time) bool {
 		return mondayToFriday(local) && local.YearDay() != holiday.YearDay()
 	}
-	entry, err := CalendarEntry{Kind: "holiday", Name: "Wednesday off", AsWeekday: "sunday",
-		Start: holiday.Format(time.RFC3339), End: holiday.AddDate(0, 0, 1).Format(time.RFC3339)}.Period(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := NewCalendar(loc, []Period{entry}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCalendar, err := NewCalendar(loc, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cal := during(hs, he, HolidayAs(time.Sunday))
 	// The weekly knots of a local weekday: 8 from its midnight, and the next midnight's.
 	weekdayKnots := func(m *Model, w time.Weekday) []float32 {
 		first := (int(w) + 3) % 7 * (weeklySlots / 7) // the cycle starts on a Thursday
@@ -245,9 +255,9 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 
 	for _, c := range []struct {
 		name  string
-		cal   *Calendar
+		cal   func(int64) Condition
 		spike bool
-	}{{"listed", cal, false}, {"listed, with a spike", cal, true}, {"not listed", noCalendar, false}} {
+	}{{"listed", cal, false}, {"listed, with a spike", cal, true}, {"not listed", ordinary, false}} {
 		d := newDetector(t, func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
 		series := businessHours(loc, 1, working)
 		f := func(ts int64) float64 {
