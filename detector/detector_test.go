@@ -475,9 +475,10 @@ func TestIncidentLifecycle(t *testing.T) {
 	if inc, _ := m.Incident(); inc.Open || inc.Points != 20-opener+resolved+1 {
 		t.Errorf("after it resolved: %+v, want closed, the points counted up to the resolving one (%d)", inc, 20-opener+resolved+1)
 	}
-	// Armed again: the next spike is a new incident.
+	// Armed again: the next spike is a new incident (a larger one: the
+	// burst's spikes are part of what the series has shown).
 	at := t0 + 1120*minute
-	if r, _ := d.Update(&m, at, 200); !r.Anomaly {
+	if r, _ := d.Update(&m, at, 1000); !r.Anomaly {
 		t.Errorf("a spike after the incident resolved is not flagged: %+v", r)
 	}
 	if inc, _ := m.Incident(); !inc.Open || inc.Started != at || inc.Points != 1 {
@@ -533,12 +534,14 @@ func TestNewTerritory(t *testing.T) {
 		d := newDetector(t, nil)
 		var m Model
 		rng := rand.New(rand.NewPCG(13, 13))
-		// Heavy-tailed noise between about 50 and 150: a move to 400 is beyond
-		// anything seen, even though the tail of the deviations is heavy.
-		feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
+		// Heavy-tailed noise between about 50 and 150 for longer than
+		// rangeAge: a move to 400 is beyond anything seen, even though the
+		// tail of the deviations is heavy.
+		const n = 5000
+		feed(t, d, &m, t0, minute, n, func(int64) float64 {
 			return 100 + max(-50, min(50, rng.NormFloat64()/math.Max(0.1, math.Abs(rng.NormFloat64()))))
 		})
-		r, _ := d.Update(&m, t0+3000*minute, x)
+		r, _ := d.Update(&m, t0+n*minute, x)
 		return r
 	}
 	far, near := scoreOf(400), scoreOf(160)

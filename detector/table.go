@@ -40,12 +40,14 @@ type entry struct {
 	seen uint32 // wall-clock time of the last lookup, s since the Unix epoch (for expiry)
 	// ref and used are bytes, not bools, so that any byte read back from a
 	// snapshot is a valid value: nonzero means true.
-	ref  uint8 // looked up since the CLOCK hand last passed
-	used uint8 // zero for a free slot
-	// The padding that makes the entry whole cache lines comes before the
-	// model, not after it: a last field of size zero would itself be padded.
-	_     [(cacheLine - (16+unsafe.Sizeof(Model{}))%cacheLine) % cacheLine]byte
+	ref   uint8 // looked up since the CLOCK hand last passed
+	used  uint8 // zero for a free slot
 	model Model
+	// The padding that makes the entry whole cache lines comes after the
+	// model, so that the model's scalars follow the slot's fields in the
+	// entry's first two lines. (Were it of size zero, Go would pad the
+	// entry for it: TestEntryLayout would see an entry of a part line.)
+	_ [(cacheLine - (16+unsafe.Sizeof(Model{}))%cacheLine) % cacheLine]byte
 }
 
 const cacheLine = 64
