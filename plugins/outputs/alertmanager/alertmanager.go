@@ -133,9 +133,12 @@ func newAlertmanager() *Alertmanager {
 	}
 }
 
-// defaultSeverityLevels apply when severity_levels is not set: 0.8 is a
-// chance of 1e-8, far past the default threshold of processors.anomaly (0.5).
-var defaultSeverityLevels = map[string]float64{"warning": 0, "critical": 0.8}
+// defaultSeverityLevels apply when severity_levels is not set. The score is
+// calibrated on each series' own history, so the surest alerts are the
+// highest scored: critical from 0.5 (a chance of 1e-5), above the
+// processor's default threshold (0.45), is where an alert's precision
+// rises (anomaly eval's table by score band, docs/benchmarks.md).
+var defaultSeverityLevels = map[string]float64{"warning": 0, "critical": 0.5}
 
 // defaultAnnotations apply to the names annotations does not set.
 var defaultAnnotations = map[string]string{

@@ -37,7 +37,7 @@ func TestPayloads(t *testing.T) {
 				           "measurement": "cpu", "field": "usage_idle", "host": "db1"},
 				"annotations": {
 					"summary": "cpu usage_idle on host=db1: deviation anomaly (down)",
-					"description": "usage_idle is 12, expected 78.4 (band 61.2 to 95.6), score 0.62, since 2024-03-01 00:00:00Z."},
+					"description": "usage_idle is 12, expected 78.4 (band 61.2 to 95.6), score 0.47, since 2024-03-01 00:00:00Z."},
 				"startsAt": "2024-03-01T00:00:00Z",
 				"endsAt": "2024-03-01T01:04:00Z"}]`,
 		},
@@ -69,7 +69,7 @@ func TestPayloads(t *testing.T) {
 			name: "configured alertname, levels, annotations and generator URL",
 			change: func(a *Alertmanager) {
 				a.Alertname = "SeriesAnomaly"
-				a.SeverityLevels = map[string]float64{"info": 0, "page": 0.6}
+				a.SeverityLevels = map[string]float64{"info": 0, "page": 0.45}
 				a.Annotations = map[string]string{
 					"description": "",
 					"runbook_url": "https://wiki.example.com/anomaly#{{.Reason}}",
@@ -320,7 +320,7 @@ func TestBadMetricsAreCountedAndLoggedOnce(t *testing.T) {
 		am := newFakeAM(t)
 		a, log, _ := newOutput(t, []string{am.URL}, nil)
 		noValue, stringScore := without("value"), with("peak_score", "high")
-		require.NoError(t, a.Write([]telegraf.Metric{noValue, stringScore, without("expected")}))
+		require.NoError(t, a.Write([]telegraf.Metric{stringScore, noValue, without("expected")}))
 		alerts := am.alerts(t)
 		require.Len(t, alerts, 1, "the alert is sent, once per incident")
 		require.Equal(t, "warning", alerts[0].Labels[labelSeverity], "a missing score is the lowest level")
@@ -462,7 +462,7 @@ func TestSampleConfigWithEveryKeyLoads(t *testing.T) {
 	c := config.NewConfig()
 	require.NoError(t, c.LoadConfigData([]byte(uncommented), config.EmptySourcePath), uncommented)
 	a := c.Outputs[0].Output.(*Alertmanager)
-	require.Equal(t, map[string]float64{"warning": 0, "critical": 0.8}, a.SeverityLevels)
+	require.Equal(t, map[string]float64{"warning": 0, "critical": 0.5}, a.SeverityLevels)
 	require.Equal(t, map[string]string{"runbook_url": "https://wiki.example.com/anomaly#{{.Reason}}"}, a.Annotations)
 }
 
@@ -522,4 +522,16 @@ func TestTracking(t *testing.T) {
 		require.True(t, ok)
 	}
 	require.NotEmpty(t, am.taken(), "(the re-sender, running since Connect, may have sent it too)")
+}
+
+// TestDefaultSeverityPagesOnTheSurest protects the default severity_levels:
+// the processor's score is calibrated per series, so an incident flagged at
+// the default threshold (0.45) is a warning and one scored 0.5 or more,
+// where alerts are surest, is critical.
+func TestDefaultSeverityPagesOnTheSurest(t *testing.T) {
+	levels, err := parseSeverityLevels(defaultSeverityLevels)
+	require.NoError(t, err)
+	for score, want := range map[float64]string{0.45: "warning", 0.49: "warning", 0.5: "critical", 0.93: "critical"} {
+		require.Equal(t, want, severity(levels, score), "score %v", score)
+	}
 }

@@ -135,7 +135,7 @@ func (e event) metric() telegraf.Metric {
 }
 
 func openEvent(id string) telegraf.Metric {
-	return event{stateOpen, id, started, 0.62, 12}.metric()
+	return event{stateOpen, id, started, 0.47, 12}.metric()
 }
 
 func resolvedEvent(id string) telegraf.Metric {
