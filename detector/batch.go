@@ -8,14 +8,11 @@ import "unsafe"
 // UpdateBatch scores several points so that those misses overlap: it first
 // reads every point's bucket, then every point's model lines, then scores
 // them, when the lines are in cache. The memory system serves several misses
-// at once, so a batch waits for fewer misses than two per point: on the
-// benchmark machine (a VM, 32 MiB L3) batches of 16 took 400 ns a point
-// instead of 640 at a million series. (PREFETCHT0 in assembly instead of the
-// plain loads here measured the same.)
+// at once, so a batch waits for fewer misses than two per point.
 //
 // The reads cost more than they save while the models fit in the CPU's
-// last-level cache: 220 ns a point instead of 185 at 10,000 series. So a
-// table stages its batches only from stageFromSeries series on.
+// last-level cache, so a table stages its batches only from stageFromSeries
+// series on (docs/how-it-scores.md has the figures).
 
 // Point is one value of one series, for UpdateBatch.
 type Point struct {

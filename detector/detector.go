@@ -209,12 +209,8 @@ const (
 	likRate = 0.001
 	// rawCap is the deviation, in sigmas, at which the raw surprise (a share
 	// in [0, 1], like an HTM prediction error) saturates: beyond it a point
-	// is a spike for the point tail, not for the average. On NAB (standard,
-	// low FP, low FN at the best threshold) before the sequence novelty 4:
-	// 66.5, 61.2, 70.2; 5: 66.0, 60.4, 69.9; 6: 65.7, 59.1, 70.9; with it
-	// 4: 68.5, 62.8, 72.4; 5: 68.1, 62.0, 72.1; 6: 67.6, 60.8, 72.2; but
-	// below 5 the likelihood rarely reaches the low preset's threshold (its
-	// low FP score falls to 62.3 at 4 before the novelty, 63.7 with it).
+	// is a spike for the point tail, not for the average (below 5 the
+	// likelihood rarely reaches the low preset's threshold).
 	rawCap = 5.0
 	// likVarFloor keeps the likelihood from trusting a series to be steadier
 	// than it can show. The raw surprise is a share in [0, 1] with mean mu,
@@ -223,8 +219,7 @@ const (
 	// whose surprise was uniform for a while (a quiet stretch) has a far
 	// smaller variance, and the first ordinary wobble after it looked like
 	// an incident: most false alarms on NAB came from there. The floor is
-	// this share of the largest variance; on NAB 0.3 to 0.5 all help
-	// (standard 63.4 without it; 63.9, 64.0, 64.4 at 0.3, 0.4, 0.45).
+	// this share of the largest variance.
 	likVarFloor = 0.4
 	// likPoints is how many points a series needs before its likelihood counts.
 	likPoints = 100
@@ -259,27 +254,18 @@ const (
 	tailPoints = 30
 
 	// An open incident resolves after calmPoints points in a row scoring
-	// under clearShare of the threshold (0.3 at the default 0.5: a chance
-	// of 1e-3). Measured with the event view (anomaly eval, delay 7, second
-	// halves of two synthetic KPI sets of 30 series, seeds 1 and 2) and NAB,
-	// clear level 0.2 to 0.4 and 3 to 24 points changed the KPI sets by at
-	// most 0.01 of precision or recall (incidents on them rarely flap);
-	// on NAB (standard) 12 points scored 69.2 against 69.0 for 6 and 68.0
-	// for 3 (each flap of a long anomaly is a false positive there).
+	// under clearShare of the threshold: fewer let a long anomaly flap, and
+	// each flap is a false alert.
 	calmPoints = 12
 	clearShare = 0.6
 )
 
 // logRangeEvidence is how much new territory adds to a point's own
-// evidence, as a natural log of a chance: a value beyond the whole range
-// seen so far is taken for a 1-in-100,000 event on top of its deviation
-// (score + 0.5). Scoring it 1 outright ties every such point at the top of
-// the score, the false ones too (on NAB, taking incidents from each
-// labelled anomaly to its window's end, no threshold then reached an
-// incident precision of 0.75; with this, 0.27 of the incidents were caught
-// at 0.75, and NAB standard was the same, 69.2). A factor of 1e-2 or 1e-3
-// (score + 0.2 or + 0.3) put the new territory below false deviations and
-// lost NAB 4.5 and 0.8.
+// evidence, as a natural log of a chance, once a series is old enough (see
+// logRecord): a value beyond the whole range seen so far is taken for a
+// 1-in-100,000 event on top of its deviation (score + 0.5). Scoring it 1
+// outright would tie every such point at the top of the score, the false
+// ones too.
 var logRangeEvidence = -5 * math.Ln10
 
 // rangeAge is the age, in ns of event time, from which new territory is
