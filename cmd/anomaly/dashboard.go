@@ -61,7 +61,7 @@ func dashboardSettings(path string) (dashboard.Settings, error) {
 	}
 	st, err := loadSettings(table, "")
 	if err != nil {
-		return dashboard.Settings{}, err
+		return dashboard.Settings{}, fmt.Errorf("%s: its [[processors.anomaly]] table: %w", path, err)
 	}
 	cfg, err := st.plugin.DetectorConfig()
 	if err != nil {
