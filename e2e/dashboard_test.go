@@ -137,7 +137,7 @@ type dashboardJSON struct {
 	Annotations struct {
 		List []struct {
 			Target struct {
-				Query                                             string
+				Query                                              string
 				TitleColumn, TextColumn, TagsColumn, TimeEndColumn string
 			}
 		}

@@ -6,7 +6,11 @@
 // fields come from the table, so the dashboard matches what is deployed.
 //
 // It is built with Grafana's dashboard SDK for Go; InfluxQL queries are
-// Query, registered with the SDK's runtime.
+// Query, registered with the SDK's runtime. It is Grafana's classic
+// dashboard JSON (the SDK's dashboard package, which the SDK marks
+// deprecated in favour of its v2 schema) on purpose: every Grafana of the
+// last years imports it, while v2 needs Grafana 12 with its new dashboard
+// API turned on.
 package dashboard
 
 import (
@@ -58,8 +62,9 @@ const (
 )
 
 // New generates the dashboard.
-func New(s Settings) (dashboard.Dashboard, error) {
+func New(s Settings) (dashboard.Dashboard, error) { //nolint:staticcheck // the classic schema on purpose (package doc)
 	g := newGenerator(s)
+	//nolint:staticcheck // the classic schema on purpose (package doc)
 	b := dashboard.NewDashboardBuilder("Anomalies").
 		Uid("telegraf-anomaly").
 		Tags([]string{"telegraf-anomaly"}).
@@ -80,7 +85,7 @@ func New(s Settings) (dashboard.Dashboard, error) {
 }
 
 // Write writes d as indented JSON, as Grafana exports a dashboard.
-func Write(w io.Writer, d dashboard.Dashboard) error {
+func Write(w io.Writer, d dashboard.Dashboard) error { //nolint:staticcheck // the classic schema on purpose (package doc)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // queries compare with < and >

@@ -57,7 +57,7 @@ func TestRoundTrip(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, Write(&b, d))
 
-	var back dashboard.Dashboard
+	var back dashboard.Dashboard //nolint:staticcheck // the classic schema on purpose (package doc)
 	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
 	require.Equal(t, len(d.Panels), len(back.Panels))
 	for i, p := range back.Panels {
@@ -259,7 +259,7 @@ func scoreWith(t *testing.T, table string) (Settings, map[string]map[string]bool
 
 // queries returns every InfluxQL query of d: the panels', the annotation's
 // and the template variables'.
-func queries(t *testing.T, d dashboard.Dashboard) []string {
+func queries(t *testing.T, d dashboard.Dashboard) []string { //nolint:staticcheck // the classic schema on purpose (package doc)
 	t.Helper()
 	var qs []string
 	for _, p := range d.Panels {
