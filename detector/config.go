@@ -173,6 +173,11 @@ func (c Config) Validate() error {
 	return err
 }
 
+// ScoreThreshold returns the score threshold in force: Threshold when set,
+// otherwise the sensitivity preset's. A point scoring at least this much is
+// a candidate anomaly.
+func (c Config) ScoreThreshold() float64 { return c.threshold() }
+
 // threshold returns the score threshold in force.
 func (c Config) threshold() float64 {
 	if c.Threshold > 0 {

@@ -16,6 +16,11 @@
 // backtest scores exactly as production does.
 //
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
+//	anomaly dashboard --config FILE [--datasource NAME] [--out FILE]
+//
+// dashboard writes a Grafana dashboard (JSON) of what the
+// [[processors.anomaly]] table of FILE, a collector's Telegraf
+// configuration, writes to InfluxDB.
 package main
 
 import (
@@ -31,6 +36,7 @@ const usage = `usage:
   anomaly eval [--config FILE] [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
   anomaly kpi --out DIR [--series N] [--seed N]
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
+  anomaly dashboard --config FILE [--datasource NAME] [--out FILE]
 `
 
 func main() {
@@ -59,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return reportCmd(args[1:], stdout)
 	case "generate":
 		return generateCmd(args[1:], stdout)
+	case "dashboard":
+		return dashboardCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

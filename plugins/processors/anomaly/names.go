@@ -79,6 +79,36 @@ func (p *Anomaly) SeriesName(m telegraf.Metric, field string) string {
 	return b.String()
 }
 
+// OutputFieldNames are the names of the fields Add adds beside a scored
+// field. The optional ones that output_fields does not list are "".
+type OutputFieldNames struct {
+	Score, Expected, Lower, Upper string // every scored point, as output_fields lists them
+	Anomaly, Reason               string // flagged points
+	Warming                       string // points scored in warm-up
+	Calendar                      string // points in a calendar period
+}
+
+// Outputs returns the names of the fields Add adds beside field, for tools
+// that read what the processor wrote (cmd/anomaly dashboard). The
+// processor must be initialised.
+func (p *Anomaly) Outputs(field string) OutputFieldNames {
+	n := p.outputNames(field)
+	out := OutputFieldNames{Anomaly: n.anomaly, Reason: n.reason, Warming: n.warming, Calendar: n.calendar}
+	if p.emit.score {
+		out.Score = n.score
+	}
+	if p.emit.expected {
+		out.Expected = n.expected
+	}
+	if p.emit.lower {
+		out.Lower = n.lower
+	}
+	if p.emit.upper {
+		out.Upper = n.upper
+	}
+	return out
+}
+
 // outputNames are the names of the fields added for one scored field, built
 // once per field name so the hot path does not concatenate strings.
 type outputNames struct {
