@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,4 +121,44 @@ func TestStateWriteFailureIsRetried(t *testing.T) {
 	saved, err := readState(file)
 	require.NoError(t, err)
 	require.Len(t, saved.Incidents, 2, "Close writes what the failed writes could not")
+}
+
+// TestUnusableStatesMovedAsideInOneSecondAreAllKept protects the promise
+// that an unusable state file is never deleted: two moved aside within the
+// same second keep a name each.
+func TestUnusableStatesMovedAsideInOneSecondAreAllKept(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	for _, content := range []string{"{", `{"version": 99}`} {
+		require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+		newOutput(t, []string{"http://127.0.0.1:1"}, func(a *Alertmanager) { a.StateFile = file }) // on the same clock
+	}
+	first, err := os.ReadFile(file + ".unusable-20240301T010000Z")
+	require.NoError(t, err)
+	second, err := os.ReadFile(file + ".unusable-20240301T010000Z-2")
+	require.NoError(t, err)
+	require.Equal(t, []string{"{", `{"version": 99}`}, []string{string(first), string(second)})
+}
+
+// TestStaleStateTemporariesAreRemovedAtStart protects the disk after kills
+// while state_file was written: the temporary files left are removed at
+// the next start, and said so.
+func TestStaleStateTemporariesAreRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "alertmanager.state")
+	stale := filepath.Join(dir, "alertmanager.state.tmp2024")
+	other := filepath.Join(dir, "anomaly.state.tmp2024")
+	for _, name := range []string{stale, other} {
+		require.NoError(t, os.WriteFile(name, []byte(`{"version": 1, "incid`), 0o600))
+	}
+	_, log, _ := newOutput(t, []string{"http://127.0.0.1:1"}, func(a *Alertmanager) { a.StateFile = file })
+	require.NoFileExists(t, stale)
+	require.FileExists(t, other, "another file's temporaries are not this output's")
+	said := 0
+	for _, m := range log.Messages() {
+		if strings.Contains(m.Text, "temporary files") {
+			require.Contains(t, m.Text, stale)
+			said++
+		}
+	}
+	require.Equal(t, 1, said, "one log line says what was removed")
 }
