@@ -106,6 +106,10 @@ type Anomaly struct {
 	nextExpiry   time.Time
 	nextSnapshot time.Time
 
+	// notAnIncident is set once a metric named incident_measurement that
+	// is not an incident event was logged (see noteNotAnIncident).
+	notAnIncident bool
+
 	// mu guards the table between Add and the housekeeping goroutine, which
 	// expires series and writes snapshots even when no metric arrives.
 	mu   sync.Mutex
@@ -201,6 +205,9 @@ func (p *Anomaly) Init() error {
 		}
 	}
 	if err := p.initNames(); err != nil {
+		return err
+	}
+	if err := p.checkOutputNames(); err != nil {
 		return err
 	}
 	if p.SnapshotInterval < 0 {
@@ -391,6 +398,7 @@ func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool)
 // scored, or its anomaly tag, and mark replaces them.
 func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
 	if p.IncidentMeasurement != "" && m.Name() == p.IncidentMeasurement {
+		p.noteNotAnIncident(m)
 		return false // an incident event, of this processor or one upstream: output, not a series
 	}
 	upstream = m.HasTag(p.AnomalyTag)
