@@ -109,6 +109,7 @@ func (p *Anomaly) initNames() error {
 		p.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
 	}
 	p.names = make(map[string]*outputNames)
+	p.stale = make(map[string]struct{})
 	return nil
 }
 
