@@ -54,7 +54,7 @@ func ParseSensitivity(name string) (Sensitivity, error) {
 			return Sensitivity(s), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown sensitivity %q: want low, medium or high", name)
+	return 0, fmt.Errorf("sensitivity = %q: want low, medium or high", name)
 }
 
 // Direction says which deviations from the expected value count: above it, below it, or both.
@@ -88,7 +88,7 @@ func ParseDirection(name string) (Direction, error) {
 			return Direction(d), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown direction %q: want both, up or down", name)
+	return 0, fmt.Errorf("direction = %q: want both, up or down", name)
 }
 
 // Config is the configuration of a Detector. The zero value is not valid:

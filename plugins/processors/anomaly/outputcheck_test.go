@@ -3,6 +3,7 @@ package anomaly
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +80,41 @@ func TestMetricNamedAsIncidentsIsLoggedOnce(t *testing.T) {
 	require.Len(t, logger.Errors(), 1)
 	require.Contains(t, logger.Errors()[0], `"cpu"`)
 	require.Contains(t, logger.Errors()[0], "incident_measurement")
+}
+
+// TestConfigErrorsNameTheirKey protects the errors of settings out of
+// range, the detector's included: each names the key as the user wrote it.
+func TestConfigErrorsNameTheirKey(t *testing.T) {
+	for _, tc := range []struct {
+		key    string
+		change func(*Anomaly)
+	}{
+		{"sensitivity", func(p *Anomaly) { p.Sensitivity = "extreme" }},
+		{"direction", func(p *Anomaly) { p.Direction = "sideways" }},
+		{"threshold", func(p *Anomaly) { p.Threshold = 2 }},
+		{"min_deviation", func(p *Anomaly) { p.MinDeviation = -1 }},
+		{"min_relative_deviation", func(p *Anomaly) { p.MinRelativeDeviation = -1 }},
+		{"window", func(p *Anomaly) { p.Window = -1 }},
+		{"anomalous_points", func(p *Anomaly) { p.AnomalousPoints, p.Window = 5, 2 }},
+		{"warmup_points", func(p *Anomaly) { p.WarmupPoints = -1 }},
+		{"hold", func(p *Anomaly) { p.Hold = -1 }},
+		{"seasonality", func(p *Anomaly) { p.Seasonality = []string{"monthly"} }},
+		{"timezone", func(p *Anomaly) { p.TimeZone = "Mars/Olympus" }},
+		{"max_series", func(p *Anomaly) { p.MaxSeries = 0 }},
+		{"series_ttl", func(p *Anomaly) { p.SeriesTTL = -1 }},
+		{"snapshot_interval", func(p *Anomaly) { p.SnapshotInterval = -1 }},
+		{"output_fields", func(p *Anomaly) { p.OutputFields = []string{"median"} }},
+		{"score_suffix", func(p *Anomaly) { p.ScoreSuffix = "" }},
+		{"anomaly_tag", func(p *Anomaly) { p.AnomalyTag = "" }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			p := newAnomaly()
+			p.Log = testutil.Logger{}
+			tc.change(p)
+			err := p.Init()
+			require.Error(t, err)
+			named := strings.HasPrefix(err.Error(), tc.key+" ") || strings.HasPrefix(err.Error(), tc.key+":")
+			require.True(t, named, "error %q, want it to start with the key %s", err, tc.key)
+		})
+	}
 }
