@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -52,7 +51,7 @@ func ParseSensitivity(name string) (Sensitivity, error) {
 			return Sensitivity(s), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown sensitivity %q: want low, medium or high", name)
+	return 0, fmt.Errorf("sensitivity = %q: want low, medium or high", name)
 }
 
 // Direction says which deviations from the expected value count: above it, below it, or both.
@@ -86,7 +85,7 @@ func ParseDirection(name string) (Direction, error) {
 			return Direction(d), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown direction %q: want both, up or down", name)
+	return 0, fmt.Errorf("direction = %q: want both, up or down", name)
 }
 
 // Config is the configuration of a Detector. The zero value is not valid:
@@ -147,30 +146,37 @@ func DefaultConfig() Config {
 // maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
 const maxWindow = 32
 
-// Validate reports the first setting that is out of range.
+// Validate reports the first setting that is out of range. Its errors name
+// each setting by its key in the configuration the plugin and the tools
+// share ([[processors.anomaly]]: sensitivity, threshold, direction,
+// min_deviation, min_relative_deviation, window, anomalous_points,
+// warmup_points, hold, timezone), so that they can be shown to whoever wrote
+// it as they are.
 func (c Config) Validate() error {
 	switch {
 	case int(c.Sensitivity) >= len(Thresholds):
-		return fmt.Errorf("invalid sensitivity %d", c.Sensitivity)
+		return fmt.Errorf("sensitivity = %d: want low, medium or high", c.Sensitivity)
 	case int(c.Direction) >= len(directionNames):
-		return fmt.Errorf("invalid direction %d", c.Direction)
+		return fmt.Errorf("direction = %d: want both, up or down", c.Direction)
 	case math.IsNaN(c.Threshold) || c.Threshold < 0 || c.Threshold > 1:
-		return fmt.Errorf("threshold %v out of range: want 0 (use the sensitivity preset) or a score in (0, 1]", c.Threshold)
+		return fmt.Errorf("threshold = %v: want 0 (use the sensitivity preset) or a score in (0, 1]", c.Threshold)
 	case !(c.MinDeviation >= 0) || math.IsInf(c.MinDeviation, 0):
-		return fmt.Errorf("min deviation %v: want a finite number >= 0", c.MinDeviation)
+		return fmt.Errorf("min_deviation = %v: want a finite number >= 0", c.MinDeviation)
 	case !(c.MinRelativeDeviation >= 0) || math.IsInf(c.MinRelativeDeviation, 0):
-		return fmt.Errorf("min relative deviation %v: want a finite number >= 0", c.MinRelativeDeviation)
+		return fmt.Errorf("min_relative_deviation = %v: want a finite number >= 0", c.MinRelativeDeviation)
 	case c.Window < 1 || c.Window > maxWindow:
-		return fmt.Errorf("window %d: want 1 to %d points", c.Window, maxWindow)
+		return fmt.Errorf("window = %d: want 1 to %d points", c.Window, maxWindow)
 	case c.AnomalousPoints < 1 || c.AnomalousPoints > c.Window:
-		return fmt.Errorf("anomalous points %d: want 1 to the window (%d)", c.AnomalousPoints, c.Window)
+		return fmt.Errorf("anomalous_points = %d: want 1 to window (%d)", c.AnomalousPoints, c.Window)
 	case c.WarmupPoints < 0:
-		return errors.New("warm-up points must not be negative")
+		return fmt.Errorf("warmup_points = %d: want 0 or more", c.WarmupPoints)
 	case c.Hold < 0:
-		return fmt.Errorf("hold %v: want 0 (no hold) or more", c.Hold)
+		return fmt.Errorf("hold = %v: want 0 (no hold) or more", c.Hold)
 	}
-	_, err := zoneLocation(c.TimeZone)
-	return err
+	if _, err := zoneLocation(c.TimeZone); err != nil {
+		return fmt.Errorf("timezone: %w", err)
+	}
+	return nil
 }
 
 // ScoreThreshold returns the score threshold in force: Threshold when set,

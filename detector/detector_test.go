@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -390,26 +391,36 @@ func TestExtremeValuesStayFinite(t *testing.T) {
 	}
 }
 
+// TestConfigValidate protects the errors of settings out of range: each is
+// refused, and the error starts with the key the user wrote, as the plugin
+// and the tools spell it, and the value.
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
+		want   string // the error's start
 	}{
-		{"threshold above 1", func(c *Config) { c.Threshold = 1.5 }},
-		{"negative threshold", func(c *Config) { c.Threshold = -1 }},
-		{"NaN min deviation", func(c *Config) { c.MinDeviation = math.NaN() }},
-		{"negative relative deviation", func(c *Config) { c.MinRelativeDeviation = -0.1 }},
-		{"window 0", func(c *Config) { c.Window = 0 }},
-		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }},
-		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 3, 2 }},
-		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }},
-		{"negative hold", func(c *Config) { c.Hold = -time.Second }},
-		{"unknown direction", func(c *Config) { c.Direction = 7 }},
+		{"threshold above 1", func(c *Config) { c.Threshold = 1.5 }, "threshold = 1.5: "},
+		{"negative threshold", func(c *Config) { c.Threshold = -1 }, "threshold = -1: "},
+		{"NaN min deviation", func(c *Config) { c.MinDeviation = math.NaN() }, "min_deviation = NaN: "},
+		{"negative min deviation", func(c *Config) { c.MinDeviation = -1 }, "min_deviation = -1: "},
+		{"negative relative deviation", func(c *Config) { c.MinRelativeDeviation = -0.1 }, "min_relative_deviation = -0.1: "},
+		{"window 0", func(c *Config) { c.Window = 0 }, "window = 0: "},
+		{"window -1", func(c *Config) { c.Window = -1 }, "window = -1: "},
+		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }, "window = 33: "},
+		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 5, 2 }, "anomalous_points = 5: want 1 to window (2)"},
+		{"no anomalous points", func(c *Config) { c.AnomalousPoints = 0 }, "anomalous_points = 0: "},
+		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }, "warmup_points = -1: "},
+		{"negative hold", func(c *Config) { c.Hold = -time.Second }, "hold = -1s: "},
+		{"unknown direction", func(c *Config) { c.Direction = 7 }, "direction = 7: "},
+		{"unknown sensitivity", func(c *Config) { c.Sensitivity = 9 }, "sensitivity = 9: "},
+		{"unknown zone", func(c *Config) { c.TimeZone = "Mars/Olympus" }, `timezone: time zone "Mars/Olympus": `},
 	} {
 		cfg := DefaultConfig()
 		tc.change(&cfg)
-		if _, err := New(cfg); err == nil {
-			t.Errorf("%s: New accepted it", tc.name)
+		_, err := New(cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: New returned %v, want an error starting %q", tc.name, err, tc.want)
 		}
 	}
 	for _, name := range []string{"", "low", "medium", "high"} {

@@ -130,7 +130,7 @@ func BenchmarkSnapshotWrite1M(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "state")
 	b.ResetTimer()
 	for range b.N {
-		n, err := tab.SaveSnapshot(path, 1)
+		n, err := tab.SaveSnapshot(path, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func BenchmarkSnapshotWrite1M(b *testing.B) {
 func BenchmarkSnapshotRestore1M(b *testing.B) {
 	tab, _ := benchTable(b, 1_000_000)
 	path := filepath.Join(b.TempDir(), "state")
-	n, err := tab.SaveSnapshot(path, 1)
+	n, err := tab.SaveSnapshot(path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 	b.SetBytes(n)
 	b.ResetTimer()
 	for range b.N {
-		got, err := LoadSnapshot(path, 1, 1_000_000)
+		got, err := LoadSnapshot(path, nil, 1_000_000)
 		if err != nil || got.Len() != 1_000_000 {
 			b.Fatalf("restored %v series: %v", got, err)
 		}

@@ -3,11 +3,13 @@ package detector
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -134,11 +136,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	tab, d := fillTable(t, 1000, 2000)
 	tab.Expire(10e9) // leave free slots in the file
 	var buf bytes.Buffer
-	n, err := tab.WriteSnapshot(&buf, 42)
+	n, err := tab.WriteSnapshot(&buf, Settings{"n": "42"})
 	if err != nil || n != int64(buf.Len()) {
 		t.Fatalf("WriteSnapshot: %d bytes reported, %d written, %v", n, buf.Len(), err)
 	}
-	got, err := ReadSnapshot(&buf, 42, 2000)
+	got, err := ReadSnapshot(&buf, Settings{"n": "42"}, 2000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +176,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotKeepsAtMostMax(t *testing.T) {
 	tab, _ := fillTable(t, 100, 100)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 1)
-	got, err := ReadSnapshot(&buf, 1, 10)
+	tab.WriteSnapshot(&buf, nil)
+	got, err := ReadSnapshot(&buf, nil, 10)
 	if err != nil || got.Len() != 10 {
 		t.Errorf("restored %d series into a table of 10 (%v)", got.Len(), err)
 	}
@@ -184,33 +186,38 @@ func TestSnapshotKeepsAtMostMax(t *testing.T) {
 func TestSnapshotRefusesBadFiles(t *testing.T) {
 	tab, _ := fillTable(t, 50, 100)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 7)
+	written := Settings{"timezone": "UTC", "series_tags": `["*"]`}
+	tab.WriteSnapshot(&buf, written)
 	good := buf.Bytes()
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
 		b[i] ^= 0x40
 		return b
 	}
+	otherZone := Settings{"timezone": "Europe/Berlin", "series_tags": `["*"]`}
 	for _, tc := range []struct {
-		name        string
-		data        []byte
-		fingerprint uint64
-		want        error
+		name     string
+		data     []byte
+		settings Settings
+		want     error
+		says     string // what the error says, beyond want
 	}{
-		{"empty", nil, 7, ErrForeign},
-		{"text", []byte("# this is a telegraf config, not a snapshot\n[agent]\n  interval = \"10s\"\n"), 7, ErrForeign},
-		{"truncated header", good[:20], 7, ErrForeign},
-		{"truncated entries", good[:len(good)/2], 7, ErrCorrupt},
-		{"no checksum", good[:len(good)-4], 7, ErrCorrupt},
-		{"flipped byte in a model", flip(len(good) / 2), 7, ErrCorrupt},
-		{"flipped checksum", flip(len(good) - 1), 7, ErrCorrupt},
-		{"other settings", good, 8, ErrIncompatible},
-		{"other model layout", flip(24), 7, ErrIncompatible},
+		{"empty", nil, written, ErrForeign, ""},
+		{"text", []byte("# this is a telegraf config, not a snapshot\n[agent]\n  interval = \"10s\"\n"), written, ErrForeign, ""},
+		{"truncated header", good[:20], written, ErrForeign, ""},
+		{"truncated entries", good[:len(good)/2], written, ErrCorrupt, ""},
+		{"no checksum", good[:len(good)-4], written, ErrCorrupt, ""},
+		{"flipped byte in a model", flip(len(good) / 2), written, ErrCorrupt, ""},
+		{"flipped checksum", flip(len(good) - 1), written, ErrCorrupt, ""},
+		{"other time zone", good, otherZone, ErrIncompatible, `timezone "UTC" then, "Europe/Berlin" now`},
+		{"a setting more", good, Settings{"timezone": "UTC", "series_tags": `["*"]`, "seasonality": "daily"}, ErrIncompatible,
+			`seasonality "daily" now, not set then`},
+		{"other model layout", flip(24), written, ErrIncompatible, "another version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadSnapshot(bytes.NewReader(tc.data), tc.fingerprint, 100)
-			if !errors.Is(err, tc.want) {
-				t.Errorf("error %v, want %v", err, tc.want)
+			_, err := ReadSnapshot(bytes.NewReader(tc.data), tc.settings, 100)
+			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.says) {
+				t.Errorf("error %v, want %v saying %q", err, tc.want, tc.says)
 			}
 		})
 	}
@@ -221,7 +228,7 @@ func TestSnapshotRefusesBadFiles(t *testing.T) {
 // by the code of commit 7825a37, entries of the same 384 bytes) is refused
 // as incompatible, not read as models of this layout.
 func TestSnapshotOfAnOlderModelIsRefused(t *testing.T) {
-	_, err := LoadSnapshot(filepath.Join("testdata", "snapshot-7825a37.bin"), 7, 100)
+	_, err := LoadSnapshot(filepath.Join("testdata", "snapshot-7825a37.bin"), nil, 100)
 	if !errors.Is(err, ErrIncompatible) {
 		t.Errorf("error %v, want %v", err, ErrIncompatible)
 	}
@@ -251,26 +258,26 @@ func TestLayoutCoversNestedFields(t *testing.T) {
 func TestSaveAndLoadSnapshotFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.bin")
-	if _, err := LoadSnapshot(path, 1, 10); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadSnapshot(path, nil, 10); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 	tab, _ := fillTable(t, 10, 10)
-	if _, err := tab.SaveSnapshot(path, 1); err != nil {
+	if _, err := tab.SaveSnapshot(path, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tab.SaveSnapshot(path, 1); err != nil { // replaces the previous one
+	if _, err := tab.SaveSnapshot(path, nil); err != nil { // replaces the previous one
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("%d files in the state folder, want only the snapshot (no temporary left)", len(entries))
 	}
-	got, err := LoadSnapshot(path, 1, 10)
+	got, err := LoadSnapshot(path, nil, 10)
 	if err != nil || got.Len() != 10 {
 		t.Errorf("LoadSnapshot: %d series, %v", got.Len(), err)
 	}
 	// A save that cannot complete leaves the previous snapshot in place.
-	if _, err := tab.SaveSnapshot(filepath.Join(dir, "missing-dir", "state.bin"), 1); err == nil {
+	if _, err := tab.SaveSnapshot(filepath.Join(dir, "missing-dir", "state.bin"), nil); err == nil {
 		t.Error("saving into a missing folder succeeded")
 	}
 }
@@ -278,13 +285,13 @@ func TestSaveAndLoadSnapshotFile(t *testing.T) {
 func FuzzReadSnapshot(f *testing.F) {
 	tab, _ := fillTable(f, 3, 10)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 1)
+	tab.WriteSnapshot(&buf, nil)
 	f.Add(buf.Bytes())
 	f.Add([]byte(snapshotMagic))
 	f.Add([]byte{})
 	d := newDetector(f, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := ReadSnapshot(bytes.NewReader(data), 1, 10)
+		got, err := ReadSnapshot(bytes.NewReader(data), nil, 10)
 		if err != nil {
 			return
 		}

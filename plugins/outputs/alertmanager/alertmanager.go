@@ -65,7 +65,8 @@ type Alertmanager struct {
 	unsaved   bool                // incidents changed since state_file was written
 	full      bool                // max_incidents was reached and not yet left
 	logged    map[string]bool     // kinds of problems logged once
-	stop      context.CancelFunc  // ends the re-sender
+	quit      chan struct{}       // closed by Close: the re-sender ends after the re-send in flight
+	stop      context.CancelFunc  // cancels the re-send in flight
 	wg        sync.WaitGroup
 }
 
@@ -233,19 +234,28 @@ func (a *Alertmanager) Init() error {
 func (a *Alertmanager) Connect() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.resendLoop(ctx)
+		a.resendLoop(ctx, a.quit)
 	}()
 	return nil
 }
 
-// Close stops the re-sender and writes state_file if it is behind.
+// Close stops the re-sender and writes state_file if it is behind. A
+// re-send in flight (the one Connect starts, with telegraf --once) is let
+// finish, for timeout at most, and what it settled is saved: cut short, the
+// restored resolutions it delivered would be kept and sent again at every
+// run.
 func (a *Alertmanager) Close() error {
 	if a.stop != nil {
-		a.stop()
+		close(a.quit)
+		cut := time.AfterFunc(time.Duration(a.Timeout), a.stop)
 		a.wg.Wait()
+		cut.Stop()
+		a.stop()
+		a.stop = nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -254,13 +264,15 @@ func (a *Alertmanager) Close() error {
 	return nil
 }
 
-func (a *Alertmanager) resendLoop(ctx context.Context) {
+// resendLoop re-sends at once and every resend_interval, until quit is
+// closed; ctx cuts a re-send short.
+func (a *Alertmanager) resendLoop(ctx context.Context, quit <-chan struct{}) {
 	ticker := time.NewTicker(time.Duration(a.ResendInterval))
 	defer ticker.Stop()
 	a.resend(ctx)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-quit:
 			return
 		case <-ticker.C:
 			a.resend(ctx)

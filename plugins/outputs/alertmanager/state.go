@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
@@ -17,9 +18,10 @@ import (
 // hundred bytes an incident; incidents are rare) and read back by Init, so
 // that neither a restart nor a crash forgets an open incident, or a
 // resolution not yet delivered. The file is written crash-safely: a
-// temporary file in the same folder, synced, renamed over it. A file that
-// cannot be read is moved aside, never deleted, and the output starts with
-// no incidents.
+// temporary file in the same folder, synced, renamed over it; the temporary
+// files of writes that never finished are removed at start. A file that
+// cannot be read is moved aside, never deleted nor replaced, and the output
+// starts with no incidents.
 //
 // Telegraf's own statefile (telegraf.StatefulPlugin) is not used: the agent
 // writes it only on a clean stop, so a crash would lose every incident
@@ -51,6 +53,7 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	if a.StateFile == "" {
 		return incidents
 	}
+	a.removeStaleTemporaries()
 	saved, err := readState(a.StateFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -58,8 +61,7 @@ func (a *Alertmanager) restore() map[string]*tracked {
 		return incidents
 	case err != nil:
 		a.stats.stateErrors.Incr(1)
-		aside := fmt.Sprintf("%s.unusable-%s", a.StateFile, a.now().UTC().Format("20060102T150405Z"))
-		if rerr := os.Rename(a.StateFile, aside); rerr != nil {
+		if aside, rerr := atomicfile.MoveAside(a.StateFile, "unusable", a.now()); rerr != nil {
 			a.Log.Errorf("%v; could not move it aside (%v): starting with no incidents", err, rerr)
 		} else {
 			a.Log.Errorf("%v; moved it to %s: starting with no incidents", err, aside)
@@ -95,6 +97,19 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	}
 	a.Log.Infof("Restored %d incidents from %s", len(incidents), a.StateFile)
 	return incidents
+}
+
+// removeStaleTemporaries removes the temporary files of writes of
+// state_file that never finished, left by a process killed while writing.
+func (a *Alertmanager) removeStaleTemporaries() {
+	removed, err := atomicfile.RemoveStale(a.StateFile)
+	if len(removed) > 0 {
+		a.Log.Infof("Removed %d temporary files of %s left by writes that never finished (the process was killed while writing them): %s",
+			len(removed), a.StateFile, strings.Join(removed, ", "))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		a.Log.Warnf("Removing the temporary files of unfinished writes of %s: %v", a.StateFile, err)
+	}
 }
 
 func readState(path string) (*savedState, error) {

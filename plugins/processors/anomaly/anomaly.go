@@ -88,10 +88,12 @@ type Anomaly struct {
 	suffixes   [8]string
 	suffixEnds [256]uint8
 	// Add's scratch space, reused from metric to metric: the points of the
-	// metric's scored fields, those fields, the outcomes, and the incident
-	// events they make.
+	// metric's scored fields, those fields, the output fields added, the
+	// outcomes, and the incident events they make.
 	points    []detector.Point
 	scored    []*telegraf.Field
+	added     []*telegraf.Field   // the output fields mark adds, appended at once
+	stale     map[string]struct{} // the outputs of upstream that mark replaces
 	outcomes  []detector.Outcome
 	incidents []telegraf.Metric
 	fresh     []int      // the points of new series, with history on
@@ -105,6 +107,10 @@ type Anomaly struct {
 	wall         int64
 	nextExpiry   time.Time
 	nextSnapshot time.Time
+
+	// notAnIncident is set once a metric named incident_measurement that
+	// is not an incident event was logged (see noteNotAnIncident).
+	notAnIncident bool
 
 	// mu guards the table between Add and the housekeeping goroutine, which
 	// expires series and writes snapshots even when no metric arrives.
@@ -201,6 +207,9 @@ func (p *Anomaly) Init() error {
 		}
 	}
 	if err := p.initNames(); err != nil {
+		return err
+	}
+	if err := p.checkOutputNames(); err != nil {
 		return err
 	}
 	if p.SnapshotInterval < 0 {
@@ -391,6 +400,7 @@ func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool)
 // scored, or its anomaly tag, and mark replaces them.
 func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
 	if p.IncidentMeasurement != "" && m.Name() == p.IncidentMeasurement {
+		p.noteNotAnIncident(m)
 		return false // an incident event, of this processor or one upstream: output, not a series
 	}
 	upstream = m.HasTag(p.AnomalyTag)
@@ -443,40 +453,40 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 		if upstream {
 			replaced = true
 			for _, name := range n.all() {
-				m.RemoveField(name)
+				p.stale[name] = struct{}{}
 			}
 		}
 		if cond := p.points[i].Condition; cond != detector.Ordinary {
-			m.AddField(n.calendar, p.stats.onCalendar(cond))
+			p.addField(n.calendar, p.stats.onCalendar(cond))
 		}
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the
 			// detector's is 0, which would read as "normal"): the metric
 			// says so and carries nothing else.
-			m.AddField(n.warming, true)
+			p.addField(n.warming, true)
 			continue
 		}
 		if p.emit.score {
-			m.AddField(n.score, r.Score)
+			p.addField(n.score, r.Score)
 		}
 		if p.emit.expected {
-			m.AddField(n.expected, r.Expected)
+			p.addField(n.expected, r.Expected)
 		}
 		if p.emit.lower || p.emit.upper {
 			lower, upper := r.Bounds()
 			if p.emit.lower {
-				m.AddField(n.lower, lower)
+				p.addField(n.lower, lower)
 			}
 			if p.emit.upper {
-				m.AddField(n.upper, upper)
+				p.addField(n.upper, upper)
 			}
 		}
 		// The anomaly flag and its reason are sparse, present only on
 		// anomalies: every added field is a heap object in a Telegraf
 		// metric, and a point is usually not one.
 		if r.Anomaly {
-			m.AddField(n.anomaly, true)
-			m.AddField(n.reason, r.Reason.String())
+			p.addField(n.anomaly, true)
+			p.addField(n.reason, r.Reason.String())
 			up = up || r.Direction == detector.Up
 			down = down || r.Direction == detector.Down
 		}
@@ -484,8 +494,20 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 			p.incident(m, f, &p.points[i], o)
 		}
 	}
+	if replaced {
+		removeFields(m, p.stale)
+		clear(p.stale)
+	}
+	appendFields(m, p.added)
+	clear(p.added)
+	p.added = p.added[:0]
 	clear(p.scored) // no hold on the metric's fields once it is passed on
 	return replaced, up, down
+}
+
+// addField adds an output field for mark to append to its metric.
+func (p *Anomaly) addField(key string, value any) {
+	p.added = append(p.added, &telegraf.Field{Key: key, Value: value})
 }
 
 // maxExactInt is the largest integer magnitude a float64 holds exactly.

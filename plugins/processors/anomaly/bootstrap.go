@@ -95,6 +95,7 @@ type bootstrap struct {
 	failedInRow  int
 	lastFailure  error                   // the failure counted last: a query's series share it
 	logged       map[history.Reason]bool // reasons logged since the last answered query
+	waitLogged   bool                    // a max_wait passed with history unanswered was logged since then
 }
 
 // pending is a tag set with series whose history is awaited.
@@ -501,6 +502,7 @@ func (p *Anomaly) releaseOnDeadlines() {
 			b.queue[0] = nil
 			b.queue = b.queue[1:]
 			if rec.holding {
+				p.noteMaxWait(rec)
 				out = append(out, p.release(rec, true)...)
 			}
 		}
@@ -596,9 +598,24 @@ func (p *Anomaly) failed(err error) {
 	}
 }
 
+// noteMaxWait logs, once until a query is answered again, that max_wait
+// passed for rec with its history not answered (the database is slow or
+// hung): its metrics go on in warm-up now. p.mu is held.
+func (p *Anomaly) noteMaxWait(rec *pending) {
+	b := p.boot
+	if rec.waiting == 0 || b.waitLogged {
+		return
+	}
+	b.waitLogged = true
+	p.Log.Warnf("The history of new series was not answered within max_wait (%s): their metrics go on in warm-up, and their models "+
+		"are rebuilt if it comes within timeout (%s). The database is slow or hung; further series are only counted "+
+		"in internal_anomaly.bootstrap_late", b.maxWait, time.Duration(p.History.Timeout))
+}
+
 // succeeded ends a run of failed queries. p.mu is held.
 func (p *Anomaly) succeeded() {
 	b := p.boot
+	b.waitLogged = false
 	if b.failedInRow == 0 {
 		return
 	}

@@ -668,3 +668,28 @@ func TestHistoryWithCalendarBesideLivePoints(t *testing.T) {
 	require.GreaterOrEqual(t, len(got), added)
 	testutil.RequireMetricsEqual(t, want[:len(got)], got)
 }
+
+// TestHungHistoryServerIsLoggedOnce: a database that takes the queries and
+// never answers holds new series for max_wait, and says so in one line,
+// however many series it holds.
+func TestHungHistoryServerIsLoggedOnce(t *testing.T) {
+	hung := httptest.NewServer(http.HandlerFunc(stalling))
+	t.Cleanup(hung.Close)
+	log := &testutil.CaptureLogger{}
+	p, acc := newHistoryPlugin(t, hung.URL, func(p *Anomaly) {
+		p.Log = log
+		p.History.MaxWait, p.History.Timeout = config.Duration(100*time.Millisecond), config.Duration(time.Minute)
+	})
+	in := bootSeries(0, 2, false, "a", "b", "c")
+	for _, m := range in {
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)) }, 5*time.Second, time.Millisecond)
+	more := bootSeries(2, 3, false, "d")
+	require.NoError(t, p.Add(more[0], acc))
+	require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)+1) }, 5*time.Second, time.Millisecond)
+	p.Stop()
+	require.Len(t, log.Warnings(), 1, "one line for the hung database, not one per series: %v", log.Warnings())
+	require.Contains(t, log.Warnings()[0], "max_wait (100ms)")
+	require.Empty(t, log.Errors())
+}

@@ -36,7 +36,11 @@ func LoadConfig(path string) (*models.RunningProcessor, error) {
 	case len(c.Processors) != 1 || c.Processors[0].Config.Name != "anomaly":
 		return nil, fmt.Errorf("%s: want exactly one [[processors.anomaly]] table, found %d processor tables", path, len(c.Processors))
 	}
-	return c.Processors[0], nil
+	rp := c.Processors[0]
+	if err := rp.Processor.(*Anomaly).CheckIncidentMeasurement(rp.Config.Filter.NamePass); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rp, nil
 }
 
 // DetectorConfig returns the detector's configuration from the plugin's
@@ -66,7 +70,7 @@ func (p *Anomaly) DetectorConfig() (detector.Config, error) {
 		case "weekly":
 			cfg.Weekly = true
 		default:
-			return cfg, fmt.Errorf("unknown seasonality %q: want daily and/or weekly", s)
+			return cfg, fmt.Errorf("seasonality: unknown %q: want daily and/or weekly", s)
 		}
 	}
 	return cfg, cfg.Validate()

@@ -120,10 +120,13 @@ func (n *outputNames) all() [8]string {
 	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.reason, n.warming, n.calendar}
 }
 
+// suffixKeys are the configuration keys of Anomaly.suffixes, in order.
+var suffixKeys = [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"}
+
 // initNames checks the output names and prepares IsOutput's lookup.
 func (p *Anomaly) initNames() error {
 	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix, p.CalendarSuffix}
-	for i, key := range [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"} {
+	for i, key := range suffixKeys {
 		if p.suffixes[i] == "" {
 			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
 		}
@@ -136,6 +139,7 @@ func (p *Anomaly) initNames() error {
 		p.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
 	}
 	p.names = make(map[string]*outputNames)
+	p.stale = make(map[string]struct{})
 	return nil
 }
 
