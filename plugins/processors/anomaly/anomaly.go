@@ -52,6 +52,11 @@ type Anomaly struct {
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
 
+	// Series that stop reporting (absent.go).
+	AbsentAfter      int             `toml:"absent_after"`
+	AllowedLateness  config.Duration `toml:"allowed_lateness"`
+	AbsentCrowdShare float64         `toml:"absent_crowd_share"`
+
 	StateFile        string          `toml:"state_file"`
 	SnapshotInterval config.Duration `toml:"snapshot_interval"`
 
@@ -96,6 +101,7 @@ type Anomaly struct {
 	incidents []telegraf.Metric
 	fresh     []int      // the points of new series, with history on
 	boot      *bootstrap // nil without history
+	silence   *silence
 	stats     *stats
 	now       func() time.Time // the wall clock, replaceable in tests
 	// wall is now() in ns as of Init or the last housekeeping tick: the
@@ -164,6 +170,10 @@ func newAnomaly() *Anomaly {
 		CalendarSuffix:  "_calendar",
 		AnomalyTag:      defaultAnomalyTag,
 
+		AbsentAfter:      d.AbsentAfter,
+		AllowedLateness:  config.Duration(d.AllowedLateness),
+		AbsentCrowdShare: d.AbsentCrowdShare,
+
 		IncidentMeasurement: defaultIncidentMeasurement,
 		History:             history.NewConfig(),
 		SnapshotInterval:    defaultSnapshot,
@@ -230,6 +240,7 @@ func (p *Anomaly) Init() error {
 		p.now = time.Now
 	}
 	p.table = p.restore()
+	p.silence = newSilence(p, cfg)
 	now := p.now()
 	p.wall = now.UnixNano()
 	p.scheduleSnapshot(now)
@@ -320,6 +331,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 // p.incidents.
 func (p *Anomaly) scoreAndMark(m telegraf.Metric, upstream bool) {
 	p.score()
+	p.watchSilence(m)
 	replaced, up, down := p.mark(m, upstream)
 	if replaced {
 		m.RemoveTag(p.AnomalyTag)
