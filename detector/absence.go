@@ -38,10 +38,11 @@ import (
 // its next ordinary point: a maintenance window is when hosts stop. A sweep
 // is due once the watermark has moved by the shortest pace of the series
 // watched (so each series is looked at about once per interval) and at
-// least a quarter as many points as series have been scored since the
-// last: it reads each series' entry head, so its cost per point is at
-// most that of reading four entry heads, and the hot path itself only
-// updates the pace, in the entry line it reads anyway.
+// least as many points as series have been scored since the last: it reads
+// the first cache line of each series' entry, so its cost per point is at
+// most one such read (sequential, which the memory system streams), and
+// the hot path itself only updates the pace, in the entry line it reads
+// anyway.
 
 // pace is a series' usual interval between points, in ns, as the top 16
 // bits of a float32 (a bfloat16: within 0.4% of the interval, from
@@ -175,10 +176,12 @@ type Absence struct {
 // form a crowd again.
 const crowdsKept = 4
 
-// sweepEveryPoints is the fewest points between sweeps, as a share of the
-// series held: a sweep then costs at most 1/sweepEveryPoints of an entry
-// read per point.
-const sweepEveryPoints = 4
+// sweepEveryPoints is the fewest points between sweeps, as a multiple of
+// the series held: a sweep then costs at most 1/sweepEveryPoints of an
+// entry read per point. Series that all report once per interval bring as
+// many points as series in an interval: they are looked at once per
+// interval.
+const sweepEveryPoints = 1
 
 // NewAbsence returns the watch of cfg (Config.AbsentAfter and the keys
 // beside it), or nil when cfg.AbsentAfter is 0: absence is off.
@@ -221,7 +224,7 @@ func (a *Absence) Watermark() int64 {
 // point resolves the absent incident (Outcome.Returned).
 func (a *Absence) Sweep(tab *Table, out []Notice) ([]Notice, Crowd) {
 	w := a.Watermark()
-	if w < a.next || a.points < tab.Len()/sweepEveryPoints {
+	if w < a.next || a.points < tab.Len()*sweepEveryPoints {
 		return out, Crowd{}
 	}
 	a.points = 0

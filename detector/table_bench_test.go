@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"math"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -177,3 +178,34 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/restore")
 }
+
+// benchmarkSweep times one absence sweep over a table of n series that
+// all report (the common case: nothing found), per series: a sweep is due
+// after at least n*sweepEveryPoints points, so a point costs at most
+// 1/sweepEveryPoints of this.
+func benchmarkSweep(b *testing.B, n int) {
+	tab, _ := benchTable(b, n)
+	for i := range tab.entries {
+		tab.entries[i].pace = paceOf(float64(n) * 1e9)
+	}
+	cfg := DefaultConfig()
+	cfg.WarmupPoints = 0
+	abs := NewAbsence(cfg)
+	abs.Observe([]Point{{Time: t0 + 1e9}})
+	var notices []Notice
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		abs.next, abs.points = math.MinInt64, n
+		notices, _ = abs.Sweep(tab, notices[:0])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/series")
+	if len(notices) != 0 {
+		b.Fatalf("%d series found silent", len(notices))
+	}
+}
+
+// BenchmarkSweep10k and BenchmarkSweep1M time the absence sweep per series.
+func BenchmarkSweep10k(b *testing.B) { benchmarkSweep(b, 10_000) }
+
+func BenchmarkSweep1M(b *testing.B) { benchmarkSweep(b, 1_000_000) }
