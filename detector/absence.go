@@ -199,10 +199,20 @@ func NewAbsence(cfg Config) *Absence {
 	return a
 }
 
-// Observe notes the event times of points scored in the table.
-func (a *Absence) Observe(points []Point) {
+// Observe notes the event times of points scored in the table. now is the
+// wall clock (ns; math.MaxInt64 for a replay): a point more than the
+// allowed lateness ahead of it (a host whose clock is wrong) does not move
+// the watermark, or every other series would look silent until the clock
+// caught up.
+func (a *Absence) Observe(points []Point, now int64) {
+	limit := now
+	if now < math.MaxInt64-a.lateness {
+		limit += a.lateness
+	}
 	for i := range points {
-		a.newest = max(a.newest, points[i].Time)
+		if t := points[i].Time; t <= limit {
+			a.newest = max(a.newest, t)
+		}
 	}
 	a.points += len(points)
 }

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func (f *silenceFixture) step(i int, keys ...uint64) map[uint64]Outcome {
 	}
 	f.out = make([]Outcome, len(points))
 	f.d.UpdateBatch(f.tab, 0, points, f.out)
-	f.abs.Observe(points)
+	f.abs.Observe(points, math.MaxInt64)
 	var crowd Crowd
 	f.notices, crowd = f.abs.Sweep(f.tab, f.notices)
 	if crowd.Series > 0 {
@@ -244,5 +245,18 @@ func TestEvictedAndExpiredIncidentsEnd(t *testing.T) {
 	tab.Expire(30e9)
 	if ended := tab.TakeEnded(); len(ended) != 1 || ended[0].Key != 3 || ended[0].Why != Expired {
 		t.Errorf("ended %+v: want series 3's incident, expired", ended)
+	}
+}
+
+// TestPointFromTheFutureMovesNoWatermark: a point beyond the wall clock (a
+// host whose clock is wrong) leaves the watermark where the others put it,
+// or every series would look silent.
+func TestPointFromTheFutureMovesNoWatermark(t *testing.T) {
+	cfg := DefaultConfig()
+	abs := NewAbsence(cfg)
+	now := t0 + 60*minute
+	abs.Observe([]Point{{Time: t0}, {Time: now + 365*24*60*minute}}, now)
+	if w := abs.Watermark(); w != t0-int64(cfg.AllowedLateness) {
+		t.Errorf("watermark %d, want the newest point not from the future (%d) less the lateness", w, t0)
 	}
 }

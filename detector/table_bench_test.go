@@ -87,7 +87,7 @@ func benchmarkUpdateBatch(b *testing.B, n, size int, absence bool) {
 		}
 		d.UpdateBatch(tab, ts, points, out)
 		if abs != nil {
-			abs.Observe(points)
+			abs.Observe(points, math.MaxInt64)
 			notices, _ = abs.Sweep(tab, notices[:0])
 		}
 		for i := range out {
@@ -191,7 +191,7 @@ func benchmarkSweep(b *testing.B, n int) {
 	cfg := DefaultConfig()
 	cfg.WarmupPoints = 0
 	abs := NewAbsence(cfg)
-	abs.Observe([]Point{{Time: t0 + 1e9}})
+	abs.Observe([]Point{{Time: t0 + 1e9}}, math.MaxInt64)
 	var notices []Notice
 	b.ReportAllocs()
 	b.ResetTimer()

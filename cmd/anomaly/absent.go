@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/csv"
 	"io"
+	"math"
 	"slices"
 	"time"
 
@@ -59,7 +60,7 @@ func replayAbsence(d *detector.Detector, series []*input.Series) []absentInciden
 				delete(open, a.series)
 			}
 		}
-		abs.Observe(point)
+		abs.Observe(point, math.MaxInt64)
 		notices, _ = abs.Sweep(tab, notices[:0])
 		for _, n := range notices {
 			if n.Why == detector.NotEnded {

@@ -95,7 +95,7 @@ func (p *Anomaly) watchSilence(m telegraf.Metric) {
 	}
 	s.notices = s.notices[:0]
 	if s.watch != nil {
-		s.watch.Observe(p.points)
+		s.watch.Observe(p.points, p.wall)
 		var crowd detector.Crowd
 		s.notices, crowd = s.watch.Sweep(p.table, s.notices)
 		if crowd.Series > 0 {

@@ -56,12 +56,23 @@ func eventsOf(acc *testutil.Accumulator, host string) []telegraf.Metric {
 	return out
 }
 
+// newSilencePlugin is newPlugin with the wall clock a day after t0, where
+// the tests' points are: a point ahead of the clock moves no watermark.
+func newSilencePlugin(t *testing.T, change func(*Anomaly)) (*Anomaly, *testutil.Accumulator) {
+	return newPlugin(t, func(p *Anomaly) {
+		p.now = func() time.Time { return t0.Add(24 * time.Hour) }
+		if change != nil {
+			change(p)
+		}
+	})
+}
+
 // TestAbsentIncidentEvents protects the absent incident's contract: when
 // one series of ten stops while the others go on, one event opens an
 // incident with reason absent, the series' tags, when it was last seen
 // and its level then; its next point resolves it, with the same id.
 func TestAbsentIncidentEvents(t *testing.T) {
-	p, acc := newPlugin(t, nil)
+	p, acc := newSilencePlugin(t, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hosts := hostNames(10)
 	minutes(t, p, acc, rng, 0, 100, hosts...)
@@ -100,7 +111,7 @@ func TestAbsentIncidentEvents(t *testing.T) {
 // once (an agent down, a rebalance), no incident opens; the processor
 // counts them and says so once.
 func TestSeriesSilentTogetherOpenNothing(t *testing.T) {
-	p, acc := newPlugin(t, nil)
+	p, acc := newSilencePlugin(t, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hosts := hostNames(10)
 	minutes(t, p, acc, rng, 0, 100, hosts...)
@@ -112,7 +123,7 @@ func TestSeriesSilentTogetherOpenNothing(t *testing.T) {
 
 // TestAbsentCanBeTurnedOff protects absent_after = 0.
 func TestAbsentCanBeTurnedOff(t *testing.T) {
-	p, acc := newPlugin(t, func(p *Anomaly) { p.AbsentAfter = 0 })
+	p, acc := newSilencePlugin(t, func(p *Anomaly) { p.AbsentAfter = 0 })
 	rng := rand.New(rand.NewPCG(1, 2))
 	hosts := hostNames(10)
 	minutes(t, p, acc, rng, 0, 100, hosts...)
@@ -125,7 +136,7 @@ func TestAbsentCanBeTurnedOff(t *testing.T) {
 // that one ends when the series expires (ended = "expired"), so that
 // Alertmanager closes both.
 func TestIncidentsOfSeriesThatLeaveEnd(t *testing.T) {
-	p, acc := newPlugin(t, nil)
+	p, acc := newSilencePlugin(t, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	hosts := hostNames(10)
 	minutes(t, p, acc, rng, 0, 100, hosts...)
@@ -145,7 +156,7 @@ func TestIncidentsOfSeriesThatLeaveEnd(t *testing.T) {
 	require.Equal(t, "open absent <nil>", state(events[2]))
 	require.Equal(t, spike.UnixNano(), events[1].Time().UnixNano(), "ended as of the series' last point")
 
-	p.housekeep(t0.Add(48 * time.Hour)) // every series expires (the table's clock is t0)
+	p.housekeep(t0.Add(72 * time.Hour)) // every series expires: the table saw them at t0 + 24h
 	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "h1"}, map[string]any{"value": 100.0}, t0.Add(121*time.Minute)), acc))
 	events = eventsOf(acc, "h0")
 	require.Len(t, events, 4)
