@@ -35,7 +35,20 @@ func TestSilentSeriesReachesOnCall(t *testing.T) {
 	require.Equal(t, id, absent[1].Fields["id"])
 	require.Equal(t, "s0", absent[0].Tags["series"])
 
-	require.NoError(t, l.sendAll(chunk(lines[:back], 200), 0))
+	// The warm-up first, all of it scored before the silence: the metrics
+	// of a new series wait for its history, each series apart, so a series
+	// can get ahead of the others then, and a silence among series still
+	// in warm-up would be none of theirs.
+	warm := silentWarm * 10
+	require.NoError(t, l.sendAll(chunk(lines[:warm], 200), 0))
+	waitFor(t, time.Minute, fmt.Sprintf("the %d points of the warm-up in InfluxDB", warm), func() (bool, error) {
+		n, err := silentPoints(l.db)
+		if err != nil {
+			return false, err
+		}
+		return n == warm, fmt.Errorf("%d points", n)
+	})
+	require.NoError(t, l.sendAll(chunk(lines[warm:back], 200), 0))
 	alerts := waitAlerts(t, id, 1)
 	require.Equal(t, map[string]string{
 		"alertname": "AnomalyDetected", "severity": "critical", "incident_id": id,
@@ -58,20 +71,34 @@ func TestSilentSeriesReachesOnCall(t *testing.T) {
 // from every other test's in the shared Alertmanager.
 const silentMeasurement = "silent"
 
+// silentWarm is how many minutes of points of all ten series come before
+// the silence: more than the shipped warm-up (288 points).
+const silentWarm = 320
+
+// silentPoints counts the points of silentMeasurement in db.
+func silentPoints(db string) (int, error) {
+	rows, err := influxQuery(db, `SELECT count(value) FROM `+silentMeasurement)
+	if err != nil || len(rows) == 0 || len(rows[0].Values) == 0 {
+		return 0, err
+	}
+	n, _ := num(rows[0].Values[0][1])
+	return int(n), nil
+}
+
 // silentSeries is ten series of one host, s0 to s9, of 1-minute points of
 // Gaussian noise around 100: enough for the shipped warm-up, then s0 stops
 // for 20 minutes while the others go on, and comes back. It returns the
 // lines, in time order, and the index of s0's first point back.
 func silentSeries(host string, start time.Time) (lines []string, back int) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	const warm, gap, after = 320, 20, 10
-	for i := range warm + gap + after {
+	const gap, after = 20, 10
+	for i := range silentWarm + gap + after {
 		ts := start.Add(time.Duration(i) * time.Minute).UnixNano()
 		for s := range 10 {
-			if s == 0 && i >= warm && i < warm+gap {
+			if s == 0 && i >= silentWarm && i < silentWarm+gap {
 				continue
 			}
-			if s == 0 && i == warm+gap {
+			if s == 0 && i == silentWarm+gap {
 				back = len(lines)
 			}
 			lines = append(lines, fmt.Sprintf("%s,host=%s,series=s%d value=%g %d", silentMeasurement, host, s, 100+rng.NormFloat64(), ts))

@@ -101,8 +101,13 @@ func (p *Anomaly) watchSilence(m telegraf.Metric) {
 		if crowd.Series > 0 {
 			s.crowds.Incr(1)
 			s.together.Incr(int64(crowd.Series))
-			p.Log.Warnf("%d of %d series fell silent together (last seen %s to %s): no absent incident is opened for them, "+
-				"the cause is taken to be elsewhere (an agent or Kafka stopped, a rebalance moved partitions away)",
+			logf := p.Log.Debugf
+			if s.crowds.Get() == 1 {
+				logf = p.Log.Warnf
+			}
+			logf("%d of %d series fell silent together (last seen %s to %s): no absent incident is opened for them, "+
+				"the cause is taken to be elsewhere (an agent or Kafka stopped, a rebalance moved partitions away); "+
+				"further cases are only counted in internal_anomaly.silent_crowds",
 				crowd.Series, crowd.Watched, time.Unix(0, crowd.From).UTC().Format(time.RFC3339), time.Unix(0, crowd.To).UTC().Format(time.RFC3339))
 		}
 	}
