@@ -1,6 +1,9 @@
 package detector
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // Scoring a point costs little next to fetching its series' state from
 // memory when a table holds more series than the CPU caches: a lookup reads
@@ -76,7 +79,10 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			e, created := tab.get(p.Key, now)
 			m := &e.model
 			o := &out[start+i]
-			o.Returned, _ = e.hear(p.Time, p.Condition)
+			o.Returned = Incident{}
+			if math.Abs(p.Value) <= maxValue { // a point that cannot be scored (NaN) is no sign of life
+				o.Returned, _ = e.hear(p.Time, p.Condition)
+			}
 			o.Result, o.Err = d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			o.Created = created
 			o.Incident = Incident{}
