@@ -163,7 +163,7 @@ func DefaultConfig() Config {
 }
 
 // maxAbsentAfter bounds AbsentAfter, so that a series' deadline, its last
-// point plus that many intervals of up to a few years, stays in an int64.
+// point plus that many intervals of up to maxPace, stays in an int64.
 const maxAbsentAfter = 1000
 
 // maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
