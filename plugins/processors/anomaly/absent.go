@@ -2,6 +2,8 @@ package anomaly
 
 import (
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -40,10 +42,13 @@ type seriesName struct {
 	field  string
 }
 
-// metricName is a scored metric's name and identifying tags.
+// metricName is a scored metric's name and identifying tags, as keys and
+// values in turn: a map would cost several times the bytes, for the few
+// events that read it. Its strings are copies: a parser's may share the
+// memory of a whole batch.
 type metricName struct {
 	measurement string
-	tags        map[string]string
+	tags        []string
 }
 
 func newSilence(p *Anomaly, cfg detector.Config) *silence {
@@ -84,7 +89,7 @@ func (p *Anomaly) watchSilence(m telegraf.Metric) {
 				if name == nil {
 					name = p.metricName(m)
 				}
-				s.names[key] = seriesName{metric: name, field: p.scored[i].Key}
+				s.names[key] = seriesName{metric: name, field: strings.Clone(p.scored[i].Key)}
 			}
 		}
 		if o.Returned.Reason == detector.Absent {
@@ -120,13 +125,23 @@ func (p *Anomaly) watchSilence(m telegraf.Metric) {
 
 // metricName is the name of m's series, but for their fields.
 func (p *Anomaly) metricName(m telegraf.Metric) *metricName {
-	n := &metricName{measurement: m.Name(), tags: make(map[string]string, len(m.TagList()))}
+	n := &metricName{measurement: strings.Clone(m.Name())}
 	for _, tag := range m.TagList() {
 		if p.Identifies(tag.Key) {
-			n.tags[tag.Key] = tag.Value
+			n.tags = append(n.tags, strings.Clone(tag.Key), strings.Clone(tag.Value))
 		}
 	}
+	n.tags = slices.Clip(n.tags)
 	return n
+}
+
+// tagMap returns the identifying tags as an event's tags, with room for two more.
+func (n *metricName) tagMap() map[string]string {
+	tags := make(map[string]string, len(n.tags)/2+2)
+	for i := 0; i < len(n.tags); i += 2 {
+		tags[n.tags[i]] = n.tags[i+1]
+	}
+	return tags
 }
 
 // notice reports an incident that no point made: an absent one opened, or
@@ -157,7 +172,7 @@ func (p *Anomaly) notice(n *detector.Notice) {
 	if inc.Open {
 		at = inc.Started
 	}
-	e := p.incidentEvent(maps.Clone(name.metric.tags), name.metric.measurement, name.field, inc, n.Key, time.Unix(0, at),
+	e := p.incidentEvent(name.metric.tagMap(), name.metric.measurement, name.field, inc, n.Key, time.Unix(0, at),
 		eventPoint{time: at, value: n.Level, expected: n.Level, lower: n.Lower, upper: n.Upper})
 	e.AddField("last_seen", n.LastSeen)
 	if n.Why != detector.NotEnded {
