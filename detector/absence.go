@@ -63,42 +63,50 @@ const (
 )
 
 // maxPace bounds a pace, so that maxAbsentAfter of them fit an int64 of ns.
-const maxPace = float64(30 * 24 * time.Hour)
+const maxPace = float32(30 * 24 * time.Hour)
 
-func paceOf(ns float64) pace {
-	b := math.Float32bits(float32(min(ns, maxPace)))
+// paceOf is the pace of an interval of ns nanoseconds.
+func paceOf(ns float32) pace {
+	if ns > maxPace { // not min: a comparison, where min handles NaNs
+		ns = maxPace
+	}
+	b := math.Float32bits(ns)
 	return pace((b + 1<<15) >> 16) // rounded to the nearest
 }
 
+// ns is the pace as a float32 of ns, 0 when unknown.
+func (p pace) ns() float32 { return math.Float32frombits(uint32(p&^paceMaintenance) << 16) }
+
 // interval is the usual interval in ns, 0 when unknown.
-func (p pace) interval() int64 {
-	return int64(math.Float32frombits(uint32(p&^paceMaintenance) << 16))
-}
+func (p pace) interval() int64 { return int64(p.ns()) }
 
 // hear updates the entry's pace with a point at time t in condition c,
 // before the model learns it, and ends the series' absent incident if one
-// is open: it returns that incident, closed, and true.
-func (e *entry) hear(t int64, c Condition) (Incident, bool) {
+// is open, reporting whether it did (the model holds the incident). It is
+// on the hot path: float32 arithmetic, and no incident copied but the rare
+// one it ends.
+func (e *entry) hear(t int64, c Condition) (returned bool) {
 	m := &e.model
 	if m.n == 0 || t <= m.last {
-		return Incident{}, false // nothing to learn from: a first, old or repeated point
+		return false // nothing to learn from: a first, old or repeated point
 	}
-	switch {
+	gap := float32(t - m.last)
+	switch iv := e.pace.ns(); {
 	case c == InMaintenance:
 		e.pace |= paceMaintenance
-	case e.pace&^paceMaintenance == 0:
-		e.pace = paceOf(float64(t - m.last))
+	case iv == 0:
+		e.pace = paceOf(gap)
 	default:
-		iv := float64(e.pace.interval())
-		gap := min(float64(t-m.last), paceGapCap*iv)
+		if gap > paceGapCap*iv {
+			gap = paceGapCap * iv
+		}
 		e.pace = paceOf(iv + paceRate*(gap-iv))
 	}
 	if m.calm == closed || m.cause.reason() != Absent {
-		return Incident{}, false
+		return false
 	}
 	m.calm = closed
-	inc, _ := m.Incident()
-	return inc, true
+	return true
 }
 
 // Ending is why an incident ended otherwise than by a point of its series

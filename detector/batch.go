@@ -80,8 +80,10 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			m := &e.model
 			o := &out[start+i]
 			o.Returned = Incident{}
-			if math.Abs(p.Value) <= maxValue { // a point that cannot be scored (NaN) is no sign of life
-				o.Returned, _ = e.hear(p.Time, p.Condition)
+			// A point that cannot be scored (NaN) is no sign of life: the
+			// model's last point does not move either.
+			if math.Abs(p.Value) <= maxValue && e.hear(p.Time, p.Condition) {
+				o.Returned, _ = m.Incident()
 			}
 			o.Result, o.Err = d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			o.Created = created

@@ -186,7 +186,7 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 func benchmarkSweep(b *testing.B, n int) {
 	tab, _ := benchTable(b, n)
 	for i := range tab.entries {
-		tab.entries[i].pace = paceOf(float64(n) * 1e9)
+		tab.entries[i].pace = paceOf(float32(n) * 1e9)
 	}
 	cfg := DefaultConfig()
 	cfg.WarmupPoints = 0
