@@ -3,6 +3,7 @@ package anomaly
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -195,4 +196,27 @@ func BenchmarkSeriesNamesBytes(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(metrics*fields), "bytes/series")
 		runtime.KeepAlive(names)
 	}
+}
+
+// TestRestoredSeriesAreNamedByTheirNextPoint: after a restart from the state
+// file the processor knows a series by its key alone until its next point
+// names it: one that falls silent after a point is reported; one silent
+// since the restart is only counted (incidents_unnamed).
+func TestRestoredSeriesAreNamedByTheirNextPoint(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "anomaly.state")
+	withState := func(p *Anomaly) { p.StateFile = state }
+	p, acc := newSilencePlugin(t, withState)
+	rng := rand.New(rand.NewPCG(1, 2))
+	hosts := hostNames(10)
+	minutes(t, p, acc, rng, 0, 100, hosts...)
+	p.Stop()
+
+	p, acc = newSilencePlugin(t, withState)
+	require.Equal(t, 10, p.table.Len(), "restored")
+	minutes(t, p, acc, rng, 100, 101, hosts[1:]...) // h0 is not seen again
+	minutes(t, p, acc, rng, 101, 120, hosts[2:]...) // h1 stops after one point
+	events := absence(acc)
+	require.Len(t, events, 1, "h1's absent incident, h0's unnamed: %v", events)
+	require.Equal(t, "h1", events[0].Tags()["host"])
+	require.Equal(t, int64(1), p.silence.unnamed.Get())
 }
