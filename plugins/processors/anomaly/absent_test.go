@@ -220,3 +220,16 @@ func TestRestoredSeriesAreNamedByTheirNextPoint(t *testing.T) {
 	require.Equal(t, "h1", events[0].Tags()["host"])
 	require.Equal(t, int64(1), p.silence.unnamed.Get())
 }
+
+// TestNamesOfEvictedSeriesAreForgotten: a flood of new series through a
+// full table does not grow the names kept beyond the series held by more
+// than the prune's margin.
+func TestNamesOfEvictedSeriesAreForgotten(t *testing.T) {
+	p, acc := newSilencePlugin(t, func(p *Anomaly) { p.MaxSeries = 80 })
+	for i := range 2000 {
+		m := metric.New("cpu", map[string]string{"host": fmt.Sprintf("h%d", i)}, map[string]any{"value": 1.0}, t0)
+		require.NoError(t, p.Add(m, acc))
+	}
+	require.Equal(t, 80, p.table.Len())
+	require.LessOrEqual(t, len(p.silence.names), 80+80/8+1)
+}
