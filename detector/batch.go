@@ -1,6 +1,9 @@
 package detector
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // Scoring a point costs little next to fetching its series' state from
 // memory when a table holds more series than the CPU caches: a lookup reads
@@ -34,6 +37,11 @@ type Outcome struct {
 	// Incident is the series' incident when the point opened one (Opened)
 	// or resolved one (Result.Resolved), and the zero Incident otherwise.
 	Incident Incident
+	// Returned is the absent incident the point resolved, its series
+	// having been silent (see Absence), closed; the zero Incident
+	// otherwise. The point is scored as any other and may open an
+	// incident of its own (Incident).
+	Returned Incident
 }
 
 // Opened reports whether the point opened an incident: it was flagged and
@@ -65,8 +73,15 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			d.touchModels(tab, chunk)
 		}
 		for i, p := range chunk {
-			m, created := tab.Get(p.Key, now)
+			e, created := tab.get(p.Key, now)
+			m := &e.model
 			o := &out[start+i]
+			o.Returned = Incident{}
+			// A point that cannot be scored (NaN) is no sign of life: the
+			// model's last point does not move either.
+			if math.Abs(p.Value) <= maxValue && e.hear(p.Time, p.Condition) {
+				o.Returned, _ = m.Incident()
+			}
 			o.Result, o.Err = d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			o.Created = created
 			o.Incident = Incident{}

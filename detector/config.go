@@ -128,6 +128,17 @@ type Config struct {
 	// one zone are misaligned in another: a snapshot's fingerprint should
 	// cover it.
 	TimeZone string
+	// AbsentAfter is how many of its usual intervals a series may miss
+	// before it is absent: an incident with reason Absent (see Absence).
+	// 0 turns absence off.
+	AbsentAfter int
+	// AllowedLateness is how far behind the newest event time seen a
+	// series' points may lag before it counts as silent.
+	AllowedLateness time.Duration
+	// AbsentCrowdShare: when more than this share of the series watched
+	// fall silent together, none of them opens an incident (the cause is
+	// elsewhere: an agent, Kafka, a rebalance). 1 opens one for each.
+	AbsentCrowdShare float64
 }
 
 // DefaultConfig returns the shipped defaults, shared by the Telegraf plugin and the replay tool.
@@ -140,8 +151,16 @@ func DefaultConfig() Config {
 		WarmupPoints:    288,
 		Daily:           true,
 		Weekly:          true,
+
+		AbsentAfter:      5,
+		AllowedLateness:  time.Minute,
+		AbsentCrowdShare: 0.2,
 	}
 }
+
+// maxAbsentAfter bounds AbsentAfter, so that a series' deadline, its last
+// point plus that many intervals of up to maxPace, stays in an int64.
+const maxAbsentAfter = 1000
 
 // maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
 const maxWindow = 32
@@ -172,6 +191,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("warmup_points = %d: want 0 or more", c.WarmupPoints)
 	case c.Hold < 0:
 		return fmt.Errorf("hold = %v: want 0 (no hold) or more", c.Hold)
+	case c.AbsentAfter < 0 || c.AbsentAfter > maxAbsentAfter:
+		return fmt.Errorf("absent_after = %d: want 0 (off) to %d intervals", c.AbsentAfter, maxAbsentAfter)
+	case c.AllowedLateness < 0:
+		return fmt.Errorf("allowed_lateness = %v: want 0 or more", c.AllowedLateness)
+	case !(c.AbsentCrowdShare > 0 && c.AbsentCrowdShare <= 1):
+		return fmt.Errorf("absent_crowd_share = %v: want a share in (0, 1]", c.AbsentCrowdShare)
 	}
 	if _, err := zoneLocation(c.TimeZone); err != nil {
 		return fmt.Errorf("timezone: %w", err)

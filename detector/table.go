@@ -19,6 +19,9 @@ type Table struct {
 
 	evictions uint64
 	expiries  uint64
+	// ended holds the incidents still open of the series evicted or
+	// expired since the last TakeEnded, for the caller to close.
+	ended []Notice
 
 	// stageFrom is the size from which UpdateBatch reads a batch's memory
 	// before scoring it (stageFromSeries; tests lower it), and sink takes
@@ -40,8 +43,11 @@ type entry struct {
 	seen uint32 // wall-clock time of the last lookup, s since the Unix epoch (for expiry)
 	// ref and used are bytes, not bools, so that any byte read back from a
 	// snapshot is a valid value: nonzero means true.
-	ref   uint8 // looked up since the CLOCK hand last passed
-	used  uint8 // zero for a free slot
+	ref  uint8 // looked up since the CLOCK hand last passed
+	used uint8 // zero for a free slot
+	// pace is the series' usual interval between points (absence.go), in
+	// the two bytes the model's alignment left free here.
+	pace  pace
 	model Model
 	// The padding that makes the entry whole cache lines comes after the
 	// model, so that the model's scalars follow the slot's fields in the
@@ -72,13 +78,19 @@ func NewTable(max int) *Table {
 // the wall-clock time in ns, used by Expire. The pointer is valid until the
 // next call that adds or removes series.
 func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
+	e, created := t.get(key, now)
+	return &e.model, created
+}
+
+// get is Get of the series' whole entry.
+func (t *Table) get(key uint64, now int64) (e *entry, created bool) {
 	i, found := t.index.get(key)
 	if !found {
 		i = t.add(key)
 	}
-	e := &t.entries[i]
+	e = &t.entries[i]
 	e.seen, e.ref = seconds(now), 1
-	return &e.model, !found
+	return e, !found
 }
 
 // Has reports whether the series with the given key is held, without
@@ -102,6 +114,7 @@ func (t *Table) add(key uint64) int32 {
 		i = int32(len(t.entries) - 1)
 	default:
 		i = t.victim()
+		t.noteEnded(&t.entries[i], Evicted)
 		t.index.remove(t.entries[i].key)
 		t.evictions++
 	}
@@ -135,6 +148,7 @@ func (t *Table) Expire(before int64) int {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.used != 0 && e.seen < limit {
+			t.noteEnded(e, Expired)
 			t.index.remove(e.key)
 			*e = entry{}
 			t.free = append(t.free, int32(i))
@@ -143,6 +157,26 @@ func (t *Table) Expire(before int64) int {
 	}
 	t.expiries += uint64(n)
 	return n
+}
+
+// noteEnded keeps the incident of e's series, if one is open, as ended
+// for why: the series is leaving the table.
+func (t *Table) noteEnded(e *entry, why Ending) {
+	if inc, ok := e.model.Incident(); ok && inc.Open && e.model.n > 0 {
+		inc.Open = false
+		t.ended = append(t.ended, e.notice(inc, why))
+	}
+}
+
+// TakeEnded returns the incidents that were still open when their series
+// was evicted or expired (Notice.Why says which), each closed (Open is
+// false), since the last call, and forgets them. The caller reports them
+// so that whatever alerts on them (an Alertmanager) closes them too. The
+// slice is valid until the next call.
+func (t *Table) TakeEnded() []Notice {
+	ended := t.ended
+	t.ended = t.ended[:0]
+	return ended
 }
 
 // Len returns the number of series held.

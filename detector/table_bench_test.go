@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"math"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -58,9 +59,18 @@ func benchmarkUpdate(b *testing.B, n int, byKey bool) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/point")
 }
 
-// benchmarkUpdateBatch is benchmarkUpdate through UpdateBatch, size points at a time.
-func benchmarkUpdateBatch(b *testing.B, n, size int) {
+// benchmarkUpdateBatch is benchmarkUpdate through UpdateBatch, size points
+// at a time; with absence, each batch is also shown to an Absence, which
+// sweeps the table when due, as the processor does.
+func benchmarkUpdateBatch(b *testing.B, n, size int, absence bool) {
 	tab, d := benchTable(b, n)
+	var abs *Absence
+	var notices []Notice
+	if absence {
+		cfg := DefaultConfig()
+		cfg.WarmupPoints = 0 // every series is watched: the sweep's worst case
+		abs = NewAbsence(cfg)
+	}
 	rng := uint64(88172645463325252)
 	ts := t0
 	points := make([]Point, size)
@@ -76,6 +86,10 @@ func benchmarkUpdateBatch(b *testing.B, n, size int) {
 			points[i] = Point{Key: benchKey(int(rng % uint64(n))), Time: ts, Value: 100 + float64(rng&1023)/64}
 		}
 		d.UpdateBatch(tab, ts, points, out)
+		if abs != nil {
+			abs.Observe(points, math.MaxInt64)
+			notices, _ = abs.Sweep(tab, notices[:0])
+		}
 		for i := range out {
 			if out[i].Err != nil {
 				b.Fatal(out[i].Err)
@@ -88,9 +102,15 @@ func benchmarkUpdateBatch(b *testing.B, n, size int) {
 // BenchmarkUpdateBatch10k and BenchmarkUpdateBatch1M score batches of 16
 // points of random series, as the processor scores a metric of 16 fields:
 // ns_per_point_10k_batch16 and ns_per_point_1m_batch16 of `make bench`.
-func BenchmarkUpdateBatch10k(b *testing.B) { benchmarkUpdateBatch(b, 10_000, 16) }
+func BenchmarkUpdateBatch10k(b *testing.B) { benchmarkUpdateBatch(b, 10_000, 16, false) }
 
-func BenchmarkUpdateBatch1M(b *testing.B) { benchmarkUpdateBatch(b, 1_000_000, 16) }
+func BenchmarkUpdateBatch1M(b *testing.B) { benchmarkUpdateBatch(b, 1_000_000, 16, false) }
+
+// BenchmarkUpdateBatchAbsence10k and BenchmarkUpdateBatchAbsence1M are the
+// two above with the absence sweep: what watching for silent series adds.
+func BenchmarkUpdateBatchAbsence10k(b *testing.B) { benchmarkUpdateBatch(b, 10_000, 16, true) }
+
+func BenchmarkUpdateBatchAbsence1M(b *testing.B) { benchmarkUpdateBatch(b, 1_000_000, 16, true) }
 
 // BenchmarkUpdate10k is ns_per_point_10k of `make bench`.
 func BenchmarkUpdate10k(b *testing.B) { benchmarkUpdate(b, 10_000, true) }
@@ -158,3 +178,34 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/restore")
 }
+
+// benchmarkSweep times one absence sweep over a table of n series that
+// all report (the common case: nothing found), per series: a sweep is due
+// after at least n*sweepEveryPoints points, so a point costs at most
+// 1/sweepEveryPoints of this.
+func benchmarkSweep(b *testing.B, n int) {
+	tab, _ := benchTable(b, n)
+	for i := range tab.entries {
+		tab.entries[i].pace = paceOf(float32(n) * 1e9)
+	}
+	cfg := DefaultConfig()
+	cfg.WarmupPoints = 0
+	abs := NewAbsence(cfg)
+	abs.Observe([]Point{{Time: t0 + 1e9}}, math.MaxInt64)
+	var notices []Notice
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		abs.next, abs.points = math.MinInt64, n
+		notices, _ = abs.Sweep(tab, notices[:0])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/series")
+	if len(notices) != 0 {
+		b.Fatalf("%d series found silent", len(notices))
+	}
+}
+
+// BenchmarkSweep10k and BenchmarkSweep1M time the absence sweep per series.
+func BenchmarkSweep10k(b *testing.B) { benchmarkSweep(b, 10_000) }
+
+func BenchmarkSweep1M(b *testing.B) { benchmarkSweep(b, 1_000_000) }

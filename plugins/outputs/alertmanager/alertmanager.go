@@ -44,6 +44,7 @@ type Alertmanager struct {
 	GeneratorURL   string             `toml:"generator_url"`
 
 	ResendInterval config.Duration `toml:"resend_interval"`
+	MaxAge         config.Duration `toml:"max_age"`
 	MaxIncidents   int             `toml:"max_incidents"`
 	StateFile      string          `toml:"state_file"`
 
@@ -81,6 +82,9 @@ type tracked struct {
 	resolvedAt time.Time
 	pending    uint64
 	delivered  bool
+	// heardAt is when the output last received an event of the incident
+	// (wall clock): an open one is re-sent for max_age from then.
+	heardAt time.Time
 }
 
 func (t *tracked) resolved() bool { return !t.alert.EndsAt.IsZero() }
@@ -112,6 +116,12 @@ func (d *delivery) payload(now time.Time, resend time.Duration) alert {
 // or re-send intervals): three lost re-sends in a row do not resolve it.
 const lifetimeResends = 4
 
+// defaultMaxAge is max_age: processors.anomaly resolves, or ends, every
+// incident it opened (a silent series' within series_ttl, a day by
+// default), so an open incident with no news for a week lost its
+// processor (a state file lost, a collector removed).
+const defaultMaxAge = config.Duration(7 * 24 * time.Hour)
+
 // maxURLs is how many Alertmanagers the pending bits of a resolved incident can name.
 const maxURLs = 64
 
@@ -119,6 +129,7 @@ const maxURLs = 64
 type stats struct {
 	alertsSent, sendErrors                      selfstat.Stat
 	openIncidents, pendingResolved, untracked   selfstat.Stat
+	abandoned                                   selfstat.Stat
 	invalidMetrics, ignoredMetrics, stateErrors selfstat.Stat
 }
 
@@ -129,6 +140,7 @@ func newAlertmanager() *Alertmanager {
 		Measurement:    "anomaly_incident",
 		Alertname:      "AnomalyDetected",
 		ResendInterval: config.Duration(time.Minute),
+		MaxAge:         defaultMaxAge,
 		MaxIncidents:   10000,
 		now:            time.Now,
 	}
@@ -178,6 +190,8 @@ func (a *Alertmanager) Init() error {
 		return fmt.Errorf("resend_interval must be at least 1s, have %s", time.Duration(a.ResendInterval))
 	case a.MaxIncidents <= 0:
 		return fmt.Errorf("max_incidents must be above 0, have %d", a.MaxIncidents)
+	case a.MaxAge < 0:
+		return fmt.Errorf("max_age must be 0 (re-send until resolved) or more, have %s", time.Duration(a.MaxAge))
 	case a.Measurement == "":
 		return errors.New("measurement is empty: name the incident metric (processors.anomaly's incident_measurement)")
 	case a.Alertname == "":
@@ -217,6 +231,7 @@ func (a *Alertmanager) Init() error {
 		openIncidents:   reg("open_incidents"),
 		pendingResolved: reg("pending_resolved"),
 		untracked:       reg("untracked_incidents"),
+		abandoned:       reg("abandoned_incidents"),
 		invalidMetrics:  reg("invalid_metrics"),
 		ignoredMetrics:  reg("ignored_metrics"),
 		stateErrors:     reg("state_errors"),
@@ -334,8 +349,11 @@ func (a *Alertmanager) resend(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	a.abandon(now)
 	kept := a.sorted()
 	if len(kept) == 0 {
+		a.updateGauges()
+		a.save()
 		return
 	}
 	resend := time.Duration(a.ResendInterval)
@@ -434,6 +452,7 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 		fallthrough
 	case t != nil:
 		t.alert = al
+		t.heardAt = now
 		a.unsaved = true
 		return &delivery{incident: t}
 	case len(a.incidents) >= a.MaxIncidents:
@@ -446,7 +465,7 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 		}
 		return &delivery{alert: al}
 	}
-	t = &tracked{id: inc.ID, alert: al}
+	t = &tracked{id: inc.ID, alert: al, heardAt: now}
 	if inc.State == stateResolved {
 		t.resolvedAt, t.pending = now, a.allEndpoints()
 	}
@@ -525,6 +544,25 @@ func (a *Alertmanager) settle(deliveries []*delivery, now time.Time) {
 	}
 	a.updateGauges()
 	a.save()
+}
+
+// abandon lets go of the open incidents the output has heard nothing of
+// for max_age: their processor, which resolves every incident it opens, is
+// gone, and re-sending them would keep their alerts firing for ever.
+func (a *Alertmanager) abandon(now time.Time) {
+	if a.MaxAge <= 0 {
+		return
+	}
+	for id, t := range a.incidents {
+		if t.resolved() || now.Sub(t.heardAt) <= time.Duration(a.MaxAge) {
+			continue
+		}
+		a.stats.abandoned.Incr(1)
+		a.logOnce("max_age", a.Log.Warnf, "Incident %s no longer re-sent: open with no news for max_age (%s), its alert expires in Alertmanager "+
+			"after %s (further ones are only counted in abandoned_incidents)", id, time.Duration(a.MaxAge), lifetimeResends*time.Duration(a.ResendInterval))
+		delete(a.incidents, id)
+		a.unsaved = true
+	}
 }
 
 // sorted returns the kept incidents oldest first, so that sends are in a

@@ -146,6 +146,33 @@ func TestOpenIncidentsAreResentUntilResolved(t *testing.T) {
 	require.Equal(t, int64(6), stat(a, "alerts_sent"))
 }
 
+// TestOpenIncidentWithNoNewsIsAbandonedAfterMaxAge: an open incident the
+// output heard nothing of for max_age is no longer re-sent (its processor
+// is gone, it would fire for ever), and it is said once and counted; one
+// with a later event is re-sent on.
+func TestOpenIncidentWithNoNewsIsAbandonedAfterMaxAge(t *testing.T) {
+	am := newFakeAM(t)
+	a, log, clock := newOutput(t, []string{am.URL}, func(a *Alertmanager) { a.MaxAge = config.Duration(time.Hour) })
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id1), openEvent(id2)}))
+	*clock = wall.Add(30 * time.Minute)
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id2)})) // news of id2
+	am.alerts(t)
+
+	*clock = wall.Add(61 * time.Minute)
+	resend(a)
+	require.Equal(t, []string{id2}, idsOf(am.alerts(t)), "only the incident with news is re-sent")
+	require.Equal(t, []string{id2}, keptIDs(a))
+	require.Equal(t, int64(1), stat(a, "abandoned_incidents"))
+	require.Equal(t, int64(1), stat(a, "open_incidents"))
+	require.Len(t, log.Warnings(), 1, "logged once: %v", log.Messages())
+	require.Contains(t, log.Warnings()[0], id1)
+
+	*clock = wall.Add(200 * time.Minute)
+	resend(a)
+	require.Empty(t, keptIDs(a))
+	require.Len(t, log.Warnings(), 1, "logged once: %v", log.Messages())
+}
+
 func TestReplayedOpenEventDoesNotReopenAResolvedIncident(t *testing.T) {
 	am := newFakeAM(t)
 	a, _, _ := newOutput(t, []string{am.URL, "http://127.0.0.1:1"}, nil)

@@ -45,6 +45,9 @@ type savedIncident struct {
 	// have not taken the resolution yet.
 	Pending   []string `json:"pending,omitempty"`
 	Delivered bool     `json:"delivered,omitempty"`
+	// HeardAt is when the output last received an event of the incident
+	// (see max_age); a file without it restores it as the time of restart.
+	HeardAt time.Time `json:"heard_at,omitzero"`
 }
 
 // restore returns the incidents saved in state_file, or none.
@@ -71,7 +74,10 @@ func (a *Alertmanager) restore() map[string]*tracked {
 
 	var usable []*tracked
 	for _, s := range saved.Incidents {
-		t := &tracked{id: s.ID, alert: s.Alert, resolvedAt: s.ResolvedAt, delivered: s.Delivered}
+		t := &tracked{id: s.ID, alert: s.Alert, resolvedAt: s.ResolvedAt, delivered: s.Delivered, heardAt: s.HeardAt}
+		if t.heardAt.IsZero() {
+			t.heardAt = a.now()
+		}
 		for i, ep := range a.endpoints {
 			if slices.Contains(s.Pending, ep.name) {
 				t.pending |= 1 << i
@@ -140,7 +146,7 @@ func (a *Alertmanager) save() {
 	}
 	s := savedState{Version: stateVersion, Incidents: make([]savedIncident, 0, len(a.incidents))}
 	for _, t := range a.sorted() {
-		saved := savedIncident{ID: t.id, Alert: t.alert, ResolvedAt: t.resolvedAt, Delivered: t.delivered}
+		saved := savedIncident{ID: t.id, Alert: t.alert, ResolvedAt: t.resolvedAt, Delivered: t.delivered, HeardAt: t.heardAt}
 		for i, ep := range a.endpoints {
 			if t.pending&(1<<i) != 0 {
 				saved.Pending = append(saved.Pending, ep.name)

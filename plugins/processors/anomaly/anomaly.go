@@ -52,6 +52,11 @@ type Anomaly struct {
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
 
+	// Series that stop reporting (absent.go).
+	AbsentAfter      int             `toml:"absent_after"`
+	AllowedLateness  config.Duration `toml:"allowed_lateness"`
+	AbsentCrowdShare float64         `toml:"absent_crowd_share"`
+
 	StateFile        string          `toml:"state_file"`
 	SnapshotInterval config.Duration `toml:"snapshot_interval"`
 
@@ -98,6 +103,7 @@ type Anomaly struct {
 	incidents []telegraf.Metric
 	fresh     []int      // the points of new series, with history on
 	boot      *bootstrap // nil without history
+	silence   *silence
 	stats     *stats
 	now       func() time.Time // the wall clock, replaceable in tests
 	// wall is now() in ns as of Init or the last housekeeping tick: the
@@ -170,6 +176,10 @@ func newAnomaly() *Anomaly {
 		CalendarSuffix:  "_calendar",
 		AnomalyTag:      defaultAnomalyTag,
 
+		AbsentAfter:      d.AbsentAfter,
+		AllowedLateness:  config.Duration(d.AllowedLateness),
+		AbsentCrowdShare: d.AbsentCrowdShare,
+
 		IncidentMeasurement: defaultIncidentMeasurement,
 		History:             history.NewConfig(),
 		SnapshotInterval:    defaultSnapshot,
@@ -239,6 +249,7 @@ func (p *Anomaly) Init() error {
 		p.now = time.Now
 	}
 	p.table = p.restore()
+	p.silence = newSilence(p, cfg)
 	now := p.now()
 	p.wall = now.UnixNano()
 	p.scheduleSnapshot(now)
@@ -329,6 +340,7 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 // p.incidents.
 func (p *Anomaly) scoreAndMark(m telegraf.Metric, upstream bool) {
 	p.score()
+	p.watchSilence(m)
 	replaced, up, down := p.mark(m, upstream)
 	if replaced {
 		m.RemoveTag(p.AnomalyTag)

@@ -62,6 +62,9 @@ func (p *Anomaly) DetectorConfig() (detector.Config, error) {
 	cfg.WarmupPoints = p.WarmupPoints
 	cfg.Hold = time.Duration(p.Hold)
 	cfg.TimeZone = p.TimeZone
+	cfg.AbsentAfter = p.AbsentAfter
+	cfg.AllowedLateness = time.Duration(p.AllowedLateness)
+	cfg.AbsentCrowdShare = p.AbsentCrowdShare
 	cfg.Daily, cfg.Weekly = false, false
 	for _, s := range p.Seasonality {
 		switch s {

@@ -3,6 +3,7 @@ package anomaly
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/influxdata/telegraf"
@@ -23,13 +24,7 @@ import (
 // for Add to pass on after m.
 func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
 	inc := &o.Incident
-	state := "open"
-	if inc.Open {
-		p.stats.incidentsOpened.Incr(1)
-	} else {
-		state = "resolved"
-		p.stats.incidentsResolved.Incr(1)
-	}
+	p.stats.onIncident(inc)
 	if p.IncidentMeasurement == "" {
 		return
 	}
@@ -39,26 +34,45 @@ func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Po
 			tags[tag.Key] = tag.Value
 		}
 	}
+	lower, upper := o.Bounds()
+	p.incidents = append(p.incidents, p.incidentEvent(tags, m.Name(), f.Key, inc, pt.Key, m.Time(),
+		eventPoint{time: pt.Time, value: pt.Value, expected: o.Expected, lower: lower, upper: upper}))
+}
+
+// eventPoint is what an incident event says of the series at its time: the
+// point's value, and the model's prediction and band.
+type eventPoint struct {
+	time                          int64
+	value, expected, lower, upper float64
+}
+
+// incidentEvent makes the incident event of the series of field of
+// measurement, with identifying tags (taken), key, at t.
+func (p *Anomaly) incidentEvent(tags map[string]string, measurement, field string, inc *detector.Incident,
+	key uint64, t time.Time, at eventPoint) telegraf.Metric {
+	state := "open"
+	if !inc.Open {
+		state = "resolved"
+	}
 	// Set last: a series tag of the same name gives way, or the event
 	// would name another metric or field than the one scored.
-	tags["measurement"], tags["field"] = m.Name(), f.Key
-	lower, upper := o.Bounds()
+	tags["measurement"], tags["field"] = measurement, field
 	// Fields added one by one, in the contract's order: from a map, their
 	// order (and so the line a serializer writes) would change from run to run.
-	e := metric.New(p.IncidentMeasurement, tags, nil, m.Time())
+	e := metric.New(p.IncidentMeasurement, tags, nil, t)
 	e.AddField("state", state)
-	e.AddField("id", incidentID(pt.Key, inc.Started))
+	e.AddField("id", incidentID(key, inc.Started))
 	e.AddField("started", inc.Started)
-	e.AddField("duration", pt.Time-inc.Started)
+	e.AddField("duration", at.time-inc.Started)
 	e.AddField("peak_score", inc.Peak)
-	e.AddField("value", pt.Value)
-	e.AddField("expected", o.Expected)
-	e.AddField("lower", lower)
-	e.AddField("upper", upper)
+	e.AddField("value", at.value)
+	e.AddField("expected", at.expected)
+	e.AddField("lower", at.lower)
+	e.AddField("upper", at.upper)
 	e.AddField("direction", inc.Direction.String())
 	e.AddField("reason", inc.Reason.String())
 	e.AddField("points", int64(inc.Points))
-	p.incidents = append(p.incidents, e)
+	return e
 }
 
 // incidentID names an incident stably, whoever scores its series and however
