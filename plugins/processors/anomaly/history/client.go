@@ -628,7 +628,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, body string, q *query) *
 	d := newDecoder(resp.Body, q)
 	err = d.decode()
 	c.read.Add(int64(time.Since(answered)))
-	c.bytes.Add(d.s.read)
+	c.bytes.Add(d.in.read)
 	c.values.Add(d.values)
 	if err != nil {
 		return c.failure(ctx, actx, endpoint, err)

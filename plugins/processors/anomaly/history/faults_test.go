@@ -101,12 +101,12 @@ func TestFetchFaults(t *testing.T) {
 		{
 			name:    "malformed JSON",
 			handler: answer(200, `{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[10,1,]]}]}]}`),
-			reason:  ReasonDecode, message: "want a value, found ']'",
+			reason:  ReasonDecode, message: "invalid character ']' looking for beginning of value",
 		},
 		{
 			name:    "a page that is not JSON",
 			handler: answer(200, "<html>maintenance</html>"),
-			reason:  ReasonDecode, message: "want '{', found '<'",
+			reason:  ReasonDecode, message: "invalid character '<' looking for beginning of value",
 		},
 		{
 			name:    "an answer cut in the middle of an object",
