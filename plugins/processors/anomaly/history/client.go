@@ -459,7 +459,7 @@ func (c *Client) run(ctx context.Context, measurement string, q *query, send fun
 		return
 	}
 	// The series read again, one unit per window and field of an identity.
-	var again []*unit
+	var again []*unit //nolint:prealloc // usually none: only series that LIMIT cut short are read again
 	type window struct {
 		field string
 		start int64

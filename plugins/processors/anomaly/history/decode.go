@@ -163,7 +163,7 @@ func (d *decoder) failed(err error) error {
 	switch {
 	case errors.Is(err, errTokenTooLong):
 		return d.syntax("%v", errTokenTooLong)
-	case d.in.err != nil && d.in.err != io.EOF:
+	case d.in.err != nil && !errors.Is(d.in.err, io.EOF):
 		return d.in.err
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return d.syntax("the response ends early")
