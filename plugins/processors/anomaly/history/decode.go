@@ -27,8 +27,8 @@ type syntaxError struct {
 func (e *syntaxError) Error() string { return fmt.Sprintf("at byte %d: %s", e.offset, e.msg) }
 
 // maxToken bounds the bytes read for one JSON token (a string or a number;
-// a series' tags or columns, which are read whole), and so the memory an
-// answer takes: InfluxDB's own limit on a series key is 64 KiB.
+// a series' tags, its columns or a row, which are read whole), and so the
+// memory an answer takes: InfluxDB's own limit on a series key is 64 KiB.
 const maxToken = 16 << 20
 
 var errTokenTooLong = fmt.Errorf("a token longer than %d bytes", maxToken)
@@ -61,8 +61,9 @@ func (a *answerReader) Read(p []byte) (int, error) {
 }
 
 // decoder reads InfluxDB's /query answer to a history query into its
-// units' columns, token by token as it streams (encoding/json's Decoder):
-// with chunked=true the answer is a sequence of JSON objects,
+// units' columns as it streams, with encoding/json's Decoder: token by
+// token, a series' tags and columns and each row read whole.
+// With chunked=true the answer is a sequence of JSON objects,
 // {"results":[{"series":[...],"partial":true}]} each, a stored series
 // possibly split over several; the last is not partial.
 type decoder struct {
@@ -404,7 +405,7 @@ func (d *decoder) resolve(storedSeries map[string]*stored) {
 
 // appendKeyPart appends s to a series key with its length first, so keys
 // are unambiguous whatever bytes the tags hold.
-func appendKeyPart[S string | []byte](key []byte, s S) []byte {
+func appendKeyPart(key []byte, s string) []byte {
 	key = binary.AppendUvarint(key, uint64(len(s)))
 	return append(key, s...)
 }
