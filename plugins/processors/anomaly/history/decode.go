@@ -187,7 +187,7 @@ func (d *decoder) expect(want json.Delim) error {
 		return err
 	}
 	if t != want {
-		return d.syntax("want %q, found %s", want, describe(t))
+		return d.syntax("want %s, found %s", describe(want), describe(t))
 	}
 	return nil
 }
@@ -196,7 +196,7 @@ func (d *decoder) expect(want json.Delim) error {
 func describe(t json.Token) string {
 	switch t := t.(type) {
 	case json.Delim:
-		return strconv.Quote(t.String())
+		return fmt.Sprintf("%q", rune(t))
 	case string:
 		return "a string"
 	case json.Number:

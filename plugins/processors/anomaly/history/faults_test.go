@@ -105,6 +105,11 @@ func TestFetchFaults(t *testing.T) {
 			reason:  ReasonDecode, message: "invalid character ']' looking for beginning of value",
 		},
 		{
+			name:    "results that are not a list",
+			handler: answer(200, `{"results":{"statement_id":0}}`),
+			reason:  ReasonDecode, message: `want '[', found '{'`,
+		},
+		{
 			name:    "a page that is not JSON",
 			handler: answer(200, "<html>maintenance</html>"),
 			reason:  ReasonDecode, message: "invalid character '<' looking for beginning of value",
