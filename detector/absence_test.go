@@ -53,10 +53,11 @@ func (f *silenceFixture) step(i int, keys ...uint64) map[uint64]Outcome {
 	return byKey
 }
 
-func keys(from, to uint64) []uint64 {
-	var ks []uint64
-	for k := from; k < to; k++ {
-		ks = append(ks, k)
+// tenKeys returns the keys of ten series, 0 to 9.
+func tenKeys() []uint64 {
+	ks := make([]uint64, 10)
+	for i := range ks {
+		ks[i] = uint64(i)
 	}
 	return ks
 }
@@ -71,7 +72,7 @@ func TestPaceIsTheUsualInterval(t *testing.T) {
 		}
 	}
 	f.step(110, 1) // after an hour's outage
-	e, _ := f.tab.get(1, 0)
+	e, _ := f.tab.getEntry(1, 0)
 	if iv := time.Duration(e.pace.interval()); iv < 55*time.Second || iv > 75*time.Second {
 		t.Errorf("pace %v after an outage, want about a minute", iv)
 	}
@@ -91,11 +92,11 @@ func TestPaceIsTheUsualInterval(t *testing.T) {
 func TestAbsentSeriesOpensAndResolves(t *testing.T) {
 	cfg := DefaultConfig()
 	f := newSilenceFixture(t, cfg)
-	all := keys(0, 10)
+	all := tenKeys()
 	for i := range 50 {
 		f.step(i, all...)
 	}
-	e, _ := f.tab.get(0, 0)
+	e, _ := f.tab.getEntry(0, 0)
 	last := e.model.last
 	for i := 50; i < 60; i++ {
 		f.step(i, all[1:]...)
@@ -139,7 +140,7 @@ func TestAbsentSeriesOpensAndResolves(t *testing.T) {
 // is absent.
 func TestCrowdFallsSilentQuietly(t *testing.T) {
 	f := newSilenceFixture(t, DefaultConfig())
-	fast := keys(0, 10)
+	fast := tenKeys()
 	slow := uint64(100) // every 4 minutes
 	for i := range 200 {
 		ks := fast
@@ -173,11 +174,11 @@ func TestCrowdFallsSilentQuietly(t *testing.T) {
 // reason kept, and opens the absent incident.
 func TestSilenceEndsAnOpenIncident(t *testing.T) {
 	f := newSilenceFixture(t, DefaultConfig())
-	all := keys(0, 10)
+	all := tenKeys()
 	for i := range 50 {
 		f.step(i, all...)
 	}
-	e, _ := f.tab.get(0, 0)
+	e, _ := f.tab.getEntry(0, 0)
 	e.model.openedAt, e.model.cause, e.model.calm, e.model.peak = t0, causeOf(Deviation, Up), 0, 0.7
 	for i := 50; i < 60; i++ {
 		f.step(i, all[1:]...)
@@ -199,7 +200,7 @@ func TestSilenceEndsAnOpenIncident(t *testing.T) {
 // point makes it watched again.
 func TestMaintenanceIsNotAbsence(t *testing.T) {
 	f := newSilenceFixture(t, DefaultConfig())
-	all := keys(0, 10)
+	all := tenKeys()
 	for i := range 50 {
 		f.step(i, all...)
 	}

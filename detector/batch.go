@@ -73,7 +73,7 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			d.touchModels(tab, chunk)
 		}
 		for i, p := range chunk {
-			e, created := tab.get(p.Key, now)
+			e, created := tab.getEntry(p.Key, now)
 			m := &e.model
 			o := &out[start+i]
 			o.Returned = Incident{}
@@ -117,7 +117,7 @@ func (d *Detector) touchModels(t *Table, points []Point) {
 		// table large enough to stage (its slice is a large allocation,
 		// page-aligned) and the head is whole lines (TestEntryLayout).
 		for off := uintptr(0); off < entryHeadBytes; off += cacheLine {
-			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off)))
+			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off))) //nolint:gosec // G103: off < entryHeadBytes, inside the entry
 		}
 		// A holiday's point will read another weekday's weekly knot:
 		// this one is a hint, and holidays are rare.

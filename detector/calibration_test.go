@@ -82,7 +82,8 @@ func TestRecurringSurprisesWeighLess(t *testing.T) {
 	}
 	before, recurring := scores[recurDays-1], scores[recurDays]
 	if !(recurring < before-0.1) {
-		t.Errorf("a daily surprise at 03:10 scores %.2f, then %.2f once it has recurred on %d days: want it lower by the discount", before, recurring, recurDays)
+		t.Errorf("a daily surprise at 03:10 scores %.2f, then %.2f once it has recurred on %d days: want it lower by the discount",
+			before, recurring, recurDays)
 	}
 }
 

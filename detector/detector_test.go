@@ -29,7 +29,9 @@ func newDetector(t testing.TB, change func(*Config)) *Detector {
 }
 
 // feed runs n points of f (time -> value) every step through m and returns the results.
-func feed(t testing.TB, d *Detector, m *Model, from int64, step int64, n int, f func(ts int64) float64) []Result {
+//
+//nolint:revive // argument-limit: each call reads as what it feeds, to which model, when and how often
+func feed(t testing.TB, d *Detector, m *Model, from, step int64, n int, f func(ts int64) float64) []Result {
 	t.Helper()
 	out := make([]Result, n)
 	for i := range n {
@@ -93,7 +95,9 @@ func TestSpikeDoesNotDragTheBaseline(t *testing.T) {
 	nz := noise(2, 1)
 	feed(t, d, &m, t0, 5*minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 	before := m.mean
-	d.Update(&m, t0+1000*5*minute, 10_000)
+	if _, err := d.Update(&m, t0+1000*5*minute, 10_000); err != nil {
+		t.Fatal(err)
+	}
 	if moved := math.Abs(m.mean - before); moved > 1 {
 		t.Errorf("one spike of 10000 moved the level by %v; an anomaly must not drag the model", moved)
 	}
@@ -125,8 +129,12 @@ func TestSubtleShiftIsSeenByTheLikelihood(t *testing.T) {
 	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
 	var m Model
 	nz := noise(5, 1)
-	d.Update(&m, t0, 90) // a wide range from the start: no new territory later
-	d.Update(&m, t0+5*minute, 110)
+	// A wide range from the start: no new territory later.
+	for i, x := range []float64{90, 110} {
+		if _, err := d.Update(&m, t0+int64(i)*5*minute, x); err != nil {
+			t.Fatal(err)
+		}
+	}
 	quiet := feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
 	if n := countAnomalies(quiet[1000:]); n > 0 {
 		t.Errorf("%d anomalies on steady noise", n)
@@ -148,8 +156,12 @@ func TestDeviationIsOutsideTheBand(t *testing.T) {
 	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
 	var m Model
 	nz := noise(6, 1)
-	d.Update(&m, t0, 80) // a wide range from the start: no new territory later
-	d.Update(&m, t0+5*minute, 120)
+	// A wide range from the start: no new territory later.
+	for i, x := range []float64{80, 120} {
+		if _, err := d.Update(&m, t0+int64(i)*5*minute, x); err != nil {
+			t.Fatal(err)
+		}
+	}
 	feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
 	r, _ := d.Update(&m, t0+2002*5*minute, 112)
 	lower, upper := r.Bounds()
@@ -466,7 +478,8 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 	}
 	inc, ok := m.Incident()
-	if want := (Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Direction: Up, Open: true}); !ok || inc != want || inc.Reason == NoReason {
+	want := Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Direction: Up, Open: true}
+	if !ok || inc != want || inc.Reason == NoReason {
 		t.Errorf("during the burst: incident %+v, want %+v", inc, want)
 	}
 	// Calm points: the incident resolves once the evidence of the burst
@@ -530,7 +543,8 @@ func TestHoldIsEventTime(t *testing.T) {
 		rs := feed(t, d, &m, at+step, step, int(2*time.Hour)/int(step)+1, func(ts int64) float64 { return 100 + nz(ts) })
 		for i, r := range rs {
 			if resolvedAt := at + int64(i+1)*step; r.Resolved != (resolvedAt == at+int64(2*time.Hour)) {
-				t.Errorf("step %v: point %v after the flag resolved %v, want true 2 h after it only", time.Duration(step), time.Duration(resolvedAt-at), r.Resolved)
+				t.Errorf("step %v: point %v after the flag resolved %v, want true 2 h after it only",
+					time.Duration(step), time.Duration(resolvedAt-at), r.Resolved)
 			}
 		}
 	}

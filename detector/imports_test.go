@@ -16,7 +16,7 @@ import (
 // files with third-party modules, are the package detector/calendar).
 func TestNoThirdPartyImports(t *testing.T) {
 	const module = "github.com/telegraf-anomaly/telegraf-anomaly"
-	root := filepath.Join("..") // the module's root, from detector/
+	root := ".." // the module's root, from detector/
 	seen := map[string]bool{}
 	var visit func(pkg string, chain []string)
 	visit = func(pkg string, chain []string) {

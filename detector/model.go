@@ -248,7 +248,7 @@ var log1mTailRate = math.Log1p(-tailRate)
 // the seasonal model. When a run reaches shiftPoints it returns each model's
 // mean residual over the run and true: the level has shifted and each model
 // should move by its own mean error.
-func (m *Model) acceptShift(z, rFlat, rSeason float64) (float64, float64, bool) {
+func (m *Model) acceptShift(z, rFlat, rSeason float64) (flatOff, seasonOff float64, shifted bool) {
 	switch {
 	case z >= shiftZ && m.shiftRun > 0:
 		m.shiftRun++

@@ -71,12 +71,14 @@ func during(from, until int64, c Condition) func(t int64) Condition {
 // ordinary is the condition of every point when no calendar applies.
 func ordinary(int64) Condition { return Ordinary }
 
-// feedIn is feed with each point's condition from cond.
-func feedIn(t testing.TB, d *Detector, cond func(int64) Condition, m *Model, from, step int64, n int, f func(int64) float64) []Result {
+// feedIn is feed, with points 5 minutes apart, with each point's condition from cond.
+//
+//nolint:revive // argument-limit: as feed
+func feedIn(t testing.TB, d *Detector, cond func(int64) Condition, m *Model, from int64, n int, f func(int64) float64) []Result {
 	t.Helper()
 	out := make([]Result, n)
 	for i := range n {
-		ts := from + int64(i)*step
+		ts := from + int64(i)*5*minute
 		r, err := d.UpdateIn(m, ts, f(ts), cond(ts))
 		if err != nil {
 			t.Fatalf("point %d: %v", i, err)
@@ -86,12 +88,12 @@ func feedIn(t testing.TB, d *Detector, cond func(int64) Condition, m *Model, fro
 	return out
 }
 
-// flagsIn returns the times of the points of rs (from start, every step)
-// flagged in [from, until).
-func flagsIn(rs []Result, start, step, from, until int64) []string {
+// flagsIn returns the times of the points of rs (from start, 5 minutes
+// apart) flagged in [from, until).
+func flagsIn(rs []Result, start, from, until int64) []string {
 	var out []string
 	for i, r := range rs {
-		if ts := start + int64(i)*step; r.Anomaly && ts >= from && ts < until {
+		if ts := start + int64(i)*5*minute; r.Anomaly && ts >= from && ts < until {
 			out = append(out, time.Unix(0, ts).UTC().Format(time.RFC3339))
 		}
 	}
@@ -131,12 +133,13 @@ func TestDaylightSavingInLocalTime(t *testing.T) {
 				d := newDetector(t, func(cfg *Config) { cfg.TimeZone = tz })
 				var m Model
 				rs := feed(t, d, &m, start, 5*minute, n, businessHours(loc, seed, everyDay))
-				flags := flagsIn(rs, start, 5*minute, change-oneDay, change+3*oneDay)
+				flags := flagsIn(rs, start, change-oneDay, change+3*oneDay)
 				if tz == c.zone && len(flags) > 0 {
 					t.Errorf("%s, change at %s, series %d, seasons in %s: flagged at %v", c.zone, c.change, seed, tz, flags)
 				}
 				if tz == "UTC" && len(flags) == 0 {
-					t.Errorf("%s, change at %s, series %d, seasons in UTC: no flag around the change; the test no longer shows why the zone matters", c.zone, c.change, seed)
+					t.Errorf("%s, change at %s, series %d, seasons in UTC: no flag around the change; the test no longer shows why the zone matters",
+						c.zone, c.change, seed)
 				}
 			}
 		}
@@ -171,8 +174,8 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 	// The outage in the calendar, the outage unplanned, and no outage points at all.
 	d := newDetector(t, func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
 	var planned, unplanned, absent Model
-	rs := feedIn(t, d, cal, &planned, start, 5*minute, n, withOutage())
-	unplannedRs := feedIn(t, d, ordinary, &unplanned, start, 5*minute, n, withOutage())
+	rs := feedIn(t, d, cal, &planned, start, n, withOutage())
+	unplannedRs := feedIn(t, d, ordinary, &unplanned, start, n, withOutage())
 	absentRs := make([]Result, n)
 	series := withOutage()
 	for i := range n {
@@ -196,7 +199,7 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 	if planned != absent {
 		t.Errorf("the model after the run differs from the one of the series without the outage's points")
 	}
-	if flags := flagsIn(unplannedRs, start, 5*minute, outageFrom, outageUntil); len(flags) == 0 {
+	if flags := flagsIn(unplannedRs, start, outageFrom, outageUntil); len(flags) == 0 {
 		t.Errorf("the outage outside any maintenance window is not flagged")
 	}
 }
@@ -238,9 +241,9 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 	// The weekly knots of a local weekday: 8 from its midnight, and the next midnight's.
 	weekdayKnots := func(m *Model, w time.Weekday) []float32 {
 		first := (int(w) + 3) % 7 * (weeklySlots / 7) // the cycle starts on a Thursday
-		var ks []float32
-		for k := range 9 {
-			ks = append(ks, float32(m.weekly[(first+k)%weeklySlots])*m.weeklyScale)
+		ks := make([]float32, 9)
+		for k := range ks {
+			ks[k] = float32(m.weekly[(first+k)%weeklySlots]) * m.weeklyScale
 		}
 		return ks
 	}
@@ -268,10 +271,10 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 		}
 		var m Model
 		before := int((hs - start.UnixNano()) / (5 * minute))
-		rs := feedIn(t, d, c.cal, &m, start.UnixNano(), 5*minute, before, f)
+		rs := feedIn(t, d, c.cal, &m, start.UnixNano(), before, f)
 		wednesday, sunday := weekdayKnots(&m, time.Wednesday), weekdayKnots(&m, time.Sunday)
-		rs = append(rs, feedIn(t, d, c.cal, &m, hs, 5*minute, n-before, f)...)
-		flags := flagsIn(rs, start.UnixNano(), 5*minute, hs, he)
+		rs = append(rs, feedIn(t, d, c.cal, &m, hs, n-before, f)...)
+		flags := flagsIn(rs, start.UnixNano(), hs, he)
 		switch {
 		case c.name == "listed":
 			if len(flags) > 0 {
@@ -284,7 +287,7 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 				t.Errorf("%s: the holiday taught Sunday's weekly profile nothing", c.name)
 			}
 		case c.spike:
-			if len(flagsIn(rs, start.UnixNano(), 5*minute, spikeAt, spikeAt+60*minute)) == 0 {
+			if len(flagsIn(rs, start.UnixNano(), spikeAt, spikeAt+60*minute)) == 0 {
 				t.Errorf("%s: the hour at 100 at noon on the holiday is not flagged (flags %v)", c.name, flags)
 			}
 		default:

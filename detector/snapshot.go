@@ -174,9 +174,9 @@ func (t *Table) WriteSnapshot(w io.Writer, settings Settings) (int64, error) {
 }
 
 // ReadSnapshot reads a table written by WriteSnapshot with the same
-// settings. The table holds at most max series: when the snapshot holds
+// settings. The table holds at most maxSeries series: when the snapshot holds
 // more, the surplus is dropped as if evicted.
-func ReadSnapshot(r io.Reader, settings Settings, max int) (*Table, error) {
+func ReadSnapshot(r io.Reader, settings Settings, maxSeries int) (*Table, error) {
 	crc := crc32.New(castagnoli)
 	tr := io.TeeReader(r, crc)
 	var h snapshotHeader
@@ -200,12 +200,12 @@ func ReadSnapshot(r io.Reader, settings Settings, max int) (*Table, error) {
 	}
 	text := make([]byte, h.Settings)
 	if _, err := io.ReadFull(tr, text); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
 	}
 	if !bytes.Equal(text, settings.encode()) {
 		return nil, fmt.Errorf("%w: written with other model settings: %s", ErrIncompatible, settings.changed(text))
 	}
-	t := NewTable(max)
+	t := NewTable(maxSeries)
 	// Read in chunks so a corrupt slot count fails at the end of the file
 	// instead of allocating its claim up front.
 	const chunk = 1 << 16
@@ -214,14 +214,14 @@ func ReadSnapshot(r io.Reader, settings Settings, max int) (*Table, error) {
 		start := len(t.entries)
 		t.entries = append(t.entries, make([]entry, n)...)
 		if _, err := io.ReadFull(tr, entryBytes(t.entries[start:])); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
 		}
 		remaining -= n
 	}
 	sum := crc.Sum32()
 	var stored uint32
 	if err := binary.Read(r, binary.LittleEndian, &stored); err != nil {
-		return nil, fmt.Errorf("%w: no checksum: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: no checksum: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
 	}
 	if stored != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
@@ -262,7 +262,7 @@ func entryBytes(es []entry) []byte {
 	if len(es) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntryBytes)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntryBytes) //nolint:gosec // G103: the bytes of es, no more
 }
 
 type countingWriter struct {
@@ -293,13 +293,13 @@ func (t *Table) SaveSnapshot(path string, settings Settings) (int64, error) {
 
 // LoadSnapshot reads the snapshot at path. A missing file is an error that
 // satisfies errors.Is(err, fs.ErrNotExist).
-func LoadSnapshot(path string, settings Settings, max int) (*Table, error) {
+func LoadSnapshot(path string, settings Settings, maxSeries int) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t, err := ReadSnapshot(bufio.NewReaderSize(f, 1<<20), settings, max)
+	t, err := ReadSnapshot(bufio.NewReaderSize(f, 1<<20), settings, maxSeries)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot %s: %w", path, err)
 	}

@@ -65,12 +65,9 @@ const EntryBytes = int(unsafe.Sizeof(entry{}))
 // seconds turns a wall-clock time in ns into an entry's seen.
 func seconds(ns int64) uint32 { return uint32(max(0, ns/1e9)) }
 
-// NewTable returns a Table that holds at most max series (max >= 1).
-func NewTable(max int) *Table {
-	if max < 1 {
-		max = 1
-	}
-	return &Table{index: newIndex(0), max: max, stageFrom: stageFromSeries}
+// NewTable returns a Table that holds at most maxSeries series (maxSeries >= 1).
+func NewTable(maxSeries int) *Table {
+	return &Table{index: newIndex(0), max: max(maxSeries, 1), stageFrom: stageFromSeries}
 }
 
 // Get returns the model of the series with the given key, creating an empty
@@ -78,12 +75,12 @@ func NewTable(max int) *Table {
 // the wall-clock time in ns, used by Expire. The pointer is valid until the
 // next call that adds or removes series.
 func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
-	e, created := t.get(key, now)
+	e, created := t.getEntry(key, now)
 	return &e.model, created
 }
 
-// get is Get of the series' whole entry.
-func (t *Table) get(key uint64, now int64) (e *entry, created bool) {
+// getEntry is Get of the series' whole entry.
+func (t *Table) getEntry(key uint64, now int64) (e *entry, created bool) {
 	i, found := t.index.get(key)
 	if !found {
 		i = t.add(key)

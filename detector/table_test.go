@@ -15,14 +15,16 @@ import (
 )
 
 // fillTable puts n series with a few learned points each into a table.
-func fillTable(t testing.TB, n, max int) (*Table, *Detector) {
+func fillTable(t testing.TB, n, maxSeries int) (*Table, *Detector) {
 	t.Helper()
 	d := newDetector(t, nil)
-	tab := NewTable(max)
+	tab := NewTable(maxSeries)
 	for k := range n {
 		m, _ := tab.Get(uint64(k)*0x9e3779b97f4a7c15, int64(k)*1e9) // seen at k seconds
 		for i := range 3 {
-			d.Update(m, t0+int64(i)*minute, float64(k+i))
+			if _, err := d.Update(m, t0+int64(i)*minute, float64(k+i)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return tab, d
@@ -176,7 +178,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotKeepsAtMostMax(t *testing.T) {
 	tab, _ := fillTable(t, 100, 100)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, nil)
+	if _, err := tab.WriteSnapshot(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
 	got, err := ReadSnapshot(&buf, nil, 10)
 	if err != nil || got.Len() != 10 {
 		t.Errorf("restored %d series into a table of 10 (%v)", got.Len(), err)
@@ -187,7 +191,9 @@ func TestSnapshotRefusesBadFiles(t *testing.T) {
 	tab, _ := fillTable(t, 50, 100)
 	var buf bytes.Buffer
 	written := Settings{"timezone": "UTC", "series_tags": `["*"]`}
-	tab.WriteSnapshot(&buf, written)
+	if _, err := tab.WriteSnapshot(&buf, written); err != nil {
+		t.Fatal(err)
+	}
 	good := buf.Bytes()
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
@@ -237,11 +243,13 @@ func TestSnapshotOfAnOlderModelIsRefused(t *testing.T) {
 // TestLayoutCoversNestedFields: the layout fingerprint changes when the
 // fields of a field's own struct change, though its type's name does not.
 func TestLayoutCoversNestedFields(t *testing.T) {
+	//nolint:unused // the types are seen only through reflection: they are what the test compares
 	before := func() reflect.Type {
 		type inner struct{ mean, variance float32 }
 		type outer struct{ x, y inner }
 		return reflect.TypeFor[outer]()
 	}()
+	//nolint:unused // as above
 	after := func() reflect.Type {
 		type inner struct{ variance, mean float32 }
 		type outer struct{ x, y inner }
@@ -285,10 +293,12 @@ func TestSaveAndLoadSnapshotFile(t *testing.T) {
 func FuzzReadSnapshot(f *testing.F) {
 	tab, _ := fillTable(f, 3, 10)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, nil)
+	if _, err := tab.WriteSnapshot(&buf, nil); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(buf.Bytes())
 	f.Add([]byte(snapshotMagic))
-	f.Add([]byte{})
+	f.Add(make([]byte, 0))
 	d := newDetector(f, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := ReadSnapshot(bytes.NewReader(data), nil, 10)
@@ -297,7 +307,9 @@ func FuzzReadSnapshot(f *testing.F) {
 		}
 		// Whatever was accepted must be usable: score a point in every series.
 		got.All(func(key uint64, _ int64, m *Model) bool {
-			d.Update(m, t0+int64(rand.IntN(1000))*minute, 1)
+			if _, err := d.Update(m, t0+int64(rand.IntN(1000))*minute, 1); err != nil {
+				t.Errorf("series %x of the snapshot accepted: %v", key, err)
+			}
 			return true
 		})
 		if got.Len() > 10 {

@@ -37,7 +37,7 @@ func denseEvent(dtstart, rule string) []string {
 // hourlyEvents returns the lines of n events recurring every hour from
 // 2000, for 5 minutes.
 func hourlyEvents(n int) []string {
-	var lines []string
+	lines := make([]string, 0, 7*n)
 	for i := range n {
 		lines = append(lines, "BEGIN:VEVENT", fmt.Sprintf("UID:hourly-%d@example.com", i), fmt.Sprintf("SUMMARY:hourly %d", i),
 			"DTSTART:20000101T000000Z", "DURATION:PT5M", "RRULE:FREQ=HOURLY", "END:VEVENT")
@@ -89,8 +89,9 @@ func TestRecurrencesHold(t *testing.T) {
 		return []string{"BEGIN:VEVENT", "UID:quarters@example.com", "SUMMARY:quarters", "CATEGORIES:maintenance",
 			"DTSTART:" + dtstart, "DURATION:PT10M", "RRULE:FREQ=HOURLY;BYMINUTE=0,15,30,45", "END:VEVENT"}
 	}
-	var staggered []string
-	for i := range 200 {
+	const events = 200
+	staggered := make([]string, 0, 8*events)
+	for i := range events {
 		kind := "holiday"
 		if i%2 == 0 {
 			kind = "maintenance"

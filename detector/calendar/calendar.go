@@ -110,7 +110,7 @@ type Entry struct {
 // Period checks e and returns its period, with index as its Index. Errors name
 // the entry by its position (index+1, as a person counts) and its name.
 func (e Entry) Period(index int) (Period, error) {
-	p, err := e.period(index)
+	p, err := e.parsePeriod(index)
 	if err != nil {
 		name := ""
 		if e.Name != "" {
@@ -121,7 +121,7 @@ func (e Entry) Period(index int) (Period, error) {
 	return p, nil
 }
 
-func (e Entry) period(index int) (Period, error) {
+func (e Entry) parsePeriod(index int) (Period, error) {
 	kind, err := ParseKind(e.Kind)
 	if err != nil {
 		return Period{}, err
@@ -317,7 +317,7 @@ func newCalendar(loc *time.Location, entries []Period, files []*calendarFile) *C
 		index     int
 		condition detector.Condition
 	}
-	keys := map[conditionKey]int32{}
+	keys := make(map[conditionKey]int32)
 	for i := range c.events {
 		e := &c.events[i]
 		k := conditionKey{e.Index, e.Condition()}
@@ -356,7 +356,8 @@ func (c *Calendar) Reload() (*Calendar, error) {
 		}
 		if err != nil {
 			g = &calendarFile{source: f.source, read: f.read, seen: stamp, events: f.events}
-			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)))
+			version := time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)
+			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, version))
 		}
 		if files == nil {
 			files = slices.Clone(c.files)

@@ -32,8 +32,9 @@ func berlin(t testing.TB) *time.Location {
 // names returns the names of the periods At gives at s (RFC 3339).
 func names(t testing.TB, c *Calendar, s string) string {
 	t.Helper()
-	var out []string
-	for _, p := range c.At(rfc(t, s)) {
+	periods := c.At(rfc(t, s))
+	out := make([]string, 0, len(periods))
+	for _, p := range periods {
 		out = append(out, p.Name)
 	}
 	return strings.Join(out, ", ")
@@ -121,12 +122,13 @@ func TestConditionOf(t *testing.T) {
 // TestCalendarAtEntries checks the periods in force around the edges of
 // overlapping entries: a start is in its period, an end is not.
 func TestCalendarAtEntries(t *testing.T) {
-	var entries []Period
-	for i, e := range []Entry{
+	given := []Entry{
 		{Kind: "holiday", Start: "2025-12-24T00:00:00Z", End: "2025-12-27T00:00:00Z", Name: "Christmas"},
 		{Kind: "maintenance", Start: "2025-12-26T06:00:00Z", End: "2025-12-26T08:00:00Z", Name: "upgrade"},
 		{Kind: "maintenance", Start: "2023-03-01T00:00:00Z", End: "2023-03-01T01:00:00Z", Name: "old"},
-	} {
+	}
+	entries := make([]Period, 0, len(given))
+	for i, e := range given {
 		p, err := e.Period(i)
 		if err != nil {
 			t.Fatal(err)
@@ -168,10 +170,13 @@ func TestCalendarAtEntries(t *testing.T) {
 func TestCalendarAtRandomOrder(t *testing.T) {
 	loc := berlin(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	var entries, all []Period
-	for i := range 200 {
+	const count = 200
+	entries := make([]Period, 0, count)
+	var all []Period
+	for i := range count {
 		start := time.Date(1990+rng.IntN(50), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), rng.IntN(24), 0, 0, 0, loc)
-		p := Period{Kind: detector.Maintenance, Start: start.UnixNano(), End: start.Add(time.Duration(1+rng.IntN(96)) * time.Hour).UnixNano(), Index: i}
+		end := start.Add(time.Duration(1+rng.IntN(96)) * time.Hour)
+		p := Period{Kind: detector.Maintenance, Start: start.UnixNano(), End: end.UnixNano(), Index: i}
 		entries = append(entries, p)
 		all = append(all, p)
 	}
@@ -183,7 +188,8 @@ func TestCalendarAtRandomOrder(t *testing.T) {
 		if year == 2027 { // its EXDATE
 			continue
 		}
-		all = append(all, Period{Start: time.Date(year, 12, 25, 0, 0, 0, 0, loc).UnixNano(), End: time.Date(year, 12, 26, 0, 0, 0, 0, loc).UnixNano(), Name: "Christmas Day"})
+		start, end := time.Date(year, 12, 25, 0, 0, 0, 0, loc), time.Date(year, 12, 26, 0, 0, 0, 0, loc)
+		all = append(all, Period{Start: start.UnixNano(), End: end.UnixNano(), Name: "Christmas Day"})
 	}
 	from := time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	until := time.Date(2045, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -338,7 +344,7 @@ func writeCalendar(t testing.TB, dir, name string, lines ...string) string {
 	}
 	all := append(append([]string{"BEGIN:VCALENDAR", "VERSION:2.0"}, lines...), "END:VCALENDAR")
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.Join(all, "\r\n")+"\r\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Join(all, "\r\n")+"\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -362,35 +368,48 @@ func TestCalendarFileErrors(t *testing.T) {
 		{name: "unterminated quote", lines: event(`DTSTART;TZID="Europe/Berlin:20250101T000000`, "DTEND:20250101T010000Z"), want: "line 6:"},
 		{name: "folded", lines: event("DTSTART:20250101T000000Z", "DTEND;TZID=", ` "Europe/Berlin:2025`, " 0101T010000"), want: "line 7:"},
 		{name: "last line", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR;X=\"", want: "line 4:"},
-		{name: "mismatched end", lines: event("DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VTODO"), want: "line 8: END:VTODO where BEGIN:VEVENT of line 3 is open"},
-		{name: "cut short", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20250101T000000Z\r\n", want: "line 3: the file ends inside BEGIN:VEVENT of line 2"},
+		{name: "mismatched end", lines: event("DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VTODO"),
+			want: "line 8: END:VTODO where BEGIN:VEVENT of line 3 is open"},
+		{name: "cut short", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20250101T000000Z\r\n",
+			want: "line 3: the file ends inside BEGIN:VEVENT of line 2"},
 		{name: "not a calendar", raw: "holiday,2025-12-25\r\n", want: "line 1: not an iCalendar file"},
 		{name: "empty", raw: "", want: "empty"},
-		{name: "byte-order mark", raw: "\ufeffBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", want: `line 3: DTSTART "2025"`},
-		{name: "end before start", lines: event("DTSTART;VALUE=DATE:20251225", "DTEND;VALUE=DATE:20251224"), want: `line 7: event "x": DTEND 20251224 is not after DTSTART 20251225`},
-		{name: "unknown zone", lines: event("DTSTART;TZID=Europe/Atlantis:20250101T000000", "DTEND:20250101T010000Z"), want: `line 6: DTSTART: unknown time zone "Europe/Atlantis"`},
+		{name: "byte-order mark", raw: "\ufeffBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+			want: `line 3: DTSTART "2025"`},
+		{name: "end before start", lines: event("DTSTART;VALUE=DATE:20251225", "DTEND;VALUE=DATE:20251224"),
+			want: `line 7: event "x": DTEND 20251224 is not after DTSTART 20251225`},
+		{name: "unknown zone", lines: event("DTSTART;TZID=Europe/Atlantis:20250101T000000", "DTEND:20250101T010000Z"),
+			want: `line 6: DTSTART: unknown time zone "Europe/Atlantis"`},
 		{name: "bad date", lines: event("DTSTART:2025-01-01", "DTEND:20250101T010000Z"), want: `line 6: DTSTART "2025-01-01": want a date`},
 		{name: "no start", lines: event("DTEND:20250101T010000Z"), want: `line 3: event "x": no DTSTART`},
 		{name: "no end", lines: event("DTSTART:20250101T000000Z"), want: `line 6: event "x": no DTEND or DURATION`},
 		{name: "bad duration", lines: event("DTSTART:20250101T000000Z", "DURATION:1H"), want: `line 7: event "x": DURATION "1H"`},
 		{name: "bad rule", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=FORTNIGHTLY"), want: `line 8: event "x":`},
-		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"), want: `line 8: event "x": RRULE:FREQ=MINUTELY: too frequent`},
-		{name: "hour out of range", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;BYHOUR=24"), want: `line 8: event "x": RRULE:FREQ=DAILY;BYHOUR=24: byhour must be between 0 and 23`},
-		{name: "every 10 minutes", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50"), want: `line 8: event "x": RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50: recurs up to 144 times a day, more than the 96`},
-		{name: "long duration", lines: event("DTSTART:20250101T000000Z", "DURATION:PT99999999999H"), want: `line 7: event "x": DURATION "PT99999999999H" is longer than 10000 days`},
-		{name: "long occurrences", lines: event("DTSTART;VALUE=DATE:20250101", "DTEND;VALUE=DATE:20260103", "RRULE:FREQ=YEARLY"), want: `line 6: event "x": an occurrence lasts more than 366 days`},
-		{name: "never", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), want: `line 8: event "x": RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: has no occurrence`},
-		{name: "count", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;COUNT=100001"), want: `line 8: event "x": RRULE:FREQ=HOURLY;COUNT=100001: brings the file's COUNT rules to 100001 occurrences, more than the 100000`},
+		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"),
+			want: `line 8: event "x": RRULE:FREQ=MINUTELY: too frequent`},
+		{name: "hour out of range", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;BYHOUR=24"),
+			want: `line 8: event "x": RRULE:FREQ=DAILY;BYHOUR=24: byhour must be between 0 and 23`},
+		{name: "every 10 minutes", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50"),
+			want: `line 8: event "x": RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50: recurs up to 144 times a day, more than the 96`},
+		{name: "long duration", lines: event("DTSTART:20250101T000000Z", "DURATION:PT99999999999H"),
+			want: `line 7: event "x": DURATION "PT99999999999H" is longer than 10000 days`},
+		{name: "long occurrences", lines: event("DTSTART;VALUE=DATE:20250101", "DTEND;VALUE=DATE:20260103", "RRULE:FREQ=YEARLY"),
+			want: `line 6: event "x": an occurrence lasts more than 366 days`},
+		{name: "never", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"),
+			want: `line 8: event "x": RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: has no occurrence`},
+		{name: "count", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;COUNT=100001"),
+			want: `line 8: event "x": RRULE:FREQ=HOURLY;COUNT=100001: brings the file's COUNT rules to 100001 occurrences, more than the 100000`},
 		{name: "unknown weekday", lines: event("X-ANOMALY-AS-WEEKDAY:XX", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": unknown weekday "XX"`},
 		{name: "two kinds", lines: event("CATEGORIES:Holiday,Maintenance", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": CATEGORIES name both`},
-		{name: "orphan override", lines: event("RECURRENCE-ID:20250101T000000Z", "DTSTART:20250101T000000Z", "DURATION:PT1H"), want: `line 6: RECURRENCE-ID of UID "1"`},
+		{name: "orphan override", lines: event("RECURRENCE-ID:20250101T000000Z", "DTSTART:20250101T000000Z", "DURATION:PT1H"),
+			want: `line 6: RECURRENCE-ID of UID "1"`},
 	} {
 		var path string
 		if c.lines != nil {
 			path = writeCalendar(t, dir, c.name+".ics", c.lines...)
 		} else {
 			path = filepath.Join(dir, c.name+".ics")
-			if err := os.WriteFile(path, []byte(c.raw), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(c.raw), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -452,7 +471,7 @@ func TestCalendarReload(t *testing.T) {
 		t.Errorf("after the replacement: %q, want second alone", got)
 	}
 
-	if err := os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20250303\r\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20250303\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c = reload("bad file", c, true, "calendar file "+path+", line 3")

@@ -161,7 +161,7 @@ func indexLines(path string, data []byte) (*icsLines, error) {
 				return nil, calendarError(path, line, "BEGIN:%s outside the VCALENDAR", value)
 			}
 			if len(stack) == 1 && value == "VEVENT" {
-				x.events = append(x.events, icsEventLines{begin: line, props: map[string]int{}})
+				x.events = append(x.events, icsEventLines{begin: line, props: make(map[string]int)})
 			}
 			stack = append(stack, open{value, line})
 		case "END":
@@ -246,7 +246,7 @@ func parseCalendar(path string, data []byte, source Source, loc *time.Location) 
 	if len(vevents) != len(x.events) {
 		return nil, calendarError(path, 0, "%d events parsed where %d begin", len(vevents), len(x.events))
 	}
-	r := icsReader{path: path, loc: loc, source: source, zones: map[string]*time.Location{}}
+	r := icsReader{path: path, loc: loc, source: source, zones: make(map[string]*time.Location)}
 	for _, tz := range cal.Timezones() {
 		r.addZone(tz)
 	}
@@ -259,7 +259,7 @@ func parseCalendar(path string, data []byte, source Source, loc *time.Location) 
 	}
 	var overrides []override
 	var events []event
-	byUID := map[string]int{} // index in events of each recurring event
+	byUID := make(map[string]int) // index in events of each recurring event
 	for i, ve := range vevents {
 		lines := &x.events[i]
 		e, keep, err := r.event(ve, lines)
@@ -450,7 +450,9 @@ func (r *icsReader) recurrence(value string, start time.Time, longest int64) (*r
 	// Each occurrence counts on every day it spans.
 	days := 1 + int((longest+int64(24*time.Hour)-1)/int64(24*time.Hour))
 	if r.load += rule.perDay * days; r.load > maxFileLoad {
-		return nil, fmt.Errorf("brings the file's recurring events to %d occurrences a day (%d times a day, each on the %d days it spans), more than the %d a calendar file accepts", r.load, rule.perDay, days, maxFileLoad)
+		return nil, fmt.Errorf("brings the file's recurring events to %d occurrences a day "+
+			"(%d times a day, each on the %d days it spans), more than the %d a calendar file accepts",
+			r.load, rule.perDay, days, maxFileLoad)
 	}
 	if r.counted += opt.Count; r.counted > maxFileCount {
 		return nil, fmt.Errorf("brings the file's COUNT rules to %d occurrences, more than the %d a calendar file accepts: want UNTIL", r.counted, maxFileCount)
@@ -476,7 +478,7 @@ func (r *icsReader) kind(ve *ics.VEvent) (detector.PeriodKind, error) {
 				continue
 			}
 			if kind != 0 && kind != k {
-				return 0, errors.New("CATEGORIES name both maintenance and holiday")
+				return 0, errors.New("CATEGORIES name both maintenance and holiday") //nolint:revive // CATEGORIES is the iCalendar property
 			}
 			kind = k
 		}
@@ -527,13 +529,16 @@ func (r *icsReader) values(p *ics.IANAProperty, line int) ([]time.Time, bool, er
 		if loc, ok = r.zones[tzid]; !ok {
 			var err error
 			if loc, err = time.LoadLocation(tzid); err != nil {
-				return nil, false, calendarError(r.path, line, "%s: unknown time zone %q: want an IANA name such as Europe/Berlin, or a VTIMEZONE of that TZID with an X-LIC-LOCATION that is one", p.IANAToken, tzid)
+				return nil, false, calendarError(r.path, line,
+					"%s: unknown time zone %q: want an IANA name such as Europe/Berlin, or a VTIMEZONE of that TZID with an X-LIC-LOCATION that is one",
+					p.IANAToken, tzid)
 			}
 		}
 	}
 	allDay := strings.EqualFold(paramValue(p, "VALUE"), "DATE")
-	var ts []time.Time
-	for _, v := range strings.Split(p.Value, ",") {
+	values := strings.Split(p.Value, ",")
+	ts := make([]time.Time, 0, len(values))
+	for _, v := range values {
 		v = strings.TrimSpace(v)
 		var t time.Time
 		var err error
@@ -565,7 +570,7 @@ var icalDuration = regexp.MustCompile(`^\+?P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?
 func parseICalDuration(s string) (days int, exact time.Duration, err error) {
 	m := icalDuration.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
-		return 0, 0, fmt.Errorf("DURATION %q: want a positive duration such as P1D or PT2H30M", s)
+		return 0, 0, fmt.Errorf("DURATION %q: want a positive duration such as P1D or PT2H30M", s) //nolint:revive // DURATION is the iCalendar property
 	}
 	n := func(i int) int64 {
 		v, _ := strconv.ParseInt(m[i], 10, 32) // an empty group is 0
@@ -573,9 +578,9 @@ func parseICalDuration(s string) (days int, exact time.Duration, err error) {
 	}
 	switch seconds := (7*n(1)+n(2))*86400 + n(3)*3600 + n(4)*60 + n(5); {
 	case seconds == 0:
-		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s)
+		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s) //nolint:revive // DURATION is the iCalendar property
 	case seconds > maxEventDays*86400:
-		return 0, 0, fmt.Errorf("DURATION %q is longer than %d days", s, maxEventDays)
+		return 0, 0, fmt.Errorf("DURATION %q is longer than %d days", s, maxEventDays) //nolint:revive // DURATION is the iCalendar property
 	}
 	days = int(7*n(1) + n(2))
 	exact = time.Duration(n(3))*time.Hour + time.Duration(n(4))*time.Minute + time.Duration(n(5))*time.Second

@@ -81,7 +81,8 @@ func newRecurrence(opt rrule.ROption) (*recurrence, error) {
 	}
 	r := &recurrence{opt: opt, perDay: perDay(opt)}
 	if r.perDay > maxOccurrencesPerDay {
-		return nil, fmt.Errorf("recurs up to %d times a day, more than the %d a calendar accepts (a quarter of an hour apart on average)", r.perDay, maxOccurrencesPerDay)
+		return nil, fmt.Errorf("recurs up to %d times a day, more than the %d a calendar accepts (a quarter of an hour apart on average)",
+			r.perDay, maxOccurrencesPerDay)
 	}
 	return r, nil
 }

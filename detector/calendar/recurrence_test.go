@@ -41,12 +41,11 @@ func TestRecurrenceFrom(t *testing.T) {
 		"FREQ=HOURLY;BYDAY=SA,SU;BYMINUTE=15",
 		"FREQ=HOURLY;INTERVAL=2;COUNT=3000",
 	}
-	zones := []*time.Location{time.UTC, berlin(t)}
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
-	zones = append(zones, ny)
+	zones := []*time.Location{time.UTC, berlin(t), ny}
 	rng := rand.New(rand.NewPCG(18, 19))
 	span := map[rrule.Frequency]time.Duration{
 		rrule.YEARLY: 60 * 8766 * time.Hour, rrule.MONTHLY: 30 * 8766 * time.Hour, rrule.WEEKLY: 15 * 8766 * time.Hour,
