@@ -92,7 +92,7 @@ func (t *table) String(k int) string { return t.rec[t.cols[k]] }
 func (t *table) Float(k int) float64 {
 	v, err := strconv.ParseFloat(t.String(k), 64)
 	if err != nil {
-		t.failf(k, "bad number %q", t.String(k))
+		t.failColumnf(k, "bad number %q", t.String(k))
 	}
 	return v
 }
@@ -101,7 +101,7 @@ func (t *table) Float(k int) float64 {
 func (t *table) Time(k int) time.Time {
 	v, err := time.Parse(timeLayout, t.String(k))
 	if err != nil {
-		t.failf(k, "bad timestamp %q", t.String(k))
+		t.failColumnf(k, "bad timestamp %q", t.String(k))
 	}
 	return v
 }
@@ -113,8 +113,8 @@ func (t *table) Failf(format string, args ...any) {
 	}
 }
 
-// failf records an error about column k of the current row.
-func (t *table) failf(k int, format string, args ...any) {
+// failColumnf records an error about column k of the current row.
+func (t *table) failColumnf(k int, format string, args ...any) {
 	t.Failf("%s: %s", t.names[k], fmt.Sprintf(format, args...))
 }
 
