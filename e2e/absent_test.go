@@ -40,7 +40,7 @@ func TestSilentSeriesReachesOnCall(t *testing.T) {
 	// can get ahead of the others then, and a silence among series still
 	// in warm-up would be none of theirs.
 	warm := silentWarm * 10
-	require.NoError(t, l.sendAll(chunk(lines[:warm], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[:warm]), 0))
 	waitFor(t, time.Minute, fmt.Sprintf("the %d points of the warm-up in InfluxDB", warm), func() (bool, error) {
 		n, err := silentPoints(l.db)
 		if err != nil {
@@ -48,7 +48,7 @@ func TestSilentSeriesReachesOnCall(t *testing.T) {
 		}
 		return n == warm, fmt.Errorf("%d points", n)
 	})
-	require.NoError(t, l.sendAll(chunk(lines[warm:back], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[warm:back]), 0))
 	alerts := waitAlerts(t, id, 1)
 	require.Equal(t, map[string]string{
 		"alertname": "AnomalyDetected", "severity": "critical", "incident_id": id,
@@ -56,7 +56,7 @@ func TestSilentSeriesReachesOnCall(t *testing.T) {
 	}, alerts[0].Labels)
 	waitNotified(t, id, "firing")
 
-	require.NoError(t, l.sendAll(chunk(lines[back:], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[back:]), 0))
 	waitNotified(t, id, "resolved")
 	n := 0
 	for _, note := range e.webhook.notified("incident_id", id) {

@@ -29,7 +29,7 @@ func TestDayOne(t *testing.T) {
 	const week = 2016 // points at 5 minutes
 	history, live := d.split(week)
 	stored := filepath.Join(l.dir, "week")
-	if err := os.MkdirAll(stored, 0o755); err != nil {
+	if err := os.MkdirAll(stored, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	replay(t, history, stored)

@@ -28,7 +28,9 @@ func TestWrite(t *testing.T) {
 	}
 	failed := errors.New("the writer failed")
 	if err := Write(path, func(w io.Writer) error {
-		io.WriteString(w, "half of a thi")
+		if _, err := io.WriteString(w, "half of a thi"); err != nil {
+			return err
+		}
 		return failed
 	}); !errors.Is(err, failed) {
 		t.Fatalf("a failed write returned %v, want the writer's error", err)
@@ -50,7 +52,7 @@ func TestWrite(t *testing.T) {
 func TestRemoveStale(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "anomaly.state")
-	var stale []string
+	stale := make([]string, 0, 3)
 	for range 3 { // as three kills during Write would leave them
 		f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 		if err != nil {
@@ -76,7 +78,7 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("removed %q, want %q", removed, stale)
 	}
 	entries, _ := os.ReadDir(dir)
-	var left []string
+	left := make([]string, 0, len(entries))
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
@@ -92,7 +94,7 @@ func TestMoveAsideNeverReplaces(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "anomaly.state")
 	now := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-	var asides []string
+	asides := make([]string, 0, 3)
 	for i := range 3 {
 		content := []byte{'0' + byte(i)}
 		if err := os.WriteFile(path, content, 0o600); err != nil {

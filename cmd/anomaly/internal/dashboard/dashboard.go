@@ -185,7 +185,8 @@ func regexOf(variable string) string { return "/^$" + variable + "$/" }
 // seriesFilter selects the chosen series of the chosen measurement:
 // the time range (with the ad hoc filters) and a condition per tag variable.
 func (g *generator) seriesFilter() string {
-	conds := []string{timeFilter}
+	conds := make([]string, 0, 1+len(g.tags))
+	conds = append(conds, timeFilter)
 	for _, t := range g.tags {
 		conds = append(conds, ident(t)+" =~ "+regexOf(t))
 	}
@@ -313,11 +314,12 @@ func (g *generator) openIncidentsPanel() cog.Builder[dashboard.Panel] {
 		ident(incidentReason), ident(sinceCol), ident(incidentPeakScore), inner, ident(incidentState), incidentOpen)
 	return table.NewPanelBuilder().
 		Title("Open incidents").
-		Description("Incidents whose last event in the time range opened them, across series: the series' tags, the reason, when the incident started and its peak score so far.").
+		Description("Incidents whose last event in the time range opened them, across series: "+
+			"the series' tags, the reason, when the incident started and its peak score so far.").
 		Datasource(g.ds).
 		Height(8).Span(24).
 		WithTarget(g.query("A", q, Table)).
-		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: make(map[string]any)}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{"excludeByName": map[string]bool{"Time": true}}}).
 		OverrideByName(sinceCol, []dashboard.DynamicConfigValue{{Id: "unit", Value: "dateTimeAsIso"}}).
 		OverrideByName(incidentPeakScore, []dashboard.DynamicConfigValue{{Id: "decimals", Value: 3}})
@@ -330,22 +332,25 @@ func (g *generator) statsPanels() []cog.Builder[dashboard.Panel] {
 	total := func(field string) string { return "last(" + ident(field) + ")" }
 	ps := []cog.Builder[dashboard.Panel]{
 		g.statsPanel("Points scored and warming", "Points the processor scored and, of them, scored in warm-up (per second).",
-			processorStats, "short", [][2]string{{perSecond(pointsScored), "scored"}, {perSecond(pointsWarming), "warming"}}),
+			processorStats, [][2]string{{perSecond(pointsScored), "scored"}, {perSecond(pointsWarming), "warming"}}),
 		g.statsPanel("Incidents opened and resolved", "Incidents the processor opened and resolved since it started.",
-			processorStats, "short", [][2]string{{total(incidentsOpened), "opened"}, {total(incidentsResolved), "resolved"}}),
+			processorStats, [][2]string{{total(incidentsOpened), "opened"}, {total(incidentsResolved), "resolved"}}),
 	}
 	if g.s.Processor.History.Enabled() {
-		ps = append(ps, g.statsPanel("History bootstrap", "Series learned from their history in InfluxDB, and the points they were learned from, since the processor started.",
-			processorStats, "short", [][2]string{{total(bootstrapSeries), "series"}, {total(bootstrapPoints), "points"}}))
+		ps = append(ps, g.statsPanel("History bootstrap",
+			"Series learned from their history in InfluxDB, and the points they were learned from, since the processor started.",
+			processorStats, [][2]string{{total(bootstrapSeries), "series"}, {total(bootstrapPoints), "points"}}))
 	}
 	if g.s.Alertmanager {
 		ps = append(ps, g.statsPanel("Alerts sent and failed", "Alerts outputs.alertmanager sent, and sends that failed, since it started.",
-			alertmanagerStats, "short", [][2]string{{total(alertsSent), "sent"}, {total(sendErrors), "failed"}}))
+			alertmanagerStats, [][2]string{{total(alertsSent), "sent"}, {total(sendErrors), "failed"}}))
 	}
 	return ps
 }
 
-func (g *generator) statsPanel(title, description, measurement, unit string, cols [][2]string) cog.Builder[dashboard.Panel] {
+// statsPanel charts counters (the unit "short": plain numbers) of one
+// statistics measurement.
+func (g *generator) statsPanel(title, description, measurement string, cols [][2]string) cog.Builder[dashboard.Panel] {
 	sel := make([]string, len(cols))
 	for i, c := range cols {
 		sel[i] = c[0] + " AS " + ident(c[1])
@@ -357,7 +362,7 @@ func (g *generator) statsPanel(title, description, measurement, unit string, col
 		Description(description).
 		Datasource(g.ds).
 		Height(8).Span(12).
-		Unit(unit).
+		Unit("short").
 		WithTarget(g.query("A", q, TimeSeries))
 }
 

@@ -59,7 +59,7 @@ func TestRoundTrip(t *testing.T) {
 
 	var back dashboard.Dashboard //nolint:staticcheck // the classic schema on purpose (package doc)
 	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
-	require.Equal(t, len(d.Panels), len(back.Panels))
+	require.Len(t, back.Panels, len(d.Panels))
 	for i, p := range back.Panels {
 		require.NotNil(t, p.Panel, "panel %d", i)
 		require.NotEmpty(t, p.Panel.Targets, "panel %q", *p.Panel.Title)

@@ -399,7 +399,7 @@ func groupAlerts(series []Series, delay int) (byReason, byBand []Group) {
 		// band, or len(byBand) + its reason): alerts come in time order, so
 		// an incident's alerts are consecutive and one memory a group is
 		// enough to count an incident once.
-		lastCaught := map[int]int32{}
+		lastCaught := make(map[int]int32)
 		count := func(g *Group, key, i int) {
 			g.Alerts++
 			if id[i] < 0 {

@@ -180,7 +180,8 @@ func TestEvaluate(t *testing.T) {
 		caught    int
 	}{{0.7, 2}, {0.7, 2}, {0.9, 1}, {0.9, 1}} {
 		if got := r.Curve[k]; got.Threshold != want.threshold || got.Counts.IncidentsCaught != want.caught {
-			t.Errorf("precision >= %v: threshold %v caught %d, want %v and %d", got.MinPrecision, got.Threshold, got.Counts.IncidentsCaught, want.threshold, want.caught)
+			t.Errorf("precision >= %v: threshold %v caught %d, want %v and %d",
+				got.MinPrecision, got.Threshold, got.Counts.IncidentsCaught, want.threshold, want.caught)
 		}
 	}
 	if got := Evaluate(series[:1], 0).Curve[3]; got.Counts.Recall() != 1 {

@@ -64,7 +64,7 @@ var start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func KPIs(n int, seed uint64) []*Series {
 	out := make([]*Series, n)
 	for k := range out {
-		out[k] = kpi(k, rand.New(rand.NewPCG(seed, uint64(k))))
+		out[k] = kpi(k, rand.New(rand.NewPCG(seed, uint64(k)))) //nolint:gosec // reproducible test data, not secrets
 	}
 	return out
 }

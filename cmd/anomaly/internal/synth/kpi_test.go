@@ -14,7 +14,7 @@ import (
 func TestKPIs(t *testing.T) {
 	a, b := KPIs(12, 1), KPIs(12, 1)
 	other := KPIs(12, 2)
-	close, total := 0, 0
+	soon, total := 0, 0
 	for k, s := range a {
 		if !slices.Equal(s.Values, b[k].Values) || !slices.Equal(s.Labels, b[k].Labels) {
 			t.Fatalf("%s differs between two runs with the same seed", s.Name)
@@ -39,13 +39,13 @@ func TestKPIs(t *testing.T) {
 		}
 		for i := 1; i < len(starts); i++ {
 			if starts[i]-starts[i-1] < int64(8*time.Hour) {
-				close++
+				soon++
 			}
 		}
 		total += len(starts) - 1
 	}
-	if share := float64(close) / float64(total); share < 0.25 || share > 0.45 {
-		t.Errorf("%d of %d incidents begin within 8 hours of the previous one (%.2f), want about a third", close, total, share)
+	if share := float64(soon) / float64(total); share < 0.25 || share > 0.45 {
+		t.Errorf("%d of %d incidents begin within 8 hours of the previous one (%.2f), want about a third", soon, total, share)
 	}
 }
 
@@ -119,7 +119,8 @@ func TestKPIShapes(t *testing.T) {
 		}
 	}
 	if errorSeries == 0 || gaugeSeries == 0 || stepSeries == 0 || wanderSeries == 0 {
-		t.Errorf("%d error counts, %d gauges, %d series with a daily step, %d with a wandering level: want some of each", errorSeries, gaugeSeries, stepSeries, wanderSeries)
+		t.Errorf("%d error counts, %d gauges, %d series with a daily step, %d with a wandering level: want some of each",
+			errorSeries, gaugeSeries, stepSeries, wanderSeries)
 	}
 	if share := float64(shortUnder10) / float64(short); !(share >= 0.7) {
 		t.Errorf("series with short incidents: %d of %d incidents under 10 points, want most", shortUnder10, short)
@@ -155,8 +156,8 @@ func stepsUp(t *testing.T, s *Series) {
 		}
 	}
 	if days < 20 || !(after > (1+p.stepSize/4)*before) {
-		t.Errorf("%s: on %d days, the %d points from the step's minute sum to %v, the %d before to %v: want a quarter of the step %v up at least, on 20 days or more",
-			s.Name, days, k, after, k, before, p.stepSize)
+		t.Errorf("%s: on %d days, the %d points from the step's minute sum to %v, the %d before to %v: "+
+			"want a quarter of the step %v up at least, on 20 days or more", s.Name, days, k, after, k, before, p.stepSize)
 	}
 }
 
