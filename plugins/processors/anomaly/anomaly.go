@@ -367,15 +367,27 @@ func (p *Anomaly) identify(m telegraf.Metric) xxhash.Digest {
 
 // collect gathers the fields of m to score, their series' keys and what
 // the calendar says of them, into p.scored and p.points, and reports
-// whether m was scored upstream.
+// whether m was scored upstream. The fields it skips are counted: once per
+// metric, so a metric collected again (held for its history) is
+// recollected instead.
 func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool) {
+	return p.gather(m, base, true)
+}
+
+// recollect is collect for a metric collected before, whose skips were counted then.
+func (p *Anomaly) recollect(m telegraf.Metric, base xxhash.Digest) (upstream bool) {
+	return p.gather(m, base, false)
+}
+
+// gather is collect, counting the skipped fields if count.
+func (p *Anomaly) gather(m telegraf.Metric, base xxhash.Digest, count bool) (upstream bool) {
 	p.points, p.scored = p.points[:0], p.scored[:0]
 	t := m.Time().UnixNano()
 	var cond detector.Condition
 	if p.calendars != nil {
 		cond = p.calendars.condition(m.TagList(), t)
 	}
-	return p.eachScored(m, func(f *telegraf.Field, v float64) {
+	return p.eachScored(m, count, func(f *telegraf.Field, v float64) {
 		h := base
 		h.WriteString("\x01")
 		h.WriteString(f.Key)
@@ -386,10 +398,10 @@ func (p *Anomaly) collect(m telegraf.Metric, base xxhash.Digest) (upstream bool)
 
 // eachScored calls yield with each field of m that is scored and its value:
 // the numeric fields selected by fields and fields_exclude, but for this
-// processor's own outputs (fields, and incident events). It counts the fields it skips. It reports whether
+// processor's own outputs (fields, and incident events). It counts the fields it skips if count. It reports whether
 // m was scored upstream: it carries that processor's outputs, which are not
 // scored, or its anomaly tag, and mark replaces them.
-func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v float64)) (upstream bool) {
+func (p *Anomaly) eachScored(m telegraf.Metric, count bool, yield func(f *telegraf.Field, v float64)) (upstream bool) {
 	if p.IncidentMeasurement != "" && m.Name() == p.IncidentMeasurement {
 		return false // an incident event, of this processor or one upstream: output, not a series
 	}
@@ -397,7 +409,7 @@ func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v 
 	for _, f := range m.FieldList() {
 		if p.isOutput(m, f.Key) {
 			upstream = true
-			if p.Scores(f.Key) {
+			if count && p.Scores(f.Key) {
 				p.stats.skippedOutput(m, f.Key)
 			}
 			continue
@@ -405,7 +417,7 @@ func (p *Anomaly) eachScored(m telegraf.Metric, yield func(f *telegraf.Field, v 
 		if !p.Scores(f.Key) {
 			continue
 		}
-		if v, ok := p.toFloat(m, f); ok {
+		if v, ok := p.toFloat(m, f, count); ok {
 			yield(f, v)
 		}
 	}
@@ -491,25 +503,31 @@ func (p *Anomaly) mark(m telegraf.Metric, upstream bool) (replaced, up, down boo
 // maxExactInt is the largest integer magnitude a float64 holds exactly.
 const maxExactInt = 1 << 53
 
-// toFloat returns the field's value as a float64, or counts why it cannot be scored.
-func (p *Anomaly) toFloat(m telegraf.Metric, f *telegraf.Field) (float64, bool) {
+// toFloat returns the field's value as a float64, or counts (if count) why it cannot be scored.
+func (p *Anomaly) toFloat(m telegraf.Metric, f *telegraf.Field, count bool) (float64, bool) {
 	switch v := f.Value.(type) {
 	case float64:
 		return v, true
 	case int64:
 		if v > maxExactInt || v < -maxExactInt {
-			p.stats.skippedOverflow(m, f.Key)
+			if count {
+				p.stats.skippedOverflow(m, f.Key)
+			}
 			return 0, false
 		}
 		return float64(v), true
 	case uint64:
 		if v > maxExactInt {
-			p.stats.skippedOverflow(m, f.Key)
+			if count {
+				p.stats.skippedOverflow(m, f.Key)
+			}
 			return 0, false
 		}
 		return float64(v), true
 	default: // strings and booleans
-		p.stats.skippedNotNumeric(m, f.Key)
+		if count {
+			p.stats.skippedNotNumeric(m, f.Key)
+		}
 		return 0, false
 	}
 }

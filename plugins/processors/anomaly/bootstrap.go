@@ -199,7 +199,7 @@ func (p *Anomaly) addWithHistory(m telegraf.Metric, base xxhash.Digest, acc tele
 		// metrics, and is rebuilt when its history comes.
 		p.stats.boot.overflow.Incr(int64(len(rec.held)) + 1)
 		out = p.release(rec, true)
-		upstream = p.collect(m, base)
+		upstream = p.recollect(m, base)
 	}
 	p.scoreAndMark(m, upstream)
 	if rec != nil {
@@ -407,7 +407,7 @@ func (p *Anomaly) release(rec *pending, late bool) []telegraf.Metric {
 	}
 	out := make([]telegraf.Metric, 0, len(rec.held))
 	for _, m := range rec.held {
-		p.scoreAndMark(m, p.collect(m, rec.base))
+		p.scoreAndMark(m, p.recollect(m, rec.base))
 		p.keep(rec)
 		out = append(out, m)
 		out = append(out, p.incidents...)

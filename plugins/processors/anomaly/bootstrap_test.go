@@ -668,3 +668,32 @@ func TestHistoryWithCalendarBesideLivePoints(t *testing.T) {
 	require.GreaterOrEqual(t, len(got), added)
 	testutil.RequireMetricsEqual(t, want[:len(got)], got)
 }
+
+// TestSkipsOfHeldMetricsCountOnce: a metric held for its history is
+// collected again when it is released, and a metric past max_held_metrics
+// after the held ones are released; the fields it skips count once all
+// the same, as without history.
+func TestSkipsOfHeldMetricsCountOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		maxHeld int
+	}{
+		{name: "held, then released by its history", maxHeld: 100},
+		{name: "past max_held_metrics", maxHeld: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := historytest.New(t)
+			p, acc := newHistoryPlugin(t, srv.URL, func(p *Anomaly) { p.History.MaxHeld = tt.maxHeld })
+			in := []telegraf.Metric{
+				metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 1.0, "note": "x"}, t0),
+				metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 2.0, "note": "y"}, t0.Add(step)),
+			}
+			for _, m := range in {
+				require.NoError(t, p.Add(m, acc))
+			}
+			p.Drain()
+			require.Equal(t, uint64(len(in)), acc.NMetrics())
+			require.Equal(t, int64(len(in)), p.stats.notNumeric.Get(), "one skipped field per metric")
+		})
+	}
+}

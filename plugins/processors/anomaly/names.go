@@ -56,7 +56,7 @@ func (p *Anomaly) IsOutput(field string, has func(field string) bool) bool {
 // as Add does. Like Add, it is for one goroutine at a time, and not beside a
 // running processor's Add.
 func (p *Anomaly) ScoredFields(m telegraf.Metric, yield func(field string, v float64)) {
-	p.eachScored(m, func(f *telegraf.Field, v float64) { yield(f.Key, v) })
+	p.eachScored(m, true, func(f *telegraf.Field, v float64) { yield(f.Key, v) })
 }
 
 // SeriesName names the series of field of m, for people: the measurement,
