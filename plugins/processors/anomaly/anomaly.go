@@ -22,6 +22,7 @@ import (
 	"github.com/influxdata/telegraf/selfstat"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly/history"
 )
 
@@ -128,7 +129,7 @@ const (
 	// Incident events are on by default: one metric when an incident opens
 	// and one when it resolves, few next to the scored points, and what an
 	// alerting output (outputs.alertmanager, a Kafka topic) needs.
-	defaultIncidentMeasurement = "anomaly_incident"
+	defaultIncidentMeasurement = incident.DefaultMeasurement
 	defaultSnapshot            = config.Duration(5 * time.Minute)
 )
 

@@ -1,72 +1,50 @@
 package anomaly
 
 import (
-	"encoding/binary"
-	"fmt"
+	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/metric"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 // An incident event is a metric of its own, incident_measurement, when a
 // point opens an incident of its series and when one resolves it, for
 // alerting outputs (outputs.alertmanager, a Kafka topic) and for
 // annotations. Its tags say which series: the scored metric's measurement,
-// the field, and the series' identifying tags. Points that open or resolve
-// nothing pay nothing.
+// the field, and the series' identifying tags. The event's names and types
+// are the contract of package incident. Points that open or resolve nothing
+// pay nothing.
 
 // incident makes the incident event of field f of m, scored as point pt
 // with outcome o that opened or resolved one, and keeps it in p.incidents
 // for Add to pass on after m.
 func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
 	inc := &o.Incident
-	state := "open"
+	state := incident.StateOpen
 	if inc.Open {
 		p.stats.incidentsOpened.Incr(1)
 	} else {
-		state = "resolved"
+		state = incident.StateResolved
 		p.stats.incidentsResolved.Incr(1)
 	}
 	if p.IncidentMeasurement == "" {
 		return
 	}
-	tags := make(map[string]string, len(m.TagList())+2)
+	tags := make(map[string]string, len(m.TagList()))
 	for _, tag := range m.TagList() {
 		if p.Identifies(tag.Key) {
 			tags[tag.Key] = tag.Value
 		}
 	}
-	// Set last: a series tag of the same name gives way, or the event
-	// would name another metric or field than the one scored.
-	tags["measurement"], tags["field"] = m.Name(), f.Key
 	lower, upper := o.Bounds()
-	// Fields added one by one, in the contract's order: from a map, their
-	// order (and so the line a serializer writes) would change from run to run.
-	e := metric.New(p.IncidentMeasurement, tags, nil, m.Time())
-	e.AddField("state", state)
-	e.AddField("id", incidentID(pt.Key, inc.Started))
-	e.AddField("started", inc.Started)
-	e.AddField("duration", pt.Time-inc.Started)
-	e.AddField("peak_score", inc.Peak)
-	e.AddField("value", pt.Value)
-	e.AddField("expected", o.Expected)
-	e.AddField("lower", lower)
-	e.AddField("upper", upper)
-	e.AddField("direction", inc.Direction.String())
-	e.AddField("reason", inc.Reason.String())
-	e.AddField("points", int64(inc.Points))
-	p.incidents = append(p.incidents, e)
-}
-
-// incidentID names an incident stably, whoever scores its series and however
-// often it is reported: 16 hex digits of a hash of the series' key and the
-// incident's start.
-func incidentID(key uint64, started int64) string {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], key)
-	binary.LittleEndian.PutUint64(b[8:], uint64(started))
-	return fmt.Sprintf("%016x", xxhash.Sum64(b[:]))
+	e := incident.Event{
+		Measurement: m.Name(), Field: f.Key, Tags: tags,
+		State: state, ID: incident.ID(pt.Key, inc.Started),
+		Time: m.Time(), Started: time.Unix(0, inc.Started), Duration: time.Duration(pt.Time - inc.Started),
+		PeakScore: inc.Peak, Value: pt.Value, Expected: o.Expected, Lower: lower, Upper: upper,
+		Direction: inc.Direction.String(), Reason: inc.Reason.String(), Points: int64(inc.Points),
+	}
+	p.incidents = append(p.incidents, e.Metric(p.IncidentMeasurement))
 }
