@@ -75,6 +75,7 @@ func store(srv *historytest.Server, ms []telegraf.Metric) {
 func newHistoryPlugin(t *testing.T, url string, change func(*Anomaly)) (*Anomaly, *testutil.Accumulator) {
 	t.Helper()
 	p, _ := newPlugin(t, func(p *Anomaly) {
+		p.now = time.Now // max_wait and the backoff run on the clock the server answers by
 		p.History.URLs = []string{url}
 		p.History.Lookback = config.Duration(30 * 24 * time.Hour)
 		p.History.Timeout = config.Duration(5 * time.Second)

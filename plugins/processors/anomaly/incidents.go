@@ -18,23 +18,23 @@ import (
 // pay nothing.
 
 // incident makes the incident event of field f of m, scored as point pt
-// with outcome o that opened or resolved one, and keeps it in p.incidents
-// for Add to pass on after m.
-func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
+// with outcome o that opened or resolved one, and keeps it in s.incidents
+// to pass on after m.
+func (s *Scorer) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
 	inc := &o.Incident
 	state := incident.StateOpen
 	if inc.Open {
-		p.stats.incidentsOpened.Incr(1)
+		s.stats.incidentsOpened.Incr(1)
 	} else {
 		state = incident.StateResolved
-		p.stats.incidentsResolved.Incr(1)
+		s.stats.incidentsResolved.Incr(1)
 	}
-	if p.IncidentMeasurement == "" {
+	if s.incidentMeasurement == "" {
 		return
 	}
 	tags := make(map[string]string, len(m.TagList()))
 	for _, tag := range m.TagList() {
-		if p.Identifies(tag.Key) {
+		if s.Identifies(tag.Key) {
 			tags[tag.Key] = tag.Value
 		}
 	}
@@ -46,5 +46,5 @@ func (p *Anomaly) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Po
 		PeakScore: inc.Peak, Value: pt.Value, Expected: o.Expected, Lower: lower, Upper: upper,
 		Direction: inc.Direction.String(), Reason: inc.Reason.String(), Points: int64(inc.Points),
 	}
-	p.incidents = append(p.incidents, e.Metric(p.IncidentMeasurement))
+	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
 }

@@ -23,9 +23,9 @@ import (
 // (sensitivity, direction, ...) may change freely across a restart.
 func (p *Anomaly) fingerprint() uint64 {
 	h := fnv.New64a()
-	cfg := p.detector.Config()
+	cfg := p.scorer.detector.Config()
 	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v timezone=%q",
-		p.SeriesTags, cfg.Daily, cfg.Weekly, p.detector.Location().String())
+		p.SeriesTags, cfg.Daily, cfg.Weekly, p.scorer.detector.Location().String())
 	return h.Sum64()
 }
 
@@ -58,11 +58,11 @@ func (p *Anomaly) restore() *detector.Table {
 
 // snapshot saves the table to state_file, if one is configured.
 func (p *Anomaly) snapshot() {
-	if p.StateFile == "" || p.table == nil {
+	if p.StateFile == "" || p.scorer == nil {
 		return
 	}
 	start := time.Now()
-	n, err := p.table.SaveSnapshot(p.StateFile, p.fingerprint())
+	n, err := p.scorer.table.SaveSnapshot(p.StateFile, p.fingerprint())
 	if err != nil {
 		p.stats.snapshotErrors.Incr(1)
 		p.Log.Errorf("Saving state: %v", err)
@@ -72,7 +72,7 @@ func (p *Anomaly) snapshot() {
 	p.stats.snapshots.Incr(1)
 	p.stats.snapshotBytes.Set(n)
 	p.stats.snapshotDuration.Set(took.Nanoseconds())
-	p.Log.Debugf("Saved %d series (%d bytes) to %s in %s", p.table.Len(), n, p.StateFile, took.Round(time.Millisecond))
+	p.Log.Debugf("Saved %d series (%d bytes) to %s in %s", p.scorer.table.Len(), n, p.StateFile, took.Round(time.Millisecond))
 }
 
 func (p *Anomaly) scheduleSnapshot(now time.Time) {
