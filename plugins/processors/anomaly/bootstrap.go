@@ -33,9 +33,9 @@ import (
 // History is learned with the same Detector.Update as live points, into a
 // model of its own outside the lock, which then takes the series' place in
 // the table; the held metrics are then scored in order (collect, score,
-// mark, as Score does) and passed on. So a series
-// bootstrapped from its complete history scores its live points exactly as
-// if it had been streamed whole.
+// mark, as Score does) and passed on. So a series bootstrapped from its
+// complete history scores its live points exactly as if it had been
+// streamed whole.
 //
 // A series whose history has not come after max_wait (or that could not be
 // held: max_held_metrics metrics are held, or max_wait is 0) goes on in
@@ -230,7 +230,7 @@ func (l *loader) add(m telegraf.Metric, acc telegraf.Accumulator) {
 	if rec != nil {
 		l.keep(rec)
 	}
-	incidents := s.takeIncidents()
+	incidents := s.appendIncidents(nil)
 	turn := l.order.take()
 	l.mu.Unlock()
 	l.order.pass(turn, func() {
@@ -453,10 +453,7 @@ func (l *loader) release(rec *pending, late bool) []telegraf.Metric {
 	for _, m := range rec.held {
 		s.scoreAndMark(m, s.recollect(m, rec.base))
 		l.keep(rec)
-		out = append(out, m)
-		out = append(out, s.incidents...)
-		clear(s.incidents)
-		s.incidents = s.incidents[:0]
+		out = s.appendIncidents(append(out, m))
 	}
 	l.held -= len(rec.held)
 	l.stats.held.Set(int64(l.held))

@@ -3,7 +3,6 @@ package anomaly
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/influxdata/telegraf"
@@ -113,7 +112,7 @@ func (s *Scorer) Detector() *detector.Detector { return s.detector }
 // to pass on after m; nil when there are none (most metrics).
 func (s *Scorer) Score(m telegraf.Metric) []telegraf.Metric {
 	s.scoreAndMark(m, s.collect(m, s.identify(m)))
-	return s.takeIncidents()
+	return s.appendIncidents(nil)
 }
 
 // scoreAndMark scores the points collected from m and marks m with the
@@ -135,17 +134,15 @@ func (s *Scorer) scoreAndMark(m telegraf.Metric, upstream bool) {
 	}
 }
 
-// takeIncidents returns the incident events of the metric just marked, to
-// pass on after it, and empties s.incidents; nil when there are none (most
-// metrics: only a point that opens or resolves an incident pays).
-func (s *Scorer) takeIncidents() []telegraf.Metric {
-	if len(s.incidents) == 0 {
-		return nil
-	}
-	incidents := slices.Clone(s.incidents)
+// appendIncidents appends the incident events of the metric just marked
+// to out, to pass on after it, and empties s.incidents. Most metrics have
+// none: only a point that opens or resolves an incident pays, and
+// appendIncidents(nil) is then nil.
+func (s *Scorer) appendIncidents(out []telegraf.Metric) []telegraf.Metric {
+	out = append(out, s.incidents...)
 	clear(s.incidents)
 	s.incidents = s.incidents[:0]
-	return incidents
+	return out
 }
 
 // identify hashes the metric's measurement and identifying tags: the part of
