@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION) \
 	-X github.com/influxdata/telegraf/internal.Version=$(TELEGRAF_VERSION) \
 	-X github.com/telegraf-anomaly/telegraf-anomaly.TelegrafVersion=$(TELEGRAF_VERSION)
 
-.PHONY: all build run test unit bench e2e bench-pipeline bench-bootstrap nab docs fmt clean
+.PHONY: all build run test unit lint bench e2e bench-pipeline bench-bootstrap nab docs fmt clean
 
 all: build
 
@@ -34,6 +34,11 @@ test:
 ##       end-to-end tests, which need Kafka and InfluxDB, and one 10M-series stress test)
 unit:
 	$(GO) test -short -race -timeout 20m ./...
+
+## lint: golangci-lint with .golangci.yml (Telegraf's linters); the pinned version is
+##       built from its Go module into .cache/ on first use (minutes), then reused
+lint:
+	bash scripts/golangci-lint.sh run ./...
 
 ## nab: score the default detector on the NAB corpus bundled in the tool
 ##      (NAB_DIR=DIR: on another copy of the corpus)

@@ -6,6 +6,7 @@ require (
 	github.com/IBM/sarama v1.60.1
 	github.com/arran4/golang-ical v0.3.4
 	github.com/cespare/xxhash/v2 v2.3.0
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/influxdata/influxql v1.4.0
 	github.com/influxdata/line-protocol/v2 v2.2.1
 	github.com/influxdata/telegraf v1.39.3

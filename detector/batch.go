@@ -1,6 +1,9 @@
 package detector
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // Scoring a point costs little next to fetching its series' state from
 // memory when a table holds more series than the CPU caches: a lookup reads
@@ -8,14 +11,11 @@ import "unsafe"
 // UpdateBatch scores several points so that those misses overlap: it first
 // reads every point's bucket, then every point's model lines, then scores
 // them, when the lines are in cache. The memory system serves several misses
-// at once, so a batch waits for fewer misses than two per point: on the
-// benchmark machine (a VM, 32 MiB L3) batches of 16 took 400 ns a point
-// instead of 640 at a million series. (PREFETCHT0 in assembly instead of the
-// plain loads here measured the same.)
+// at once, so a batch waits for fewer misses than two per point.
 //
 // The reads cost more than they save while the models fit in the CPU's
-// last-level cache: 220 ns a point instead of 185 at 10,000 series. So a
-// table stages its batches only from stageFromSeries series on.
+// last-level cache, so a table stages its batches only from stageFromSeries
+// series on (docs/how-it-scores.md has the figures).
 
 // Point is one value of one series, for UpdateBatch.
 type Point struct {
@@ -37,6 +37,11 @@ type Outcome struct {
 	// Incident is the series' incident when the point opened one (Opened)
 	// or resolved one (Result.Resolved), and the zero Incident otherwise.
 	Incident Incident
+	// Returned is the absent incident the point resolved, its series
+	// having been silent (see Absence), closed; the zero Incident
+	// otherwise. The point is scored as any other and may open an
+	// incident of its own (Incident).
+	Returned Incident
 }
 
 // Opened reports whether the point opened an incident: it was flagged and
@@ -68,8 +73,15 @@ func (d *Detector) UpdateBatch(tab *Table, now int64, points []Point, out []Outc
 			d.touchModels(tab, chunk)
 		}
 		for i, p := range chunk {
-			m, created := tab.Get(p.Key, now)
+			e, created := tab.getEntry(p.Key, now)
+			m := &e.model
 			o := &out[start+i]
+			o.Returned = Incident{}
+			// A point that cannot be scored (NaN) is no sign of life: the
+			// model's last point does not move either.
+			if math.Abs(p.Value) <= maxValue && e.hear(p.Time, p.Condition) {
+				o.Returned, _ = m.Incident()
+			}
 			o.Result, o.Err = d.UpdateIn(m, p.Time, p.Value, p.Condition)
 			o.Created = created
 			o.Incident = Incident{}
@@ -105,7 +117,7 @@ func (d *Detector) touchModels(t *Table, points []Point) {
 		// table large enough to stage (its slice is a large allocation,
 		// page-aligned) and the head is whole lines (TestEntryLayout).
 		for off := uintptr(0); off < entryHeadBytes; off += cacheLine {
-			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off)))
+			sum += int64(*(*byte)(unsafe.Add(unsafe.Pointer(e), off))) //nolint:gosec // G103: off < entryHeadBytes, inside the entry
 		}
 		// A holiday's point will read another weekday's weekly knot:
 		// this one is a hint, and holidays are rare.

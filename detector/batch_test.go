@@ -15,11 +15,11 @@ import (
 // memory read first (staged), as in large tables, and not.
 func TestUpdateBatchMatchesUpdate(t *testing.T) {
 	for _, staged := range []bool{true, false} {
-		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) { testUpdateBatchMatchesUpdate(t, staged) })
+		t.Run(fmt.Sprintf("staged=%v", staged), func(t *testing.T) { checkUpdateBatchMatchesUpdate(t, staged) })
 	}
 }
 
-func testUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
+func checkUpdateBatchMatchesUpdate(t *testing.T, staged bool) {
 	d := newDetector(t, func(c *Config) { c.WarmupPoints, c.TimeZone = 5, "Europe/Berlin" })
 	one, batched := NewTable(300), NewTable(300)
 	if staged {

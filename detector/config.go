@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -18,20 +17,17 @@ const (
 )
 
 // Thresholds maps each sensitivity preset to a threshold on the anomaly score.
-// The values are calibrated on the Numenta Anomaly Benchmark: medium is the
-// best threshold under its standard profile, low under reward_low_FP_rate and
-// high under reward_low_FN_rate (see the top-level README), when they were
-// chosen, with an alarm held 8 hours. Because an incident's lifecycle
-// follows the detector's own threshold, each preset is measured with a
-// detector configured at it (anomaly nab): with incidents that resolve on
-// calm, 0.5: 68.9 standard; 0.65: 61.5 low FP; 0.4: 71.9 low FN. The best
-// thresholds of all three profiles are about 0.5 (0.51 to 0.52), and the
-// presets were not chosen again. Medium is also Ahmad et al.'s alarm
-// level, a chance of 1e-5.
+// They are chosen with the operator's event view (anomaly eval: alerts as
+// rising edges, incident precision and recall) on synthetic KPIs (anomaly
+// kpi) and with NAB (anomaly nab), with each preset measured by a detector
+// configured at it, since an incident's lifecycle follows the detector's own
+// threshold: medium is balanced between missed incidents and noise, low
+// pages on the surest alerts, high catches more. The figures are in
+// docs/benchmarks.md.
 var Thresholds = [...]float64{
-	Medium: 0.5,
-	Low:    0.65,
-	High:   0.4,
+	Medium: 0.45,
+	Low:    0.55,
+	High:   0.38,
 }
 
 var sensitivityNames = [...]string{Medium: "medium", Low: "low", High: "high"}
@@ -55,7 +51,7 @@ func ParseSensitivity(name string) (Sensitivity, error) {
 			return Sensitivity(s), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown sensitivity %q: want low, medium or high", name)
+	return 0, fmt.Errorf("sensitivity = %q: want low, medium or high", name)
 }
 
 // Direction says which deviations from the expected value count: above it, below it, or both.
@@ -89,7 +85,7 @@ func ParseDirection(name string) (Direction, error) {
 			return Direction(d), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown direction %q: want both, up or down", name)
+	return 0, fmt.Errorf("direction = %q: want both, up or down", name)
 }
 
 // Config is the configuration of a Detector. The zero value is not valid:
@@ -132,6 +128,17 @@ type Config struct {
 	// one zone are misaligned in another: a snapshot's fingerprint should
 	// cover it.
 	TimeZone string
+	// AbsentAfter is how many of its usual intervals a series may miss
+	// before it is absent: an incident with reason Absent (see Absence).
+	// 0 turns absence off.
+	AbsentAfter int
+	// AllowedLateness is how far behind the newest event time seen a
+	// series' points may lag before it counts as silent.
+	AllowedLateness time.Duration
+	// AbsentCrowdShare: when more than this share of the series watched
+	// fall silent together, none of them opens an incident (the cause is
+	// elsewhere: an agent, Kafka, a rebalance). 1 opens one for each.
+	AbsentCrowdShare float64
 }
 
 // DefaultConfig returns the shipped defaults, shared by the Telegraf plugin and the replay tool.
@@ -144,37 +151,63 @@ func DefaultConfig() Config {
 		WarmupPoints:    288,
 		Daily:           true,
 		Weekly:          true,
+
+		AbsentAfter:      5,
+		AllowedLateness:  time.Minute,
+		AbsentCrowdShare: 0.2,
 	}
 }
+
+// maxAbsentAfter bounds AbsentAfter, so that a series' deadline, its last
+// point plus that many intervals of up to maxPace, stays in an int64.
+const maxAbsentAfter = 1000
 
 // maxWindow is the longest M-of-N window: the rule keeps one bit a point in a uint32.
 const maxWindow = 32
 
-// Validate reports the first setting that is out of range.
+// Validate reports the first setting that is out of range. Its errors name
+// each setting by its key in the configuration the plugin and the tools
+// share ([[processors.anomaly]]: sensitivity, threshold, direction,
+// min_deviation, min_relative_deviation, window, anomalous_points,
+// warmup_points, hold, timezone), so that they can be shown to whoever wrote
+// it as they are.
 func (c Config) Validate() error {
 	switch {
 	case int(c.Sensitivity) >= len(Thresholds):
-		return fmt.Errorf("invalid sensitivity %d", c.Sensitivity)
+		return fmt.Errorf("sensitivity = %d: want low, medium or high", c.Sensitivity)
 	case int(c.Direction) >= len(directionNames):
-		return fmt.Errorf("invalid direction %d", c.Direction)
+		return fmt.Errorf("direction = %d: want both, up or down", c.Direction)
 	case math.IsNaN(c.Threshold) || c.Threshold < 0 || c.Threshold > 1:
-		return fmt.Errorf("threshold %v out of range: want 0 (use the sensitivity preset) or a score in (0, 1]", c.Threshold)
+		return fmt.Errorf("threshold = %v: want 0 (use the sensitivity preset) or a score in (0, 1]", c.Threshold)
 	case !(c.MinDeviation >= 0) || math.IsInf(c.MinDeviation, 0):
-		return fmt.Errorf("min deviation %v: want a finite number >= 0", c.MinDeviation)
+		return fmt.Errorf("min_deviation = %v: want a finite number >= 0", c.MinDeviation)
 	case !(c.MinRelativeDeviation >= 0) || math.IsInf(c.MinRelativeDeviation, 0):
-		return fmt.Errorf("min relative deviation %v: want a finite number >= 0", c.MinRelativeDeviation)
+		return fmt.Errorf("min_relative_deviation = %v: want a finite number >= 0", c.MinRelativeDeviation)
 	case c.Window < 1 || c.Window > maxWindow:
-		return fmt.Errorf("window %d: want 1 to %d points", c.Window, maxWindow)
+		return fmt.Errorf("window = %d: want 1 to %d points", c.Window, maxWindow)
 	case c.AnomalousPoints < 1 || c.AnomalousPoints > c.Window:
-		return fmt.Errorf("anomalous points %d: want 1 to the window (%d)", c.AnomalousPoints, c.Window)
+		return fmt.Errorf("anomalous_points = %d: want 1 to window (%d)", c.AnomalousPoints, c.Window)
 	case c.WarmupPoints < 0:
-		return errors.New("warm-up points must not be negative")
+		return fmt.Errorf("warmup_points = %d: want 0 or more", c.WarmupPoints)
 	case c.Hold < 0:
-		return fmt.Errorf("hold %v: want 0 (no hold) or more", c.Hold)
+		return fmt.Errorf("hold = %v: want 0 (no hold) or more", c.Hold)
+	case c.AbsentAfter < 0 || c.AbsentAfter > maxAbsentAfter:
+		return fmt.Errorf("absent_after = %d: want 0 (off) to %d intervals", c.AbsentAfter, maxAbsentAfter)
+	case c.AllowedLateness < 0:
+		return fmt.Errorf("allowed_lateness = %v: want 0 or more", c.AllowedLateness)
+	case !(c.AbsentCrowdShare > 0 && c.AbsentCrowdShare <= 1):
+		return fmt.Errorf("absent_crowd_share = %v: want a share in (0, 1]", c.AbsentCrowdShare)
 	}
-	_, err := zoneLocation(c.TimeZone)
-	return err
+	if _, err := zoneLocation(c.TimeZone); err != nil {
+		return fmt.Errorf("timezone: %w", err)
+	}
+	return nil
 }
+
+// ScoreThreshold returns the score threshold in force: Threshold when set,
+// otherwise the sensitivity preset's. A point scoring at least this much is
+// a candidate anomaly.
+func (c Config) ScoreThreshold() float64 { return c.threshold() }
 
 // threshold returns the score threshold in force.
 func (c Config) threshold() float64 {

@@ -10,27 +10,36 @@
 //
 //	score = -log10(p) / 10     (score 0.5: a deviation seen once in 100,000 points)
 //
-// p is the smallest of four tail probabilities, each a Reason:
+// p is the smallest of four tail probabilities, each a Reason, each
+// calibrated on the series' own history:
 //
 //   - Deviation: the point's deviation from the expected value, in sigmas,
 //     against a Pareto tail learned per series (a SPOT-style tail with a
-//     Hill estimate, over runs of large deviations counted once);
+//     Hill estimate, its shape bounded, over runs of large deviations
+//     counted once);
 //   - Drift: the anomaly likelihood of Ahmad et al. 2017: the average
 //     surprise of about the last 10 points against its own long-run mean
 //     and spread, for two surprises: the deviation from the seasonal
 //     model, and the smaller of that and the deviation from the prediction
-//     in use (a change that both models missed); twice the smaller chance;
+//     in use (a change that both models missed); twice the smaller chance,
+//     or the chance of the statistic in the series' own history if that is
+//     larger (runtail.go): a level the series reaches every week does not
+//     page;
 //   - Pattern: sequence novelty, after CAD OSE: how many of the last 16
 //     points ended a sequence of values (quantized) that the series had
 //     never shown, against its own long-run rate of such points (novelty.go);
 //   - Range: an unexpected value beyond the range seen so far, its
-//     deviation's chance times 1e-5.
+//     deviation's chance times 1e-5 once the series is a few days old, less
+//     before (logRecord).
+//
+// A surprise at an hour of the day where the series was surprised on
+// several recent days is its pattern, and weighs less (recur.go).
 //
 // A flag opens an incident, which stays open until the series has been
 // calm for a while: its points are not flagged again and score 0, so one
 // incident is one alert; then the series is armed again (see decide).
 //
-// A calendar (calendar.go) declares maintenance windows, whose points are
+// A calendar (package detector/calendar) declares maintenance windows, whose points are
 // scored but neither flagged nor learned, and holidays, whose points are
 // taken for points of another day of the week (UpdateIn).
 //
@@ -78,19 +87,44 @@ type Result struct {
 	// Warming is true while the series is learned but not yet flagged.
 	Warming bool
 
-	// What Bounds needs: the sigma of the prediction, the smallest deviation
-	// that can be an anomaly, and logWidth: the band's half-width is
-	// tailKnot * e^logWidth sigmas.
-	sigma, minDev, logWidth float64
+	// What Bounds needs, kept as they are so that a point whose band is not
+	// asked for pays nothing for it: the sigma of the prediction, the
+	// smallest deviation that can be an anomaly, the range seen so far (lo
+	// and span), the tail's shape, its log chance beyond tailKnot less the
+	// threshold's (excess), and the series' age in rangeAges.
+	sigma, minDev, lo        float64
+	span, shape, excess, age float32
 }
 
 // Bounds returns the band around Expected that holds the values that would
 // not have been candidates for an anomaly: lower and upper bound. It is a
 // method, computed only when asked for, because it needs an exponential that
 // costs a sixth of a point's scoring, and most users of a score do not ask.
+//
+// Beyond the range of the values seen so far (by more than the range
+// rule's tolerance) a value is new territory, a candidate at a smaller
+// deviation than the tail alone asks for, so the band ends there: a series
+// whose tail is heavy (bursts, counts) has a band as wide as what it has
+// shown, not as its tail's extrapolation. And it is never drawn below
+// the lowest value the series has shown: a value lower would be new
+// territory.
 func (r Result) Bounds() (lower, upper float64) {
-	half := max(r.sigma*(tailKnot*exp(r.logWidth)), r.minDev)
-	return r.Expected - half, r.Expected + half
+	// The half-width is where the tail's chance falls to the threshold's
+	// (logTail inverted: the statistic of log chance logP is tailKnot *
+	// e^(shape*(logProb-logP))); near, where it falls to the threshold's
+	// less new territory's evidence.
+	shape, excess := float64(r.shape), float64(r.excess)
+	half := max(r.sigma*(tailKnot*exp(shape*max(0, excess))), r.minDev)
+	lower, upper = r.Expected-half, r.Expected+half
+	if r.span > 0 {
+		span := float64(r.span)
+		hi := r.lo + span
+		near := max(r.sigma*(tailKnot*exp(shape*max(0, excess+logRecord(float64(r.age))))), r.minDev)
+		tol := rangeTolerance * span
+		upper = min(upper, max(hi+tol, r.Expected+near), max(hi+maxBandBeyond*span, r.Expected+r.minDev))
+		lower = max(lower, min(r.lo-tol, r.Expected-near), min(r.lo, r.Expected))
+	}
+	return lower, upper
 }
 
 // Detector scores points against per-series models. It holds the
@@ -132,7 +166,7 @@ func New(cfg Config) (*Detector, error) {
 func (d *Detector) Config() Config { return d.cfg }
 
 // Location returns the time zone of the seasons (Config.TimeZone), which is
-// also that of a calendar's all-day dates (NewCalendar).
+// also that of a calendar's all-day dates (calendar.New).
 func (d *Detector) Location() *time.Location { return d.zone.Location() }
 
 // Fork returns a Detector of the same configuration with a time-zone cache
@@ -156,8 +190,16 @@ const (
 	// as normal: tailRate follows how often it passes tailKnot over about the
 	// last 2000 points, and shapeRate the Hill estimate of its shape over about
 	// the last 100 exceedances.
-	tailRate  = 0.0005
-	shapeRate = 0.01
+	tailRate   = 0.0005
+	shapeRate  = 0.01
+	shapePrior = 30
+	// maxTailShape bounds the tail's shape: on discrete or mostly-constant
+	// data the log-spacings of exceedances are not a Pareto tail's, and the
+	// Hill estimate runs away.
+	maxTailShape = 5
+	// tailPriorPoints is how many points the prior rate of exceedances
+	// counts as in a young series (see learnTail).
+	tailPriorPoints = 200
 
 	// shortRate is the anomaly likelihood's short average of the raw
 	// surprise: about the last 10 points, Ahmad et al.'s averaging window.
@@ -167,12 +209,8 @@ const (
 	likRate = 0.001
 	// rawCap is the deviation, in sigmas, at which the raw surprise (a share
 	// in [0, 1], like an HTM prediction error) saturates: beyond it a point
-	// is a spike for the point tail, not for the average. On NAB (standard,
-	// low FP, low FN at the best threshold) before the sequence novelty 4:
-	// 66.5, 61.2, 70.2; 5: 66.0, 60.4, 69.9; 6: 65.7, 59.1, 70.9; with it
-	// 4: 68.5, 62.8, 72.4; 5: 68.1, 62.0, 72.1; 6: 67.6, 60.8, 72.2; but
-	// below 5 the likelihood rarely reaches the low preset's threshold (its
-	// low FP score falls to 62.3 at 4 before the novelty, 63.7 with it).
+	// is a spike for the point tail, not for the average (below 5 the
+	// likelihood rarely reaches the low preset's threshold).
 	rawCap = 5.0
 	// likVarFloor keeps the likelihood from trusting a series to be steadier
 	// than it can show. The raw surprise is a share in [0, 1] with mean mu,
@@ -181,8 +219,7 @@ const (
 	// whose surprise was uniform for a while (a quiet stretch) has a far
 	// smaller variance, and the first ordinary wobble after it looked like
 	// an incident: most false alarms on NAB came from there. The floor is
-	// this share of the largest variance; on NAB 0.3 to 0.5 all help
-	// (standard 63.4 without it; 63.9, 64.0, 64.4 at 0.3, 0.4, 0.45).
+	// this share of the largest variance.
 	likVarFloor = 0.4
 	// likPoints is how many points a series needs before its likelihood counts.
 	likPoints = 100
@@ -217,28 +254,29 @@ const (
 	tailPoints = 30
 
 	// An open incident resolves after calmPoints points in a row scoring
-	// under clearShare of the threshold (0.3 at the default 0.5: a chance
-	// of 1e-3). Measured with the event view (anomaly eval, delay 7, second
-	// halves of two synthetic KPI sets of 30 series, seeds 1 and 2) and NAB,
-	// clear level 0.2 to 0.4 and 3 to 24 points changed the KPI sets by at
-	// most 0.01 of precision or recall (incidents on them rarely flap);
-	// on NAB (standard) 12 points scored 69.2 against 69.0 for 6 and 68.0
-	// for 3 (each flap of a long anomaly is a false positive there).
+	// under clearShare of the threshold: fewer let a long anomaly flap, and
+	// each flap is a false alert.
 	calmPoints = 12
 	clearShare = 0.6
 )
 
 // logRangeEvidence is how much new territory adds to a point's own
-// evidence, as a natural log of a chance: a value beyond the whole range
-// seen so far is taken for a 1-in-100,000 event on top of its deviation
-// (score + 0.5). Scoring it 1 outright ties every such point at the top of
-// the score, the false ones too (on NAB, taking incidents from each
-// labelled anomaly to its window's end, no threshold then reached an
-// incident precision of 0.75; with this, 0.27 of the incidents were caught
-// at 0.75, and NAB standard was the same, 69.2). A factor of 1e-2 or 1e-3
-// (score + 0.2 or + 0.3) put the new territory below false deviations and
-// lost NAB 4.5 and 0.8.
+// evidence, as a natural log of a chance, once a series is old enough (see
+// logRecord): a value beyond the whole range seen so far is taken for a
+// 1-in-100,000 event on top of its deviation (score + 0.5). Scoring it 1
+// outright would tie every such point at the top of the score, the false
+// ones too.
 var logRangeEvidence = -5 * math.Ln10
+
+// rangeAge is the age, in ns of event time, from which new territory is
+// full evidence (see logRecord).
+const rangeAge = 3 * day * 1e9
+
+// maxBandBeyond is how far, in ranges seen, a band is drawn beyond the
+// highest value seen at most: further out, a heavy tail's extrapolation
+// (bursts, small counts) says nothing a reader can use, and a value there
+// is beyond anything the series has shown (see Result.Bounds).
+const maxBandBeyond = 4
 
 // Update scores the point (t, x) of the series whose state is m, then learns
 // from it. t is the point's time in nanoseconds since the Unix epoch. A point
@@ -255,7 +293,7 @@ func (d *Detector) Update(m *Model, t int64, x float64) (Result, error) {
 }
 
 // UpdateIn is Update of a point in condition c, as a calendar says (see
-// ConditionOf):
+// calendar.ConditionOf):
 //
 //   - InMaintenance: the point is scored but never flagged and never learned
 //     (m is left unchanged, the first point of a series too), so that after
@@ -279,7 +317,7 @@ func (d *Detector) UpdateIn(m *Model, t int64, x float64, c Condition) (Result, 
 	var p prediction
 	d.predict(m, t, c, &p)
 	var e evidence
-	d.gather(m, &p, x, &e)
+	d.gather(m, &p, t, x, &e)
 	var res Result
 	var v verdict
 	d.decide(m, &p, &e, t, &res, &v)
@@ -296,7 +334,7 @@ func (d *Detector) scoreOnly(m *Model, t int64, x float64, c Condition) (Result,
 	var p prediction
 	d.predict(m, t, c, &p)
 	var e evidence
-	d.gather(m, &p, x, &e)
+	d.gather(m, &p, t, x, &e)
 	var res Result
 	var v verdict // not kept: the point is not learned
 	d.decide(m, &p, &e, t, &res, &v)
@@ -321,6 +359,8 @@ func (d *Detector) scoreOnly(m *Model, t int64, x float64, c Condition) (Result,
 type prediction struct {
 	// Where the point falls in each seasonal profile.
 	daily, weekly knotPos
+	// The point's local day, low 16 bits (see recurrence).
+	day uint16
 	// The seasonal model's prediction and sigma; the plain level's sigma.
 	seasonal, seasonSigma, flatSigma float64
 	// The prediction in use, of whichever model is trusted, and its sigma.
@@ -340,6 +380,9 @@ func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
 	// Where the point falls in the seasons: its local time in seconds,
 	// moved to the same time of day on another weekday for a holiday.
 	sec := d.zone.Local(floorDiv(t, 1e9))
+	// Unsigned, the division is a multiplication; before 1970 the days
+	// still follow each other, one apart.
+	p.day = uint16(uint64(sec) / day)
 	if c >= holidayBase {
 		sec = onWeekday(sec, time.Weekday(c-holidayBase))
 	}
@@ -372,6 +415,8 @@ type evidence struct {
 	// baseline and change are the moving averages of the drift rule's two
 	// surprises with this point.
 	baseline, change float64
+	// drift is the drift rule's statistic: the larger z of its two likelihoods.
+	drift float64
 	// ctx is the point's sequence context; novel, the novelty bits with its own.
 	ctx   uint32
 	novel uint16
@@ -385,7 +430,7 @@ type evidence struct {
 // probabilities, the point's own deviation against the series' tail, the
 // anomaly likelihood of the recent deviations against their long-run level,
 // the sequence novelty of the recent values, and new territory.
-func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
+func (d *Detector) gather(m *Model, p *prediction, t int64, x float64, e *evidence) {
 	e.r = x - p.expected
 	e.z = e.r / p.sigma
 	e.stat = d.directed(e.z)
@@ -419,7 +464,13 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 		// logQ falls as z rises, so the smaller chance is the larger z's,
 		// and it is at most log(1/2) (at z = 0, no evidence), so twice the
 		// chance is at most 1.
-		logLik = logQ(m.change.atLeast(m.baseline.atLeast(0, e.baseline), e.change)) + math.Ln2
+		e.drift = m.change.atLeast(m.baseline.atLeast(0, e.baseline), e.change)
+		logLik = logQ(e.drift) + math.Ln2
+		// The nominal chance, or the series' own if it is larger: a level
+		// of the statistic that the series reaches often is no surprise.
+		if e.drift > runKnot {
+			logLik = max(logLik, m.drift.logChance(e.drift, m.n))
+		}
 	}
 	// A point whose recent sequence of values is new to the series, on the
 	// side watched, is evidence by how many of the latest points were, too
@@ -441,16 +492,37 @@ func (d *Detector) gather(m *Model, p *prediction, x float64, e *evidence) {
 	if logNovel < e.logP {
 		e.logP, e.reason = logNovel, Pattern
 	}
+	// A surprise where the series was surprised on recent days, at the
+	// same time of day, is its pattern: it weighs less.
+	if e.logP < logSurprise && m.recur.recurring(p.day, p.daily.i) {
+		e.logP = min(0, e.logP+recurDiscount)
+	}
 	// A value beyond the range seen so far, that the model did not expect
 	// either, is new territory: strong evidence, but not all of it equally
 	// strong, so it multiplies the point's own chance by a factor
 	// rather than scoring 1 (see logRangeEvidence).
 	if m.span > 0 && e.stat > tailKnot && d.beyondRange(m, x) {
-		if lp := max(logPoint+logRangeEvidence, minLogP); lp < e.logP {
+		if lp := max(logPoint+logRecord(float64(m.age(t))), minLogP); lp < e.logP {
 			e.logP, e.reason = lp, Range
 		}
 	}
 }
+
+// logRecord is how much new territory adds to the evidence of a point of a
+// series age rangeAges old, as the natural log of a chance: logRangeEvidence
+// once the series has been seen for rangeAge, and as the square of its age
+// before. The range
+// of a young series is no measure of what it does (it has not yet shown its
+// day's peak, nor its tails): among n exchangeable points the newest is
+// beyond all the others with chance 1/n, a frequent event in a series' first
+// days.
+func logRecord(age float64) float64 {
+	age = min(1, age)
+	return logRangeEvidence * age * age
+}
+
+// age is the series' age at time t, in rangeAges.
+func (m *Model) age(t int64) float32 { return float32(float64(t-m.first) * (1 / rangeAge)) }
 
 // beyondRange reports whether x lies beyond the range of the values seen so
 // far, by more than rangeTolerance of it, on the side(s) watched.
@@ -501,7 +573,8 @@ func (d *Detector) decide(m *Model, p *prediction, e *evidence, t int64, res *Re
 		score = 0
 	}
 	minDev := d.minDeviation(p.expected)
-	res.sigma, res.minDev, res.logWidth = p.sigma, minDev, m.logBandWidth(d.logThreshold, e.logProb)
+	res.sigma, res.minDev, res.lo, res.span = p.sigma, minDev, m.lo, m.span
+	res.shape, res.excess, res.age = m.tailShape, float32(e.logProb-d.logThreshold), m.age(t)
 	candidate := !warming && score >= d.threshold && math.Abs(e.r) >= minDev
 	v.hits = m.hits<<1 | uint32(bit(candidate))
 	if m.calm == closed {
@@ -556,6 +629,8 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 		m.learnTail(stat)
 	}
 	m.baselineShort, m.changeShort = stored(e.baseline), stored(e.change)
+	m.drift.learn(e.drift, m.n, v.changed)
+	m.recur.learn(p.day, p.daily.i, e.logP < logSurprise && (!v.changed || v.points == 1))
 	// Each learning rate is the running mean's 1/n until it falls to its steady value.
 	invN := 1 / float64(m.n)
 	lr := max(invN, likRate)

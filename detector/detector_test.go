@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,7 +29,9 @@ func newDetector(t testing.TB, change func(*Config)) *Detector {
 }
 
 // feed runs n points of f (time -> value) every step through m and returns the results.
-func feed(t testing.TB, d *Detector, m *Model, from int64, step int64, n int, f func(ts int64) float64) []Result {
+//
+//nolint:revive // argument-limit: each call reads as what it feeds, to which model, when and how often
+func feed(t testing.TB, d *Detector, m *Model, from, step int64, n int, f func(ts int64) float64) []Result {
 	t.Helper()
 	out := make([]Result, n)
 	for i := range n {
@@ -92,7 +95,9 @@ func TestSpikeDoesNotDragTheBaseline(t *testing.T) {
 	nz := noise(2, 1)
 	feed(t, d, &m, t0, 5*minute, 1000, func(ts int64) float64 { return 100 + nz(ts) })
 	before := m.mean
-	d.Update(&m, t0+1000*5*minute, 10_000)
+	if _, err := d.Update(&m, t0+1000*5*minute, 10_000); err != nil {
+		t.Fatal(err)
+	}
 	if moved := math.Abs(m.mean - before); moved > 1 {
 		t.Errorf("one spike of 10000 moved the level by %v; an anomaly must not drag the model", moved)
 	}
@@ -124,8 +129,12 @@ func TestSubtleShiftIsSeenByTheLikelihood(t *testing.T) {
 	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
 	var m Model
 	nz := noise(5, 1)
-	d.Update(&m, t0, 90) // a wide range from the start: no new territory later
-	d.Update(&m, t0+5*minute, 110)
+	// A wide range from the start: no new territory later.
+	for i, x := range []float64{90, 110} {
+		if _, err := d.Update(&m, t0+int64(i)*5*minute, x); err != nil {
+			t.Fatal(err)
+		}
+	}
 	quiet := feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
 	if n := countAnomalies(quiet[1000:]); n > 0 {
 		t.Errorf("%d anomalies on steady noise", n)
@@ -147,8 +156,12 @@ func TestDeviationIsOutsideTheBand(t *testing.T) {
 	d := newDetector(t, func(c *Config) { c.Daily, c.Weekly = false, false })
 	var m Model
 	nz := noise(6, 1)
-	d.Update(&m, t0, 80) // a wide range from the start: no new territory later
-	d.Update(&m, t0+5*minute, 120)
+	// A wide range from the start: no new territory later.
+	for i, x := range []float64{80, 120} {
+		if _, err := d.Update(&m, t0+int64(i)*5*minute, x); err != nil {
+			t.Fatal(err)
+		}
+	}
 	feed(t, d, &m, t0+2*5*minute, 5*minute, 2000, func(ts int64) float64 { return 100 + nz(ts) })
 	r, _ := d.Update(&m, t0+2002*5*minute, 112)
 	lower, upper := r.Bounds()
@@ -390,26 +403,36 @@ func TestExtremeValuesStayFinite(t *testing.T) {
 	}
 }
 
+// TestConfigValidate protects the errors of settings out of range: each is
+// refused, and the error starts with the key the user wrote, as the plugin
+// and the tools spell it, and the value.
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(*Config)
+		want   string // the error's start
 	}{
-		{"threshold above 1", func(c *Config) { c.Threshold = 1.5 }},
-		{"negative threshold", func(c *Config) { c.Threshold = -1 }},
-		{"NaN min deviation", func(c *Config) { c.MinDeviation = math.NaN() }},
-		{"negative relative deviation", func(c *Config) { c.MinRelativeDeviation = -0.1 }},
-		{"window 0", func(c *Config) { c.Window = 0 }},
-		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }},
-		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 3, 2 }},
-		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }},
-		{"negative hold", func(c *Config) { c.Hold = -time.Second }},
-		{"unknown direction", func(c *Config) { c.Direction = 7 }},
+		{"threshold above 1", func(c *Config) { c.Threshold = 1.5 }, "threshold = 1.5: "},
+		{"negative threshold", func(c *Config) { c.Threshold = -1 }, "threshold = -1: "},
+		{"NaN min deviation", func(c *Config) { c.MinDeviation = math.NaN() }, "min_deviation = NaN: "},
+		{"negative min deviation", func(c *Config) { c.MinDeviation = -1 }, "min_deviation = -1: "},
+		{"negative relative deviation", func(c *Config) { c.MinRelativeDeviation = -0.1 }, "min_relative_deviation = -0.1: "},
+		{"window 0", func(c *Config) { c.Window = 0 }, "window = 0: "},
+		{"window -1", func(c *Config) { c.Window = -1 }, "window = -1: "},
+		{"window 33", func(c *Config) { c.Window, c.AnomalousPoints = 33, 1 }, "window = 33: "},
+		{"more points than window", func(c *Config) { c.AnomalousPoints, c.Window = 5, 2 }, "anomalous_points = 5: want 1 to window (2)"},
+		{"no anomalous points", func(c *Config) { c.AnomalousPoints = 0 }, "anomalous_points = 0: "},
+		{"negative warm-up", func(c *Config) { c.WarmupPoints = -1 }, "warmup_points = -1: "},
+		{"negative hold", func(c *Config) { c.Hold = -time.Second }, "hold = -1s: "},
+		{"unknown direction", func(c *Config) { c.Direction = 7 }, "direction = 7: "},
+		{"unknown sensitivity", func(c *Config) { c.Sensitivity = 9 }, "sensitivity = 9: "},
+		{"unknown zone", func(c *Config) { c.TimeZone = "Mars/Olympus" }, `timezone: time zone "Mars/Olympus": `},
 	} {
 		cfg := DefaultConfig()
 		tc.change(&cfg)
-		if _, err := New(cfg); err == nil {
-			t.Errorf("%s: New accepted it", tc.name)
+		_, err := New(cfg)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: New returned %v, want an error starting %q", tc.name, err, tc.want)
 		}
 	}
 	for _, name := range []string{"", "low", "medium", "high"} {
@@ -455,7 +478,8 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 	}
 	inc, ok := m.Incident()
-	if want := (Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Direction: Up, Open: true}); !ok || inc != want || inc.Reason == NoReason {
+	want := Incident{Started: t0 + int64(1000+opener)*minute, Peak: 1, Points: 20 - opener, Reason: rs[opener].Reason, Direction: Up, Open: true}
+	if !ok || inc != want || inc.Reason == NoReason {
 		t.Errorf("during the burst: incident %+v, want %+v", inc, want)
 	}
 	// Calm points: the incident resolves once the evidence of the burst
@@ -475,9 +499,10 @@ func TestIncidentLifecycle(t *testing.T) {
 	if inc, _ := m.Incident(); inc.Open || inc.Points != 20-opener+resolved+1 {
 		t.Errorf("after it resolved: %+v, want closed, the points counted up to the resolving one (%d)", inc, 20-opener+resolved+1)
 	}
-	// Armed again: the next spike is a new incident.
+	// Armed again: the next spike is a new incident (a larger one: the
+	// burst's spikes are part of what the series has shown).
 	at := t0 + 1120*minute
-	if r, _ := d.Update(&m, at, 200); !r.Anomaly {
+	if r, _ := d.Update(&m, at, 1000); !r.Anomaly {
 		t.Errorf("a spike after the incident resolved is not flagged: %+v", r)
 	}
 	if inc, _ := m.Incident(); !inc.Open || inc.Started != at || inc.Points != 1 {
@@ -518,7 +543,8 @@ func TestHoldIsEventTime(t *testing.T) {
 		rs := feed(t, d, &m, at+step, step, int(2*time.Hour)/int(step)+1, func(ts int64) float64 { return 100 + nz(ts) })
 		for i, r := range rs {
 			if resolvedAt := at + int64(i+1)*step; r.Resolved != (resolvedAt == at+int64(2*time.Hour)) {
-				t.Errorf("step %v: point %v after the flag resolved %v, want true 2 h after it only", time.Duration(step), time.Duration(resolvedAt-at), r.Resolved)
+				t.Errorf("step %v: point %v after the flag resolved %v, want true 2 h after it only",
+					time.Duration(step), time.Duration(resolvedAt-at), r.Resolved)
 			}
 		}
 	}
@@ -533,12 +559,14 @@ func TestNewTerritory(t *testing.T) {
 		d := newDetector(t, nil)
 		var m Model
 		rng := rand.New(rand.NewPCG(13, 13))
-		// Heavy-tailed noise between about 50 and 150: a move to 400 is beyond
-		// anything seen, even though the tail of the deviations is heavy.
-		feed(t, d, &m, t0, minute, 3000, func(int64) float64 {
+		// Heavy-tailed noise between about 50 and 150 for longer than
+		// rangeAge: a move to 400 is beyond anything seen, even though the
+		// tail of the deviations is heavy.
+		const n = 5000
+		feed(t, d, &m, t0, minute, n, func(int64) float64 {
 			return 100 + max(-50, min(50, rng.NormFloat64()/math.Max(0.1, math.Abs(rng.NormFloat64()))))
 		})
-		r, _ := d.Update(&m, t0+3000*minute, x)
+		r, _ := d.Update(&m, t0+n*minute, x)
 		return r
 	}
 	far, near := scoreOf(400), scoreOf(160)

@@ -51,7 +51,7 @@ func TestDriftIsTwiceTheSmallerChance(t *testing.T) {
 		var p prediction
 		d.predict(&m, m.last+minute, Ordinary, &p)
 		var e evidence
-		d.gather(&m, &p, p.expected, &e)
+		d.gather(&m, &p, m.last+minute, p.expected, &e)
 		return e.logP, e.reason
 	}
 	want := math.Log(2) + logQExact(5)

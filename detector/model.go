@@ -87,6 +87,15 @@ type Model struct {
 	// resolution to be reported).
 	peak   float32
 	points uint32
+
+	// drift is the drift statistic's tail on this series (see runTail).
+	drift runTail
+	// recur is the memory of the hours of recent days that surprised the
+	// series (see recurrence).
+	recur recurrence
+	// exceedances counts the point statistic's exceedances of tailKnot
+	// learned, up to its maximum: the evidence behind tailShape.
+	exceedances uint16
 }
 
 // ModelBytes is the size of one Model: the per-series state budget of the detector.
@@ -150,6 +159,7 @@ func (m *Model) start(t int64, x float64) {
 		mean: x, lo: x,
 		openedAt: noIncident, calm: closed,
 		logTailProb: float32(math.Log(priorTailProb)), tailShape: priorTailShape,
+		drift: newRunTail(),
 	}
 }
 
@@ -191,31 +201,42 @@ func (m *Model) logTailBeyond(stat, logProb float64) float64 {
 	return min(0, logProb-math.Log(stat/tailKnot)/float64(m.tailShape))
 }
 
-// logBandWidth inverts logTail, up to an exponential: the statistic whose log
-// tail probability is logP is tailKnot * e^logBandWidth (see Result.Bounds).
-func (m *Model) logBandWidth(logP, logProb float64) float64 {
-	return float64(m.tailShape) * max(0, logProb-logP)
-}
-
 // learnTail updates the tail model with one more value of the statistic: the
 // rate of exceedances is a moving average (a point below the knot only
 // shrinks it by the constant factor 1-tailRate, a step on the log scale).
+// A young series averages over all its points instead, the prior counting
+// as tailPriorPoints of them, so that its rate is its own within a day and
+// not the prior's for weeks.
 func (m *Model) learnTail(stat float64) {
-	if stat <= tailKnot {
+	if stat <= tailKnot && m.n >= tailSteady {
 		m.logTailProb += float32(log1mTailRate)
 		return
 	}
-	m.learnExceedance(stat)
+	m.learnTailRare(stat)
 }
 
-// learnExceedance is learnTail of a statistic beyond tailKnot. It is apart so
-// that learnTail, the case of almost every point, is small enough to inline.
+// learnTailRare is learnTail of an exceedance, or of a young series' point.
+// It is apart so that learnTail, the case of almost every point, is small
+// enough to inline.
 //
 //go:noinline
-func (m *Model) learnExceedance(stat float64) {
-	m.tailShape += float32(shapeRate * (math.Log(stat/tailKnot) - float64(m.tailShape)))
-	m.logTailProb = float32(math.Log(math.Exp(float64(m.logTailProb))*(1-tailRate) + tailRate))
+func (m *Model) learnTailRare(stat float64) {
+	rate := max(1/float64(m.n-tailPoints+tailPriorPoints), tailRate)
+	exceeds := stat > tailKnot
+	m.logTailProb = float32(math.Log(math.Exp(float64(m.logTailProb))*(1-rate) + rate*float64(bit(exceeds))))
+	if !exceeds {
+		return
+	}
+	// The shape is the mean over the exceedances seen, the prior counting
+	// as shapePrior of them, until that is as short a memory as shapeRate's.
+	m.exceedances += uint16(bit(m.exceedances < math.MaxUint16))
+	shape := max(1/(float64(m.exceedances)+shapePrior), shapeRate)
+	m.tailShape = min(m.tailShape+float32(shape*(math.Log(stat/tailKnot)-float64(m.tailShape))), maxTailShape)
 }
+
+// tailSteady is the point count from which the rate of exceedances is
+// learned at tailRate (see learnTail).
+const tailSteady = tailPoints - tailPriorPoints + 1/tailRate
 
 // log1mTailRate is log(1 - tailRate).
 var log1mTailRate = math.Log1p(-tailRate)
@@ -227,7 +248,7 @@ var log1mTailRate = math.Log1p(-tailRate)
 // the seasonal model. When a run reaches shiftPoints it returns each model's
 // mean residual over the run and true: the level has shifted and each model
 // should move by its own mean error.
-func (m *Model) acceptShift(z, rFlat, rSeason float64) (float64, float64, bool) {
+func (m *Model) acceptShift(z, rFlat, rSeason float64) (flatOff, seasonOff float64, shifted bool) {
 	switch {
 	case z >= shiftZ && m.shiftRun > 0:
 		m.shiftRun++

@@ -2,8 +2,7 @@ package detector
 
 import "math"
 
-// Sequence novelty, after the Contextual Anomaly Detector (CAD OSE, 69.9 on
-// NAB by itself): a point is novel when the values of the last few points,
+// Sequence novelty, after the Contextual Anomaly Detector (CAD OSE): a point is novel when the values of the last few points,
 // quantized, form a context the series has never shown. It sees a change of
 // shape whose values stay within the normal range (a cycle that stops, a new
 // rhythm), which the deviation from the prediction does not.
@@ -19,12 +18,8 @@ import "math"
 // Bloom-style with one hash.
 // The set is never aged: a series that has shown most contexts (a noisy
 // one) fills it, its points are then rarely novel, and its score rests on
-// the other evidence, as before. On NAB (standard profile, best threshold;
-// these sweeps with a Poisson tail, levels truncated towards zero and 32
-// points counted, a form within 0.2 of the final one) two generations of
-// 128 bits each, the older cleared every 1000, 2000 or 4000 points, scored
-// 63.3, 66.3, 67.0 (over 16 points) against 68.1 for 256 bits never
-// cleared; 128 bits 66.6 and 512 bits 68.2 against 68.3.
+// the other evidence, as before (ageing it scored lower on NAB: see
+// docs/how-it-scores.md for this and the constants below).
 //
 // How often a series shows a new context is its own: a smooth cycle
 // repeats its few contexts, a noisy series keeps finding new ones. So a
@@ -34,29 +29,21 @@ import "math"
 // tail).
 const (
 	// novelLevels is how many equal bins divide the range [lo, hi); a value
-	// below it and one at or above its top are one level each. On NAB
-	// (standard, low FP, low FN at the best threshold) 6: 67.3, 61.2, 71.3;
-	// 8: 68.1, 62.0, 72.1; 10: 67.7, 61.9, 71.5. Without novelty the
-	// detector scored 66.0, 60.4, 69.9.
+	// below it and one at or above its top are one level each.
 	novelLevels = 8
 	// contextPoints is how many points in a row form a context; each level
 	// takes levelBits of the context and of Model.recent, which holds the
-	// levels of the points before. On NAB 2: 65.9, 60.2, 69.8 (the sweep
-	// form); 3: 66.5, 60.6, 70.5; 4: 68.1, 62.0, 72.1; 5: 67.9, 61.9, 72.0.
+	// levels of the points before.
 	contextPoints = 4
 	levelBits     = 4
 	// novelWindow is how many of the latest points are counted: the bits
-	// of Model.novel. On NAB (standard) over 8, 16, 24, 32 points in the
-	// sweep form: 67.2, 68.1, 68.0, 68.3; in the final form 16: 68.1 and
-	// 32: 68.3, 62.4, 72.2, which would take 2 more bytes of Model and so
-	// a whole cache line more in each table entry.
+	// of Model.novel (32 would take 2 more bytes of Model, and so a whole
+	// cache line more in each table entry, for little).
 	novelWindow = 16
 	// The long-run rate of novelty learns at the likelihood's rate, over
-	// about the last 1000 points (in the sweep form 0.0005 and 0.002 scored
-	// the same, 0.005 1.6 lower in standard). A rate below novelRateFloor,
-	// or as close to 1, cannot be told apart over that memory, so the rate
-	// used is kept at least that far from 0 and 1 (floors from 1e-5 to
-	// 1e-2 scored the same on NAB).
+	// about the last 1000 points. A rate below novelRateFloor, or as close
+	// to 1, cannot be told apart over that memory, so the rate used is kept
+	// at least that far from 0 and 1.
 	novelRateFloor = likRate
 )
 

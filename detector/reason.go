@@ -22,9 +22,13 @@ const (
 	Pattern
 	// Range: the point lies beyond the whole range of values seen so far.
 	Range
+	// Absent: no point at all: the series missed Config.AbsentAfter of its
+	// usual intervals while others went on (see Absence). It opens an
+	// incident, which the series' next point resolves.
+	Absent
 )
 
-var reasonNames = [...]string{NoReason: "", Deviation: "deviation", Drift: "drift", Pattern: "pattern", Range: "range"}
+var reasonNames = [...]string{NoReason: "", Deviation: "deviation", Drift: "drift", Pattern: "pattern", Range: "range", Absent: "absent"}
 
 // String returns the reason's name as the processor writes it ("" for NoReason).
 func (r Reason) String() string {

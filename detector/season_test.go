@@ -38,13 +38,48 @@ func smoothstep(v float64) float64 {
 	return v * v * (3 - 2*v)
 }
 
-// feedIn is feed with each point's condition from the calendar.
-func feedIn(t testing.TB, d *Detector, cal *Calendar, m *Model, from, step int64, n int, f func(int64) float64) []Result {
+// rfc returns an RFC 3339 time in ns since the Unix epoch.
+func rfc(t testing.TB, s string) int64 {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.UnixNano()
+}
+
+func berlin(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// during returns the condition of points at time t: c in [from, until),
+// ordinary otherwise, as a calendar of one period says.
+func during(from, until int64, c Condition) func(t int64) Condition {
+	return func(t int64) Condition {
+		if t >= from && t < until {
+			return c
+		}
+		return Ordinary
+	}
+}
+
+// ordinary is the condition of every point when no calendar applies.
+func ordinary(int64) Condition { return Ordinary }
+
+// feedIn is feed, with points 5 minutes apart, with each point's condition from cond.
+//
+//nolint:revive // argument-limit: as feed
+func feedIn(t testing.TB, d *Detector, cond func(int64) Condition, m *Model, from int64, n int, f func(int64) float64) []Result {
 	t.Helper()
 	out := make([]Result, n)
 	for i := range n {
-		ts := from + int64(i)*step
-		r, err := d.UpdateIn(m, ts, f(ts), ConditionOf(cal.At(ts), nil))
+		ts := from + int64(i)*5*minute
+		r, err := d.UpdateIn(m, ts, f(ts), cond(ts))
 		if err != nil {
 			t.Fatalf("point %d: %v", i, err)
 		}
@@ -53,12 +88,12 @@ func feedIn(t testing.TB, d *Detector, cal *Calendar, m *Model, from, step int64
 	return out
 }
 
-// flagsIn returns the times of the points of rs (from start, every step)
-// flagged in [from, until).
-func flagsIn(rs []Result, start, step, from, until int64) []string {
+// flagsIn returns the times of the points of rs (from start, 5 minutes
+// apart) flagged in [from, until).
+func flagsIn(rs []Result, start, from, until int64) []string {
 	var out []string
 	for i, r := range rs {
-		if ts := start + int64(i)*step; r.Anomaly && ts >= from && ts < until {
+		if ts := start + int64(i)*5*minute; r.Anomaly && ts >= from && ts < until {
 			out = append(out, time.Unix(0, ts).UTC().Format(time.RFC3339))
 		}
 	}
@@ -98,12 +133,13 @@ func TestDaylightSavingInLocalTime(t *testing.T) {
 				d := newDetector(t, func(cfg *Config) { cfg.TimeZone = tz })
 				var m Model
 				rs := feed(t, d, &m, start, 5*minute, n, businessHours(loc, seed, everyDay))
-				flags := flagsIn(rs, start, 5*minute, change-oneDay, change+3*oneDay)
+				flags := flagsIn(rs, start, change-oneDay, change+3*oneDay)
 				if tz == c.zone && len(flags) > 0 {
 					t.Errorf("%s, change at %s, series %d, seasons in %s: flagged at %v", c.zone, c.change, seed, tz, flags)
 				}
 				if tz == "UTC" && len(flags) == 0 {
-					t.Errorf("%s, change at %s, series %d, seasons in UTC: no flag around the change; the test no longer shows why the zone matters", c.zone, c.change, seed)
+					t.Errorf("%s, change at %s, series %d, seasons in UTC: no flag around the change; the test no longer shows why the zone matters",
+						c.zone, c.change, seed)
 				}
 			}
 		}
@@ -133,29 +169,18 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 			return series(ts)
 		}
 	}
-	entry, err := CalendarEntry{Kind: "maintenance", Name: "storage upgrade",
-		Start: time.Unix(0, outageFrom).In(loc).Format(time.RFC3339), End: time.Unix(0, outageUntil).In(loc).Format(time.RFC3339)}.Period(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := NewCalendar(loc, []Period{entry}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCalendar, err := NewCalendar(loc, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cal := during(outageFrom, outageUntil, InMaintenance)
 
 	// The outage in the calendar, the outage unplanned, and no outage points at all.
 	d := newDetector(t, func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
 	var planned, unplanned, absent Model
-	rs := feedIn(t, d, cal, &planned, start, 5*minute, n, withOutage())
-	unplannedRs := feedIn(t, d, noCalendar, &unplanned, start, 5*minute, n, withOutage())
+	rs := feedIn(t, d, cal, &planned, start, n, withOutage())
+	unplannedRs := feedIn(t, d, ordinary, &unplanned, start, n, withOutage())
 	absentRs := make([]Result, n)
 	series := withOutage()
 	for i := range n {
 		if ts := start + int64(i)*5*minute; ts < outageFrom || ts >= outageUntil {
+			var err error
 			if absentRs[i], err = d.Update(&absent, ts, series(ts)); err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +199,7 @@ func TestMaintenanceIsNotLearned(t *testing.T) {
 	if planned != absent {
 		t.Errorf("the model after the run differs from the one of the series without the outage's points")
 	}
-	if flags := flagsIn(unplannedRs, start, 5*minute, outageFrom, outageUntil); len(flags) == 0 {
+	if flags := flagsIn(unplannedRs, start, outageFrom, outageUntil); len(flags) == 0 {
 		t.Errorf("the outage outside any maintenance window is not flagged")
 	}
 }
@@ -212,25 +237,13 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 	working := func(local time.Time) bool {
 		return mondayToFriday(local) && local.YearDay() != holiday.YearDay()
 	}
-	entry, err := CalendarEntry{Kind: "holiday", Name: "Wednesday off", AsWeekday: "sunday",
-		Start: holiday.Format(time.RFC3339), End: holiday.AddDate(0, 0, 1).Format(time.RFC3339)}.Period(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cal, err := NewCalendar(loc, []Period{entry}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCalendar, err := NewCalendar(loc, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cal := during(hs, he, HolidayAs(time.Sunday))
 	// The weekly knots of a local weekday: 8 from its midnight, and the next midnight's.
 	weekdayKnots := func(m *Model, w time.Weekday) []float32 {
 		first := (int(w) + 3) % 7 * (weeklySlots / 7) // the cycle starts on a Thursday
-		var ks []float32
-		for k := range 9 {
-			ks = append(ks, float32(m.weekly[(first+k)%weeklySlots])*m.weeklyScale)
+		ks := make([]float32, 9)
+		for k := range ks {
+			ks[k] = float32(m.weekly[(first+k)%weeklySlots]) * m.weeklyScale
 		}
 		return ks
 	}
@@ -245,9 +258,9 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 
 	for _, c := range []struct {
 		name  string
-		cal   *Calendar
+		cal   func(int64) Condition
 		spike bool
-	}{{"listed", cal, false}, {"listed, with a spike", cal, true}, {"not listed", noCalendar, false}} {
+	}{{"listed", cal, false}, {"listed, with a spike", cal, true}, {"not listed", ordinary, false}} {
 		d := newDetector(t, func(cfg *Config) { cfg.TimeZone = "Europe/Berlin" })
 		series := businessHours(loc, 1, working)
 		f := func(ts int64) float64 {
@@ -258,10 +271,10 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 		}
 		var m Model
 		before := int((hs - start.UnixNano()) / (5 * minute))
-		rs := feedIn(t, d, c.cal, &m, start.UnixNano(), 5*minute, before, f)
+		rs := feedIn(t, d, c.cal, &m, start.UnixNano(), before, f)
 		wednesday, sunday := weekdayKnots(&m, time.Wednesday), weekdayKnots(&m, time.Sunday)
-		rs = append(rs, feedIn(t, d, c.cal, &m, hs, 5*minute, n-before, f)...)
-		flags := flagsIn(rs, start.UnixNano(), 5*minute, hs, he)
+		rs = append(rs, feedIn(t, d, c.cal, &m, hs, n-before, f)...)
+		flags := flagsIn(rs, start.UnixNano(), hs, he)
 		switch {
 		case c.name == "listed":
 			if len(flags) > 0 {
@@ -274,7 +287,7 @@ func TestHolidayLooksLikeSunday(t *testing.T) {
 				t.Errorf("%s: the holiday taught Sunday's weekly profile nothing", c.name)
 			}
 		case c.spike:
-			if len(flagsIn(rs, start.UnixNano(), 5*minute, spikeAt, spikeAt+60*minute)) == 0 {
+			if len(flagsIn(rs, start.UnixNano(), spikeAt, spikeAt+60*minute)) == 0 {
 				t.Errorf("%s: the hour at 100 at noon on the holiday is not flagged (flags %v)", c.name, flags)
 			}
 		default:

@@ -73,6 +73,8 @@ func profileAt(p []int16, scale float32, i, j int, w float32) float32 {
 
 // learnProfile moves the two knots around a point towards its offset error e,
 // each in proportion to its interpolation weight.
+//
+//nolint:revive // argument-limit: hot path; the knots and weight go in registers as knots returns them
 func learnProfile(p []int16, scale *float32, i, j int, w, rate, e float32) {
 	s := *scale
 	vi := float32(p[i])*s + rate*(1-w)*e

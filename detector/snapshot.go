@@ -2,14 +2,19 @@ package detector
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
 	"io"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
@@ -20,7 +25,8 @@ import (
 // the table's own memory, which makes writing and reading it a copy:
 //
 //	header   snapshotMagic, format version, byte-order mark, entry size,
-//	         layout fingerprint, caller's fingerprint, slot count
+//	         layout fingerprint, length of the settings, slot count
+//	settings the caller's Settings, one "key=value" line each, values quoted
 //	entries  slot count × EntryBytes, the table's slots as they are in memory
 //	trailer  CRC-32C of everything before it
 //
@@ -30,21 +36,73 @@ import (
 // snapshotMagic opens every snapshot file.
 const snapshotMagic = "TGANOMAL"
 
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // byteOrderMark is written in native order; reading it back in another order
 // means the file comes from a machine of other endianness.
 const byteOrderMark = 0x01020304
 
 type snapshotHeader struct {
-	Magic       [8]byte
-	Version     uint32
-	ByteOrder   uint32
-	EntryBytes  uint32
-	_           uint32
-	Layout      uint64
-	Fingerprint uint64
-	Slots       uint64
+	Magic      [8]byte
+	Version    uint32
+	ByteOrder  uint32
+	EntryBytes uint32
+	_          uint32
+	Layout     uint64
+	Settings   uint64 // bytes of settings text after the header
+	Slots      uint64
+}
+
+// Settings are what a snapshot's models depend on beyond the code (which
+// tags make a series, which seasonal profiles, the zone of their clock), by
+// the caller's names for them: its configuration keys. ReadSnapshot refuses
+// a snapshot written with other settings and names each that changed.
+type Settings map[string]string
+
+// maxSettingsBytes bounds the settings text a snapshot may claim.
+const maxSettingsBytes = 1 << 16
+
+// encode writes the settings one "key=value" line each, sorted by key, values quoted.
+func (s Settings) encode() []byte {
+	var b []byte
+	for _, k := range slices.Sorted(maps.Keys(s)) {
+		b = fmt.Appendf(b, "%s=%q\n", k, s[k])
+	}
+	return b
+}
+
+// changed names each setting whose value in s differs from the one in the
+// encoded settings old, with both values: "timezone \"UTC\" then, \"Europe/Berlin\" now".
+func (s Settings) changed(old []byte) string {
+	then := make(Settings)
+	for line := range strings.Lines(string(old)) {
+		k, v, _ := strings.Cut(strings.TrimSuffix(line, "\n"), "=")
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+		then[k] = v
+	}
+	keys := slices.Sorted(maps.Keys(s))
+	for k := range then {
+		if _, ok := s[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	var diffs []string
+	for _, k := range keys {
+		was, wasSet := then[k]
+		is, isSet := s[k]
+		switch {
+		case was == is && wasSet == isSet:
+		case !wasSet:
+			diffs = append(diffs, fmt.Sprintf("%s %q now, not set then", k, is))
+		case !isSet:
+			diffs = append(diffs, fmt.Sprintf("%s %q then, not set now", k, was))
+		default:
+			diffs = append(diffs, fmt.Sprintf("%s %q then, %q now", k, was, is))
+		}
+	}
+	return strings.Join(diffs, "; ")
 }
 
 // Errors of ReadSnapshot. A caller that gets one should start fresh.
@@ -89,17 +147,21 @@ func layoutOf(t reflect.Type) uint64 {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// WriteSnapshot writes the table to w. fingerprint identifies the settings
-// the models depend on; ReadSnapshot refuses a snapshot with another.
-func (t *Table) WriteSnapshot(w io.Writer, fingerprint uint64) (int64, error) {
+// WriteSnapshot writes the table to w with the settings its models depend
+// on; ReadSnapshot refuses a snapshot with other ones.
+func (t *Table) WriteSnapshot(w io.Writer, settings Settings) (int64, error) {
 	crc := crc32.New(castagnoli)
 	cw := &countingWriter{w: io.MultiWriter(w, crc)}
+	text := settings.encode()
 	h := snapshotHeader{
 		Version: snapshotVersion, ByteOrder: byteOrderMark, EntryBytes: uint32(EntryBytes),
-		Layout: layoutFingerprint, Fingerprint: fingerprint, Slots: uint64(len(t.entries)),
+		Layout: layoutFingerprint, Settings: uint64(len(text)), Slots: uint64(len(t.entries)),
 	}
 	copy(h.Magic[:], snapshotMagic)
 	if err := binary.Write(cw, binary.NativeEndian, &h); err != nil {
+		return cw.n, err
+	}
+	if _, err := cw.Write(text); err != nil {
 		return cw.n, err
 	}
 	if _, err := cw.Write(entryBytes(t.entries)); err != nil {
@@ -112,9 +174,9 @@ func (t *Table) WriteSnapshot(w io.Writer, fingerprint uint64) (int64, error) {
 }
 
 // ReadSnapshot reads a table written by WriteSnapshot with the same
-// fingerprint. The table holds at most max series: when the snapshot holds
+// settings. The table holds at most maxSeries series: when the snapshot holds
 // more, the surplus is dropped as if evicted.
-func ReadSnapshot(r io.Reader, fingerprint uint64, max int) (*Table, error) {
+func ReadSnapshot(r io.Reader, settings Settings, maxSeries int) (*Table, error) {
 	crc := crc32.New(castagnoli)
 	tr := io.TeeReader(r, crc)
 	var h snapshotHeader
@@ -131,12 +193,19 @@ func ReadSnapshot(r io.Reader, fingerprint uint64, max int) (*Table, error) {
 		return nil, fmt.Errorf("%w: written on a machine of other byte order", ErrIncompatible)
 	case h.Version != snapshotVersion || h.EntryBytes != uint32(EntryBytes) || h.Layout != layoutFingerprint:
 		return nil, fmt.Errorf("%w: written by another version of the model (format %d, entry of %d bytes)", ErrIncompatible, h.Version, h.EntryBytes)
-	case h.Fingerprint != fingerprint:
-		return nil, fmt.Errorf("%w: written with other model settings (seasonality or series tags changed)", ErrIncompatible)
+	case h.Settings > maxSettingsBytes:
+		return nil, fmt.Errorf("%w: %d bytes of settings", ErrCorrupt, h.Settings)
 	case h.Slots > 1<<32:
 		return nil, fmt.Errorf("%w: %d slots", ErrCorrupt, h.Slots)
 	}
-	t := NewTable(max)
+	text := make([]byte, h.Settings)
+	if _, err := io.ReadFull(tr, text); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
+	}
+	if !bytes.Equal(text, settings.encode()) {
+		return nil, fmt.Errorf("%w: written with other model settings: %s", ErrIncompatible, settings.changed(text))
+	}
+	t := NewTable(maxSeries)
 	// Read in chunks so a corrupt slot count fails at the end of the file
 	// instead of allocating its claim up front.
 	const chunk = 1 << 16
@@ -145,14 +214,14 @@ func ReadSnapshot(r io.Reader, fingerprint uint64, max int) (*Table, error) {
 		start := len(t.entries)
 		t.entries = append(t.entries, make([]entry, n)...)
 		if _, err := io.ReadFull(tr, entryBytes(t.entries[start:])); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
 		}
 		remaining -= n
 	}
 	sum := crc.Sum32()
 	var stored uint32
 	if err := binary.Read(r, binary.LittleEndian, &stored); err != nil {
-		return nil, fmt.Errorf("%w: no checksum: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: no checksum: %v", ErrCorrupt, err) //nolint:errorlint // callers tell a bad file by ErrCorrupt alone; the cause is detail
 	}
 	if stored != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
@@ -193,7 +262,7 @@ func entryBytes(es []entry) []byte {
 	if len(es) == 0 {
 		return nil
 	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntryBytes)
+	return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntryBytes) //nolint:gosec // G103: the bytes of es, no more
 }
 
 type countingWriter struct {
@@ -210,10 +279,10 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // SaveSnapshot writes the table to path crash-safely: to a temporary file in
 // the same folder, synced, then renamed over path, so that path always holds
 // either the previous snapshot or the new one, whole.
-func (t *Table) SaveSnapshot(path string, fingerprint uint64) (int64, error) {
+func (t *Table) SaveSnapshot(path string, settings Settings) (int64, error) {
 	var n int64
 	err := atomicfile.Write(path, func(w io.Writer) (err error) {
-		n, err = t.WriteSnapshot(w, fingerprint)
+		n, err = t.WriteSnapshot(w, settings)
 		return err
 	})
 	if err != nil {
@@ -224,13 +293,13 @@ func (t *Table) SaveSnapshot(path string, fingerprint uint64) (int64, error) {
 
 // LoadSnapshot reads the snapshot at path. A missing file is an error that
 // satisfies errors.Is(err, fs.ErrNotExist).
-func LoadSnapshot(path string, fingerprint uint64, max int) (*Table, error) {
+func LoadSnapshot(path string, settings Settings, maxSeries int) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t, err := ReadSnapshot(bufio.NewReaderSize(f, 1<<20), fingerprint, max)
+	t, err := ReadSnapshot(bufio.NewReaderSize(f, 1<<20), settings, maxSeries)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot %s: %w", path, err)
 	}

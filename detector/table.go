@@ -19,6 +19,9 @@ type Table struct {
 
 	evictions uint64
 	expiries  uint64
+	// ended holds the incidents still open of the series evicted or
+	// expired since the last TakeEnded, for the caller to close.
+	ended []Notice
 
 	// stageFrom is the size from which UpdateBatch reads a batch's memory
 	// before scoring it (stageFromSeries; tests lower it), and sink takes
@@ -42,10 +45,15 @@ type entry struct {
 	// snapshot is a valid value: nonzero means true.
 	ref  uint8 // looked up since the CLOCK hand last passed
 	used uint8 // zero for a free slot
-	// The padding that makes the entry whole cache lines comes before the
-	// model, not after it: a last field of size zero would itself be padded.
-	_     [(cacheLine - (16+unsafe.Sizeof(Model{}))%cacheLine) % cacheLine]byte
+	// pace is the series' usual interval between points (absence.go), in
+	// the two bytes the model's alignment left free here.
+	pace  pace
 	model Model
+	// The padding that makes the entry whole cache lines comes after the
+	// model, so that the model's scalars follow the slot's fields in the
+	// entry's first two lines. (Were it of size zero, Go would pad the
+	// entry for it: TestEntryLayout would see an entry of a part line.)
+	_ [(cacheLine - (16+unsafe.Sizeof(Model{}))%cacheLine) % cacheLine]byte
 }
 
 const cacheLine = 64
@@ -57,12 +65,9 @@ const EntryBytes = int(unsafe.Sizeof(entry{}))
 // seconds turns a wall-clock time in ns into an entry's seen.
 func seconds(ns int64) uint32 { return uint32(max(0, ns/1e9)) }
 
-// NewTable returns a Table that holds at most max series (max >= 1).
-func NewTable(max int) *Table {
-	if max < 1 {
-		max = 1
-	}
-	return &Table{index: newIndex(0), max: max, stageFrom: stageFromSeries}
+// NewTable returns a Table that holds at most maxSeries series (maxSeries >= 1).
+func NewTable(maxSeries int) *Table {
+	return &Table{index: newIndex(0), max: max(maxSeries, 1), stageFrom: stageFromSeries}
 }
 
 // Get returns the model of the series with the given key, creating an empty
@@ -70,13 +75,19 @@ func NewTable(max int) *Table {
 // the wall-clock time in ns, used by Expire. The pointer is valid until the
 // next call that adds or removes series.
 func (t *Table) Get(key uint64, now int64) (m *Model, created bool) {
+	e, created := t.getEntry(key, now)
+	return &e.model, created
+}
+
+// getEntry is Get of the series' whole entry.
+func (t *Table) getEntry(key uint64, now int64) (e *entry, created bool) {
 	i, found := t.index.get(key)
 	if !found {
 		i = t.add(key)
 	}
-	e := &t.entries[i]
+	e = &t.entries[i]
 	e.seen, e.ref = seconds(now), 1
-	return &e.model, !found
+	return e, !found
 }
 
 // Has reports whether the series with the given key is held, without
@@ -100,6 +111,7 @@ func (t *Table) add(key uint64) int32 {
 		i = int32(len(t.entries) - 1)
 	default:
 		i = t.victim()
+		t.noteEnded(&t.entries[i], Evicted)
 		t.index.remove(t.entries[i].key)
 		t.evictions++
 	}
@@ -133,6 +145,7 @@ func (t *Table) Expire(before int64) int {
 	for i := range t.entries {
 		e := &t.entries[i]
 		if e.used != 0 && e.seen < limit {
+			t.noteEnded(e, Expired)
 			t.index.remove(e.key)
 			*e = entry{}
 			t.free = append(t.free, int32(i))
@@ -141,6 +154,26 @@ func (t *Table) Expire(before int64) int {
 	}
 	t.expiries += uint64(n)
 	return n
+}
+
+// noteEnded keeps the incident of e's series, if one is open, as ended
+// for why: the series is leaving the table.
+func (t *Table) noteEnded(e *entry, why Ending) {
+	if inc, ok := e.model.Incident(); ok && inc.Open && e.model.n > 0 {
+		inc.Open = false
+		t.ended = append(t.ended, e.notice(inc, why))
+	}
+}
+
+// TakeEnded returns the incidents that were still open when their series
+// was evicted or expired (Notice.Why says which), each closed (Open is
+// false), since the last call, and forgets them. The caller reports them
+// so that whatever alerts on them (an Alertmanager) closes them too. The
+// slice is valid until the next call.
+func (t *Table) TakeEnded() []Notice {
+	ended := t.ended
+	t.ended = t.ended[:0]
+	return ended
 }
 
 // Len returns the number of series held.

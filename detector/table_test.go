@@ -3,24 +3,28 @@ package detector
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 )
 
 // fillTable puts n series with a few learned points each into a table.
-func fillTable(t testing.TB, n, max int) (*Table, *Detector) {
+func fillTable(t testing.TB, n, maxSeries int) (*Table, *Detector) {
 	t.Helper()
 	d := newDetector(t, nil)
-	tab := NewTable(max)
+	tab := NewTable(maxSeries)
 	for k := range n {
 		m, _ := tab.Get(uint64(k)*0x9e3779b97f4a7c15, int64(k)*1e9) // seen at k seconds
 		for i := range 3 {
-			d.Update(m, t0+int64(i)*minute, float64(k+i))
+			if _, err := d.Update(m, t0+int64(i)*minute, float64(k+i)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	return tab, d
@@ -134,11 +138,11 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	tab, d := fillTable(t, 1000, 2000)
 	tab.Expire(10e9) // leave free slots in the file
 	var buf bytes.Buffer
-	n, err := tab.WriteSnapshot(&buf, 42)
+	n, err := tab.WriteSnapshot(&buf, Settings{"n": "42"})
 	if err != nil || n != int64(buf.Len()) {
 		t.Fatalf("WriteSnapshot: %d bytes reported, %d written, %v", n, buf.Len(), err)
 	}
-	got, err := ReadSnapshot(&buf, 42, 2000)
+	got, err := ReadSnapshot(&buf, Settings{"n": "42"}, 2000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +178,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotKeepsAtMostMax(t *testing.T) {
 	tab, _ := fillTable(t, 100, 100)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 1)
-	got, err := ReadSnapshot(&buf, 1, 10)
+	if _, err := tab.WriteSnapshot(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadSnapshot(&buf, nil, 10)
 	if err != nil || got.Len() != 10 {
 		t.Errorf("restored %d series into a table of 10 (%v)", got.Len(), err)
 	}
@@ -184,33 +190,40 @@ func TestSnapshotKeepsAtMostMax(t *testing.T) {
 func TestSnapshotRefusesBadFiles(t *testing.T) {
 	tab, _ := fillTable(t, 50, 100)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 7)
+	written := Settings{"timezone": "UTC", "series_tags": `["*"]`}
+	if _, err := tab.WriteSnapshot(&buf, written); err != nil {
+		t.Fatal(err)
+	}
 	good := buf.Bytes()
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
 		b[i] ^= 0x40
 		return b
 	}
+	otherZone := Settings{"timezone": "Europe/Berlin", "series_tags": `["*"]`}
 	for _, tc := range []struct {
-		name        string
-		data        []byte
-		fingerprint uint64
-		want        error
+		name     string
+		data     []byte
+		settings Settings
+		want     error
+		says     string // what the error says, beyond want
 	}{
-		{"empty", nil, 7, ErrForeign},
-		{"text", []byte("# this is a telegraf config, not a snapshot\n[agent]\n  interval = \"10s\"\n"), 7, ErrForeign},
-		{"truncated header", good[:20], 7, ErrForeign},
-		{"truncated entries", good[:len(good)/2], 7, ErrCorrupt},
-		{"no checksum", good[:len(good)-4], 7, ErrCorrupt},
-		{"flipped byte in a model", flip(len(good) / 2), 7, ErrCorrupt},
-		{"flipped checksum", flip(len(good) - 1), 7, ErrCorrupt},
-		{"other settings", good, 8, ErrIncompatible},
-		{"other model layout", flip(24), 7, ErrIncompatible},
+		{"empty", nil, written, ErrForeign, ""},
+		{"text", []byte("# this is a telegraf config, not a snapshot\n[agent]\n  interval = \"10s\"\n"), written, ErrForeign, ""},
+		{"truncated header", good[:20], written, ErrForeign, ""},
+		{"truncated entries", good[:len(good)/2], written, ErrCorrupt, ""},
+		{"no checksum", good[:len(good)-4], written, ErrCorrupt, ""},
+		{"flipped byte in a model", flip(len(good) / 2), written, ErrCorrupt, ""},
+		{"flipped checksum", flip(len(good) - 1), written, ErrCorrupt, ""},
+		{"other time zone", good, otherZone, ErrIncompatible, `timezone "UTC" then, "Europe/Berlin" now`},
+		{"a setting more", good, Settings{"timezone": "UTC", "series_tags": `["*"]`, "seasonality": "daily"}, ErrIncompatible,
+			`seasonality "daily" now, not set then`},
+		{"other model layout", flip(24), written, ErrIncompatible, "another version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadSnapshot(bytes.NewReader(tc.data), tc.fingerprint, 100)
-			if !errors.Is(err, tc.want) {
-				t.Errorf("error %v, want %v", err, tc.want)
+			_, err := ReadSnapshot(bytes.NewReader(tc.data), tc.settings, 100)
+			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.says) {
+				t.Errorf("error %v, want %v saying %q", err, tc.want, tc.says)
 			}
 		})
 	}
@@ -221,7 +234,7 @@ func TestSnapshotRefusesBadFiles(t *testing.T) {
 // by the code of commit 7825a37, entries of the same 384 bytes) is refused
 // as incompatible, not read as models of this layout.
 func TestSnapshotOfAnOlderModelIsRefused(t *testing.T) {
-	_, err := LoadSnapshot(filepath.Join("testdata", "snapshot-7825a37.bin"), 7, 100)
+	_, err := LoadSnapshot(filepath.Join("testdata", "snapshot-7825a37.bin"), nil, 100)
 	if !errors.Is(err, ErrIncompatible) {
 		t.Errorf("error %v, want %v", err, ErrIncompatible)
 	}
@@ -230,11 +243,13 @@ func TestSnapshotOfAnOlderModelIsRefused(t *testing.T) {
 // TestLayoutCoversNestedFields: the layout fingerprint changes when the
 // fields of a field's own struct change, though its type's name does not.
 func TestLayoutCoversNestedFields(t *testing.T) {
+	//nolint:unused // the types are seen only through reflection: they are what the test compares
 	before := func() reflect.Type {
 		type inner struct{ mean, variance float32 }
 		type outer struct{ x, y inner }
 		return reflect.TypeFor[outer]()
 	}()
+	//nolint:unused // as above
 	after := func() reflect.Type {
 		type inner struct{ variance, mean float32 }
 		type outer struct{ x, y inner }
@@ -251,26 +266,26 @@ func TestLayoutCoversNestedFields(t *testing.T) {
 func TestSaveAndLoadSnapshotFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.bin")
-	if _, err := LoadSnapshot(path, 1, 10); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := LoadSnapshot(path, nil, 10); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 	tab, _ := fillTable(t, 10, 10)
-	if _, err := tab.SaveSnapshot(path, 1); err != nil {
+	if _, err := tab.SaveSnapshot(path, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tab.SaveSnapshot(path, 1); err != nil { // replaces the previous one
+	if _, err := tab.SaveSnapshot(path, nil); err != nil { // replaces the previous one
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("%d files in the state folder, want only the snapshot (no temporary left)", len(entries))
 	}
-	got, err := LoadSnapshot(path, 1, 10)
+	got, err := LoadSnapshot(path, nil, 10)
 	if err != nil || got.Len() != 10 {
 		t.Errorf("LoadSnapshot: %d series, %v", got.Len(), err)
 	}
 	// A save that cannot complete leaves the previous snapshot in place.
-	if _, err := tab.SaveSnapshot(filepath.Join(dir, "missing-dir", "state.bin"), 1); err == nil {
+	if _, err := tab.SaveSnapshot(filepath.Join(dir, "missing-dir", "state.bin"), nil); err == nil {
 		t.Error("saving into a missing folder succeeded")
 	}
 }
@@ -278,19 +293,23 @@ func TestSaveAndLoadSnapshotFile(t *testing.T) {
 func FuzzReadSnapshot(f *testing.F) {
 	tab, _ := fillTable(f, 3, 10)
 	var buf bytes.Buffer
-	tab.WriteSnapshot(&buf, 1)
+	if _, err := tab.WriteSnapshot(&buf, nil); err != nil {
+		f.Fatal(err)
+	}
 	f.Add(buf.Bytes())
 	f.Add([]byte(snapshotMagic))
-	f.Add([]byte{})
+	f.Add(make([]byte, 0))
 	d := newDetector(f, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := ReadSnapshot(bytes.NewReader(data), 1, 10)
+		got, err := ReadSnapshot(bytes.NewReader(data), nil, 10)
 		if err != nil {
 			return
 		}
 		// Whatever was accepted must be usable: score a point in every series.
 		got.All(func(key uint64, _ int64, m *Model) bool {
-			d.Update(m, t0+int64(rand.IntN(1000))*minute, 1)
+			if _, err := d.Update(m, t0+int64(rand.IntN(1000))*minute, 1); err != nil {
+				t.Errorf("series %x of the snapshot accepted: %v", key, err)
+			}
 			return true
 		})
 		if got.Len() > 10 {

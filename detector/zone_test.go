@@ -7,13 +7,12 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 	// The tests need Europe/Berlin and America/New_York wherever they run,
 	// with or without the system's zoneinfo.
 	_ "time/tzdata"
 )
 
-func loadZone(t testing.TB, name string) Zone {
+func mustLoadZone(t testing.TB, name string) Zone {
 	t.Helper()
 	z, err := LoadZone(name)
 	if err != nil {
@@ -48,7 +47,7 @@ func TestZoneTransitions(t *testing.T) {
 		{"America/New_York", "2025-03-09T07:00:00Z", -18000, -14400}, // 02:00 EST -> 03:00 EDT
 		{"America/New_York", "2025-11-02T06:00:00Z", -14400, -18000}, // 02:00 EDT -> 01:00 EST
 	} {
-		z := loadZone(t, c.zone)
+		z := mustLoadZone(t, c.zone)
 		at := utc(c.at)
 		// In time order, as a live series crosses the change, then back.
 		for _, sec := range []int64{at - 1, at, at - 1} {
@@ -70,7 +69,7 @@ func TestZoneMatchesLocation(t *testing.T) {
 	from := time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	until := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Local", "UTC"} {
-		z := loadZone(t, name)
+		z := mustLoadZone(t, name)
 		loc := z.Location()
 		rng := rand.New(rand.NewPCG(1, 2))
 		instants := make([]int64, 0, 30000)
@@ -92,7 +91,7 @@ func TestZoneMatchesLocation(t *testing.T) {
 // TestZoneFarFromTheList checks instants the listed transitions do not
 // cover: Berlin's local mean time before 1893 and its summer time in 2250.
 func TestZoneFarFromTheList(t *testing.T) {
-	z := loadZone(t, "Europe/Berlin")
+	z := mustLoadZone(t, "Europe/Berlin")
 	past := time.Date(1850, 6, 1, 12, 0, 0, 0, time.UTC).Unix()
 	if got := z.Local(past) - past; got != 3208 { // LMT +0:53:28
 		t.Errorf("Berlin in 1850: offset %d, want 3208", got)
@@ -120,7 +119,7 @@ func TestZoneFarFromTheList(t *testing.T) {
 // window, inside the listed years, is found in the list: its window is one
 // of the list's, whose edges are the zone's transitions around it.
 func TestZoneInterleavedYearsUseTheList(t *testing.T) {
-	z := loadZone(t, "Europe/Berlin")
+	z := mustLoadZone(t, "Europe/Berlin")
 	a := time.Date(2019, 2, 1, 0, 0, 0, 0, time.UTC).Unix()
 	b := time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC).Unix()
 	for _, sec := range []int64{a, b, a, b} {
@@ -134,7 +133,7 @@ func TestZoneInterleavedYearsUseTheList(t *testing.T) {
 
 func TestZoneUTCAndErrors(t *testing.T) {
 	for _, name := range []string{"", "UTC"} {
-		z := loadZone(t, name)
+		z := mustLoadZone(t, name)
 		for _, sec := range []int64{-1e10, 0, 1e10} {
 			if got := z.Local(sec); got != sec {
 				t.Errorf("%q: Local(%d) = %d", name, sec, got)
@@ -151,7 +150,7 @@ func TestZoneUTCAndErrors(t *testing.T) {
 }
 
 func TestZoneDoesNotAllocate(t *testing.T) {
-	z := loadZone(t, "Europe/Berlin")
+	z := mustLoadZone(t, "Europe/Berlin")
 	sec := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
 	far := time.Date(2200, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
 	if n := testing.AllocsPerRun(100, func() {
@@ -169,7 +168,7 @@ func TestZoneDoesNotAllocate(t *testing.T) {
 // transitions (a binary search per point), and alternating beyond them (a
 // time.Location look-up per point, the worst case).
 func BenchmarkZoneLocal(b *testing.B) {
-	z := loadZone(b, "Europe/Berlin")
+	z := mustLoadZone(b, "Europe/Berlin")
 	at := func(year int) int64 { return time.Date(year, 6, 1, 0, 0, 0, 0, time.UTC).Unix() }
 	for _, c := range []struct {
 		name string

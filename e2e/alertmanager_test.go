@@ -83,7 +83,7 @@ func incident(state, id string, started, at time.Time) telegraf.Metric {
 		map[string]string{"measurement": "cpu", "field": "usage_idle", "host": "db1", "region": "eu"},
 		map[string]any{
 			"state": state, "id": id, "started": started.UnixNano(), "duration": int64(at.Sub(started)),
-			"peak_score": 0.62, "value": 12.0, "expected": 78.4, "lower": 61.2, "upper": 95.6,
+			"peak_score": 0.47, "value": 12.0, "expected": 78.4, "lower": 61.2, "upper": 95.6,
 			"direction": "down", "reason": "deviation", "points": int64(3),
 		}, at)
 }

@@ -29,7 +29,7 @@ func TestDayOne(t *testing.T) {
 	const week = 2016 // points at 5 minutes
 	history, live := d.split(week)
 	stored := filepath.Join(l.dir, "week")
-	if err := os.MkdirAll(stored, 0o755); err != nil {
+	if err := os.MkdirAll(stored, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	replay(t, history, stored)
@@ -96,7 +96,9 @@ func TestDayOne(t *testing.T) {
 // first leaves (its partitions move to the others). Each series that moved
 // is learned on its new collector from its history in InfluxDB: no series
 // warms up again, and every point of every series, moved or not, is scored
-// exactly as by an uninterrupted collector.
+// exactly as by an uninterrupted collector. A series moved away falls
+// silent at the collector that lost it, with the others of its partition:
+// no absent incident opens.
 //
 // The handovers happen with nothing in flight: each part of the stream is in
 // InfluxDB (and delivered) before the group changes. A rebalance in
@@ -164,6 +166,13 @@ func TestScaleOutAndIn(t *testing.T) {
 		return int(bootstrapped) >= len(out)+len(in), fmt.Errorf("internal_anomaly: %v", stats)
 	})
 	logf("%s: internal_anomaly per collector: %v", t.Name(), stats)
+	// The series a rebalance moved away fell silent at the collector that
+	// lost them, together: no absent incident (see the processor's README).
+	crowds := internalLast(t, l.db, time.Time{}, "silent_crowds", "series_silent_together", "incidents_absent")
+	logf("%s: silence per collector: %v", t.Name(), crowds)
+	if n := absentIncidents(t, l.db); n > 0 {
+		t.Errorf("%d absent incident events: a rebalance must raise none", n)
+	}
 }
 
 // moved returns the series of d whose partition has another collector in

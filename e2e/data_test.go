@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
-
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 // key names one scored series of the tests: the app host and the NAB series it replays.
@@ -58,12 +58,12 @@ func makeDataset(t *testing.T, assign [][2]string) *dataset {
 	t.Helper()
 	d := &dataset{times: map[key][]int64{}, source: map[key]string{}, nab: map[key]string{},
 		hostOf: map[string]key{}}
-	var per [][]string
-	var perPoints [][]linePoint
+	per := make([][]string, 0, len(assign))
+	perPoints := make([][]linePoint, 0, len(assign))
 	for _, a := range assign {
 		host, name := a[0], a[1]
 		lines := nabLines(t, name)
-		var tagged []string
+		tagged := make([]string, 0, len(lines))
 		for _, l := range lines {
 			tagged = append(tagged, "nab,host="+host+","+strings.TrimPrefix(l, "nab,"))
 		}
@@ -161,7 +161,7 @@ func (d *dataset) split(n int) (head, tail *dataset) {
 }
 
 func (d *dataset) keys() []key {
-	var ks []key
+	ks := make([]key, 0, len(d.times))
 	for k := range d.times {
 		ks = append(ks, k)
 	}
@@ -188,7 +188,7 @@ func (d *dataset) chunks(n int) [][]byte {
 
 func (d *dataset) write(t *testing.T, path string) {
 	t.Helper()
-	if err := os.WriteFile(path, append(bytes.Join(d.lines, []byte("\n")), '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path, append(bytes.Join(d.lines, []byte("\n")), '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -386,7 +386,7 @@ func scoreOnce(t *testing.T, dir, name, in, outputs string) {
 
 %s`, in, processorBlock(t), outputs)
 	confPath := filepath.Join(dir, name+".conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(e.telegraf, "--config", confPath, "--once")
@@ -446,8 +446,9 @@ func labelledWindows(t *testing.T, series, source string) []window {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []window
-	for _, w := range all[fmt.Sprintf("nab,series=%s,source=%s value", series, source)] {
+	ws := all[fmt.Sprintf("nab,series=%s,source=%s value", series, source)]
+	out := make([]window, 0, len(ws))
+	for _, w := range ws {
 		out = append(out, window{w.Start.UnixNano(), w.End.UnixNano()})
 	}
 	return out

@@ -38,14 +38,14 @@ func TestIncidentsReachOnCall(t *testing.T) {
 
 	// The first incident, Alertmanager up: one alert, the series' labels,
 	// resolved once the series is calm again.
-	require.NoError(t, l.sendAll(chunk(lines[:spikes[0]+5], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[:spikes[0]+5]), 0))
 	alerts := waitAlerts(t, first, 1)
 	require.Equal(t, map[string]string{
 		"alertname": "AnomalyDetected", "severity": alerts[0].Labels["severity"], "incident_id": first,
 		"measurement": incidentMeasurement, "field": "value", "host": host,
 	}, alerts[0].Labels)
 	require.Contains(t, []string{"warning", "critical"}, alerts[0].Labels["severity"])
-	require.NoError(t, l.sendAll(chunk(lines[spikes[0]+5:spikes[1]], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[spikes[0]+5:spikes[1]]), 0))
 	waitNotified(t, first, "resolved")
 	all, err := amAlerts(match)
 	require.NoError(t, err)
@@ -54,12 +54,12 @@ func TestIncidentsReachOnCall(t *testing.T) {
 	// The second opens while Alertmanager is stopped for 20 s.
 	require.NoError(t, script(time.Minute, "alertmanager.sh", "stop"))
 	stopped := time.Now()
-	require.NoError(t, l.sendAll(chunk(lines[spikes[1]:spikes[1]+10], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[spikes[1]:spikes[1]+10]), 0))
 	time.Sleep(20*time.Second - time.Since(stopped))
 	require.NoError(t, script(time.Minute, "alertmanager.sh", "start"))
 	waitAlerts(t, second, 1)
 	waitNotified(t, second, "firing")
-	require.NoError(t, l.sendAll(chunk(lines[spikes[1]+10:], 200), 0))
+	require.NoError(t, l.sendAll(chunk(lines[spikes[1]+10:]), 0))
 	waitNotified(t, second, "resolved")
 	for _, id := range []string{first, second} {
 		n := 0
@@ -108,10 +108,13 @@ func incidentSeries(host string, start time.Time) (lines []string, spikes [2]int
 	return lines, [2]int{400, 555}
 }
 
-// chunk joins lines into bodies of at most n lines.
-func chunk(lines []string, n int) [][]byte {
+// linesPerBody is how many lines the incident tests send in one body.
+const linesPerBody = 200
+
+// chunk joins lines into bodies of at most linesPerBody lines.
+func chunk(lines []string) [][]byte {
 	var out [][]byte
-	for c := range slices.Chunk(lines, n) {
+	for c := range slices.Chunk(lines, linesPerBody) {
 		out = append(out, []byte(strings.Join(c, "\n")+"\n"))
 	}
 	return out
@@ -130,7 +133,7 @@ type event struct {
 func referenceIncidents(t *testing.T, lines []string, dir string) []event {
 	t.Helper()
 	in, out := filepath.Join(dir, "incidents-input.lp"), filepath.Join(dir, "incidents-output.json")
-	require.NoError(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 	scoreOnce(t, dir, "incidents", in, fmt.Sprintf(`[[outputs.file]]
   files = [%q]
   namepass = ["anomaly_incident"]

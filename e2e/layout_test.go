@@ -42,7 +42,7 @@ func newLayout(t *testing.T, name string, collectorIDs ...string) *layout {
 	needServers(t)
 	l := &layout{t: t, name: name, dir: filepath.Join(e.tmp, name), topic: "e2e-" + name,
 		group: "e2e-" + name, db: "e2e_" + name, collectors: map[string]*proc{}}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+	if err := os.MkdirAll(l.dir, 0o750); err != nil {
 		t.Fatal(err)
 	}
 	l.hosts = hostsPerPartition("app", partitions)
@@ -166,19 +166,18 @@ func (l *layout) keysOf(d *dataset, g group, id string) []key {
 // ec2OnEveryHost is the dataset of the stream tests: the ec2 series on each
 // of the four hosts, so that every partition carries one copy of it.
 func (l *layout) ec2OnEveryHost(t *testing.T) *dataset {
-	var assign [][2]string
+	assign := make([][2]string, 0, len(l.hosts))
 	for _, h := range l.hosts {
 		assign = append(assign, [2]string{h, "ec2_request_latency_system_failure"})
 	}
 	return makeDataset(t, assign)
 }
 
-// splitAtPartition0 names the collector that holds partition 0 and the other
-// one (of c1 and c2), with the series of d each of them scores.
-func (l *layout) splitAtPartition0(d *dataset) (holder, other string, holderKeys, otherKeys []key) {
+// holderOfPartition0 names the collector that holds partition 0 and the
+// other one (of c1 and c2).
+func (l *layout) holderOfPartition0() (holder, other string) {
 	holder = owner(l.assigned, 0)
-	other = map[string]string{"c1": "c2", "c2": "c1"}[holder]
-	return holder, other, l.keysOf(d, l.assigned, holder), l.keysOf(d, l.assigned, other)
+	return holder, map[string]string{"c1": "c2", "c2": "c1"}[holder]
 }
 
 // ---- checks ----
@@ -231,7 +230,8 @@ func diffScores(d *dataset, want, got results, keys []key) (n int, examples []st
 			if w.hasScore != g.hasScore || w.score != g.score || w.anomaly != g.anomaly || w.warming != g.warming || w.tag != g.tag {
 				n++
 				if len(examples) < 5 {
-					examples = append(examples, fmt.Sprintf("%s @%s: replay score=%v anomaly=%v warming=%v tag=%q; pipeline score=%v(%v) anomaly=%v warming=%v tag=%q",
+					examples = append(examples, fmt.Sprintf("%s @%s: replay score=%v anomaly=%v warming=%v tag=%q; "+
+						"pipeline score=%v(%v) anomaly=%v warming=%v tag=%q",
 						k, tsStr(ts), w.score, w.anomaly, w.warming, w.tag, g.score, g.hasScore, g.anomaly, g.warming, g.tag))
 				}
 			}
@@ -284,7 +284,7 @@ func lastTimestamps(t *testing.T, db string) map[key]int64 {
 // field reported since `since` (wall clock).
 func internalLast(t *testing.T, db string, since time.Time, fields ...string) map[string]map[string]float64 {
 	t.Helper()
-	var sel []string
+	sel := make([]string, 0, len(fields))
 	for _, f := range fields {
 		sel = append(sel, fmt.Sprintf("last(%q) AS %q", f, f))
 	}

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,7 +33,7 @@ type env struct {
 
 var (
 	e        env
-	setupErr error // set when the servers or binaries could not be made ready: every test fails with it
+	errSetup error // set when the servers or binaries could not be made ready: every test fails with it
 )
 
 // needServers skips the test under -short (make unit), fails it when
@@ -46,9 +45,9 @@ func needServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the end-to-end tests need Kafka and InfluxDB (make test runs them)")
 	}
-	if setupErr != nil {
+	if errSetup != nil {
 		t.Fatalf("end-to-end setup failed, so this test cannot run (it is not skipped on purpose: "+
-			"the pipeline must be proven against real servers; -short skips it locally):\n%v", setupErr)
+			"the pipeline must be proven against real servers; -short skips it locally):\n%v", errSetup)
 	}
 	// The scripts return at once when the server already runs.
 	for _, s := range []string{"influxdb.sh", "kafka.sh"} {
@@ -98,7 +97,7 @@ func runMain(m *testing.M) (code int) {
 	go func() {
 		s := <-sigs
 		teardown("signal " + s.String())
-		os.Exit(130)
+		os.Exit(130) //nolint:revive // deep-exit: the tests are still running; a signal ends them after the teardown
 	}()
 	// go test's -timeout panics in its own goroutine, which skips deferred
 	// calls: tear down a little before it.
@@ -111,9 +110,9 @@ func runMain(m *testing.M) (code int) {
 		}
 	}
 
-	setupErr = setup()
-	if setupErr != nil {
-		logf("SETUP FAILED: %v", setupErr)
+	errSetup = setup()
+	if errSetup != nil {
+		logf("SETUP FAILED: %v", errSetup)
 	} else {
 		logf("setup done in %s: Kafka %s, InfluxDB %s, Alertmanager %s", time.Since(start).Round(time.Millisecond), e.kafka, e.influxURL, e.amURL)
 	}
@@ -210,15 +209,16 @@ func startKafka() error {
 func build() error {
 	t0 := time.Now()
 	bin := filepath.Join(e.tmp, "bin")
+	// go test puts its own GOROOT/bin first on PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("finding the go command to build telegraf-anomaly: %w", err)
 	}
 	cmd := exec.Command(goBin, "build", "-o", bin+string(filepath.Separator), "./cmd/telegraf-anomaly")
 	cmd.Dir = e.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("go build ./cmd/telegraf-anomaly: %v\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/telegraf-anomaly: %w\n%s", err, out)
 	}
 	e.telegraf = filepath.Join(bin, "telegraf-anomaly")
 	logf("built %s in %s", e.telegraf, time.Since(t0).Round(time.Millisecond))
@@ -235,7 +235,7 @@ func script(timeout time.Duration, name string, args ...string) error {
 	cmd.Dir = e.root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("scripts/%s %s failed after %s: %v\n%s", name, strings.Join(args, " "),
+		return fmt.Errorf("scripts/%s %s failed after %s: %w\n%s", name, strings.Join(args, " "),
 			time.Since(t0).Round(time.Millisecond), err, out)
 	}
 	logf("scripts/%s %s: done in %s", name, strings.Join(args, " "), time.Since(t0).Round(time.Millisecond))
@@ -285,13 +285,13 @@ func stopWatchdog() {
 
 // freePorts returns n distinct loopback ports that were free a moment ago.
 func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
+	ls := make([]net.Listener, 0, n)
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	var ports []int
+	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

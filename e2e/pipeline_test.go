@@ -85,7 +85,8 @@ func TestFlow(t *testing.T) {
 func TestCollectorCrash(t *testing.T) {
 	l := newLayout(t, "crash", "c1", "c2")
 	d := l.ec2OnEveryHost(t)
-	victim, other, vKeys, oKeys := l.splitAtPartition0(d)
+	victim, other := l.holderOfPartition0()
+	vKeys, oKeys := l.keysOf(d, l.assigned, victim), l.keysOf(d, l.assigned, other)
 	g := l.assigned
 	logf("%s: %d points in %d series; victim %s holds %v (%v), %s holds %v", t.Name(), len(d.lines), len(d.times),
 		victim, g.members[victim], vKeys, other, oKeys)
@@ -152,7 +153,8 @@ func TestCollectorCrash(t *testing.T) {
 			t.Errorf("series %s: burst of anomalies after the crash: %d after %s, the direct replay has %d", k, gotAnoms, tsStr(after), wantAnoms)
 		}
 		if unscored > 0 {
-			t.Errorf("series %s: %d points in InfluxDB without a score or a warming flag after the crash: a redelivered point is scored (not learned)", k, unscored)
+			t.Errorf("series %s: %d points in InfluxDB without a score or a warming flag after the crash: "+
+				"a redelivered point is scored (not learned)", k, unscored)
 		}
 	}
 	// The other collector's series saw only a pause: scored exactly as in
@@ -191,8 +193,8 @@ func TestCollectorCrash(t *testing.T) {
 		t.Errorf("%d points of the surviving collector's series differ from the replay, %d were delivered again, e.g.:\n  %s",
 			n, again, strings.Join(ex, "\n  "))
 	}
-	logf("%s: internal_anomaly: %v (points_out_of_order and points_duplicate count the points Kafka delivered again, and the input's own repeats: %d timestamps per ec2 series)",
-		t.Name(), stats, repeats/len(oKeys))
+	logf("%s: internal_anomaly: %v (points_out_of_order and points_duplicate count the points Kafka delivered again, "+
+		"and the input's own repeats: %d timestamps per ec2 series)", t.Name(), stats, repeats/len(oKeys))
 }
 
 // TestServerOutages restarts the Kafka broker in the middle of the stream,
@@ -205,13 +207,13 @@ func TestServerOutages(t *testing.T) {
 	since := time.Now()
 	// ~30 s of traffic: 200 points every 350 ms.
 	sending := l.sendInBackground(d.chunks(200), 350*time.Millisecond)
-	waitProgress := func(min int) {
-		waitFor(t, 3*time.Minute, fmt.Sprintf("%d points in InfluxDB", min), func() (bool, error) {
+	waitProgress := func(atLeast int) {
+		waitFor(t, 3*time.Minute, fmt.Sprintf("%d points in InfluxDB", atLeast), func() (bool, error) {
 			sum, err := total(l.db)
 			if err != nil {
 				return false, err
 			}
-			return sum >= min, fmt.Errorf("%d points", sum)
+			return sum >= atLeast, fmt.Errorf("%d points", sum)
 		})
 	}
 	waitProgress(d.distinct() / 8)
@@ -289,12 +291,12 @@ func mapsEqual(a, b map[int64]string) bool {
 }
 
 func sortedTS(m map[int64]string) []string {
-	var ts []int64
+	ts := make([]int64, 0, len(m))
 	for t := range m {
 		ts = append(ts, t)
 	}
 	slices.Sort(ts)
-	var out []string
+	out := make([]string, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, tsStr(t)+"="+m[t])
 	}

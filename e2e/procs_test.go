@@ -74,7 +74,7 @@ func (p *proc) start() {
 	p.t.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	f, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -182,12 +182,12 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 func waitHTTP(t *testing.T, url string) {
 	t.Helper()
 	waitFor(t, 60*time.Second, url, func() (bool, error) {
-		resp, err := http.Get(url)
+		resp, err := http.Get(url) //nolint:gosec // G107: the agent's loopback listener the test started
 		if err != nil {
 			return false, err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusNoContent, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return resp.StatusCode == http.StatusNoContent, fmt.Errorf("answered HTTP %d", resp.StatusCode)
 	})
 }
 
@@ -201,7 +201,7 @@ func post(url string, body []byte) error {
 	if resp.StatusCode != http.StatusNoContent {
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(resp.Body)
-		return fmt.Errorf("POST %s/write: HTTP %d: %s", url, resp.StatusCode, b.String())
+		return fmt.Errorf("posting to %s/write: HTTP %d: %s", url, resp.StatusCode, b.String())
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func influxQuery(db, q string) ([]row, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return nil, fmt.Errorf("InfluxDB %q: HTTP %d: %s", q, resp.StatusCode, b)
+		return nil, fmt.Errorf("query %q to InfluxDB: HTTP %d: %s", q, resp.StatusCode, b)
 	}
 	dec := json.NewDecoder(resp.Body)
 	dec.UseNumber()
@@ -61,11 +61,11 @@ func influxQuery(db, q string) ([]row, error) {
 			return nil, err
 		}
 		if chunk.Error != "" {
-			return nil, fmt.Errorf("InfluxDB %q: %s", q, chunk.Error)
+			return nil, fmt.Errorf("query %q to InfluxDB: %s", q, chunk.Error)
 		}
 		for _, r := range chunk.Results {
 			if r.Error != "" {
-				return nil, fmt.Errorf("InfluxDB %q: %s", q, r.Error)
+				return nil, fmt.Errorf("query %q to InfluxDB: %s", q, r.Error)
 			}
 			for _, s := range r.Series {
 				id := s.Name + fmt.Sprint(s.Tags)
@@ -242,12 +242,12 @@ type group struct {
 }
 
 func (g group) String() string {
-	var ids []string
+	ids := make([]string, 0, len(g.members))
 	for id := range g.members {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var parts []string
+	parts := make([]string, 0, len(ids))
 	for _, id := range ids {
 		parts = append(parts, fmt.Sprintf("%s=%v", id, g.members[id]))
 	}
@@ -371,10 +371,13 @@ func amAlerts(matchers ...string) ([]amAlert, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("Alertmanager GET /api/v2/alerts: HTTP %d: %s", resp.StatusCode, b)
+		return nil, fmt.Errorf("alerts from Alertmanager (GET /api/v2/alerts): HTTP %d: %s", resp.StatusCode, b)
 	}
 	var alerts []amAlert
-	return alerts, json.Unmarshal(b, &alerts)
+	if err := json.Unmarshal(b, &alerts); err != nil {
+		return nil, fmt.Errorf("alerts from Alertmanager: %w", err)
+	}
+	return alerts, nil
 }
 
 // notification is one alert of a webhook notification: "firing" or "resolved".
@@ -397,7 +400,7 @@ func startWebhook() (*webhook, error) {
 		return nil, fmt.Errorf("webhook listener: %w", err)
 	}
 	w := &webhook{url: "http://" + l.Addr().String() + "/"}
-	go http.Serve(l, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { //nolint:errcheck // serves until the process ends
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		var msg struct {
 			Alerts []notification `json:"alerts"`
 		}
@@ -407,7 +410,8 @@ func startWebhook() (*webhook, error) {
 		w.mu.Lock()
 		w.notes = append(w.notes, msg.Alerts...)
 		w.mu.Unlock()
-	}))
+	})}
+	go srv.Serve(l) //nolint:errcheck // serves until the process ends
 	return w, nil
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's test command (make test), and what .ci/run calls: vet, every Go
+# The README's test command (make test), and what .ci/run calls: vet, lint, every Go
 # test of the project (the end-to-end tests start a real Kafka broker and a
 # real InfluxDB through scripts/), and short fuzz runs.
 set -euo pipefail
@@ -14,6 +14,9 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== golangci-lint"
+bash scripts/golangci-lint.sh run ./...
 
 echo "== go test"
 go test -count=1 -timeout 40m ./...

@@ -10,14 +10,13 @@ import (
 
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/config"
-	"github.com/stretchr/testify/require"
-
 	// The plugins of the stock path: Telegraf's own processors.execd runs the shim.
 	_ "github.com/influxdata/telegraf/plugins/inputs/file"
 	_ "github.com/influxdata/telegraf/plugins/outputs/file"
 	_ "github.com/influxdata/telegraf/plugins/parsers/influx"
 	_ "github.com/influxdata/telegraf/plugins/processors/execd"
 	_ "github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/stretchr/testify/require"
 )
 
 // TestStockTelegrafExecd runs the stock path without building a stock
@@ -34,7 +33,7 @@ func TestStockTelegrafExecd(t *testing.T) {
 	input := testdata(t, "ec2_request_latency_system_failure", "nyc_taxi", "machine_temperature_system_failure")
 	in := filepath.Join(dir, "in.lp")
 	out := filepath.Join(dir, "out.lp")
-	require.NoError(t, os.WriteFile(in, input, 0o644))
+	require.NoError(t, os.WriteFile(in, input, 0o600))
 	pluginConf, err := filepath.Abs("plugin.conf")
 	require.NoError(t, err)
 
@@ -74,7 +73,7 @@ func TestStockTelegrafExecd(t *testing.T) {
 	require.NoError(t, err)
 	want, stderr, err := runShim(t, []string{"ANOMALY_STATE_FILE=" + filepath.Join(dir, "direct.state")}, input, "--config", pluginConf)
 	require.NoError(t, err, stderr)
-	require.Equal(t, len(lines(input)), len(scored(got)), "every metric comes back through execd")
+	require.Len(t, scored(got), len(lines(input)), "every metric comes back through execd")
 	require.Equal(t, string(want), string(got))
 	require.FileExists(t, state, "the child saved its models when execd closed its stdin")
 	t.Logf("%d metrics through Telegraf's agent -> processors.execd -> anomaly-execd in %s", len(lines(got)), took.Round(time.Millisecond))

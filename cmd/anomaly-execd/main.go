@@ -23,6 +23,14 @@
 // 5 s later if it is still running.) When stdout is a pipe it then waits
 // --exit-delay (1 s) before exiting, so that processors.execd reads the last
 // metrics before it closes the pipe (see run).
+//
+// A line longer than --max-line-bytes (max_line_bytes, 64 KiB by default,
+// as Telegraf's own line readers; some 8,000 fields) is skipped, not parsed:
+// the first is logged, and at the end the number skipped. A line is held
+// whole in memory and parsed and scored in one piece, and Telegraf's line
+// protocol parser, which the shim uses, takes a time that grows with the
+// square of a line's fields: the bound keeps memory bounded and the process
+// stopping within a second of SIGTERM, whatever the lines.
 package main
 
 import (
@@ -36,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,12 +71,17 @@ func run(args []string) error {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	exitDelay := fs.Duration("exit-delay", time.Second,
 		"when stdout is a pipe, wait this long after the last metric before exiting (see below)")
+	maxLineBytes := fs.Int("max-line-bytes", defaultMaxLineBytes,
+		"skip the lines of input longer than this many bytes (the newline aside), counting them")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *showVersion {
 		fmt.Printf("anomaly-execd %s\n", version)
 		return nil
+	}
+	if *maxLineBytes < 1 {
+		return fmt.Errorf("--max-line-bytes = %d: want at least 1", *maxLineBytes)
 	}
 	proc, err := loadProcessor(*configFile)
 	if err != nil {
@@ -78,7 +92,8 @@ func run(args []string) error {
 		return err
 	}
 	proc.end = end
-	if err := stopOnSignal(end); err != nil {
+	lines := &lineCopier{max: *maxLineBytes}
+	if err := stopOnSignal(end, lines); err != nil {
 		return err
 	}
 	s := shim.New() // reads os.Stdin as replaced by stopOnSignal
@@ -88,6 +103,7 @@ func run(args []string) error {
 	if err := s.Run(shim.PollIntervalDisabled); err != nil {
 		return err
 	}
+	lines.report()
 	// processors.execd (Telegraf v1.39) calls exec.Cmd.Wait while its reader is
 	// still reading our stdout, and Wait closes the pipe as soon as we exit:
 	// the metrics still in the pipe are lost ("read |0: file already closed"),
@@ -163,14 +179,87 @@ func (e *endOfInput) is(m telegraf.Metric) bool {
 	return nonce == e.nonce
 }
 
+// defaultMaxLineBytes bounds a line of input: 64 KiB, bufio.Scanner's
+// default token size that Telegraf's own line readers keep.
+const defaultMaxLineBytes = 64 << 10
+
+// lineCopier cuts stdin into whole lines for the shim, and skips the lines
+// longer than max bytes, counting them.
+type lineCopier struct {
+	max      int
+	tail     []byte // the start of a line whose newline has not come yet
+	skipping bool   // inside a line too long, until its newline
+	skipped  atomic.Int64
+}
+
+// whole appends to out the lines of data that end in it, tail first, and
+// keeps the start of the last line in tail; a line longer than max is
+// dropped as soon as it is known to be.
+func (c *lineCopier) whole(out, data []byte) []byte {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if c.skipping {
+			if i < 0 {
+				return out
+			}
+			c.skipping = false
+			data = data[i+1:]
+			continue
+		}
+		if i < 0 {
+			if len(c.tail)+len(data) > c.max {
+				c.skip()
+				c.skipping = true
+				return out
+			}
+			c.tail = append(c.tail, data...)
+			return out
+		}
+		if len(c.tail)+i > c.max {
+			c.skip()
+		} else {
+			out = append(append(out, c.tail...), data[:i+1]...)
+		}
+		c.tail = c.tail[:0]
+		data = data[i+1:]
+	}
+	return out
+}
+
+// skip counts a line too long, and logs the first.
+func (c *lineCopier) skip() {
+	c.tail = c.tail[:0]
+	if c.skipped.Add(1) == 1 {
+		fmt.Fprintf(os.Stderr, "E! [anomaly-execd] A line of input is longer than --max-line-bytes (%d bytes): skipped, not scored; "+
+			"further ones are counted and reported at the end\n", c.max)
+	}
+}
+
+// last returns the line after the last newline, at the end of input.
+func (c *lineCopier) last() []byte {
+	if c.skipping || len(c.tail) == 0 {
+		return nil
+	}
+	return append(c.tail, '\n')
+}
+
+// report says how many lines were skipped, if any.
+func (c *lineCopier) report() {
+	if n := c.skipped.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "E! [anomaly-execd] %d lines of input longer than --max-line-bytes (%d bytes) were skipped\n", n, c.max)
+	}
+}
+
 // stopOnSignal makes SIGTERM and SIGINT end the input as end of file does,
 // and ends the input with the end line. The shim stops only at end of input
 // (then it flushes its output and the processor saves its state); a signal
 // would otherwise kill the process with the models unsaved. So the shim
-// reads a pipe that this copies stdin into, whole lines only, and a signal
-// or the end of stdin writes the end line and closes the pipe: a line cut
-// by the signal is dropped rather than read as a shorter line.
-func stopOnSignal(end *endOfInput) error {
+// reads a pipe that this copies stdin into, whole lines only (those not
+// longer than lines.max: a write holds the pipe, and the signal waits for
+// it), and a signal or the end of stdin writes the end line and closes the
+// pipe: a line cut by the signal is dropped rather than read as a shorter
+// line.
+func stopOnSignal(end *endOfInput, lines *lineCopier) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("the pipe between stdin and the shim: %w", err)
@@ -179,47 +268,43 @@ func stopOnSignal(end *endOfInput) error {
 	os.Stdin = r
 	var mu sync.Mutex
 	closed := false
-	// finish ends the input with tail (a last line, the rest of stdin
-	// after its last newline) and the end line.
-	finish := func(tail []byte) {
+	// finish ends the input with last (the rest of stdin after its last
+	// newline, a line of its own) and the end line.
+	finish := func(last []byte) {
 		mu.Lock()
 		defer mu.Unlock()
 		if closed {
 			return
 		}
 		closed = true
-		if len(tail) > 0 {
-			_, _ = w.Write(append(tail, '\n'))
-		}
+		_, _ = w.Write(last)
 		_, _ = w.Write(end.line)
 		w.Close()
 	}
 	go func() {
 		buf := make([]byte, 64<<10)
-		var tail []byte // after the last newline written
+		var out []byte // the whole lines of a read
 		for {
 			n, err := stdin.Read(buf)
-			data := append(tail, buf[:n]...)
-			cut := bytes.LastIndexByte(data, '\n') + 1
+			out = lines.whole(out[:0], buf[:n])
 			mu.Lock()
 			if closed {
 				mu.Unlock()
 				return
 			}
-			if cut > 0 {
-				if _, werr := w.Write(data[:cut]); werr != nil {
+			if len(out) > 0 {
+				if _, werr := w.Write(out); werr != nil {
 					mu.Unlock()
 					fmt.Fprintln(os.Stderr, "E! [anomaly-execd] passing stdin on:", werr)
 					return
 				}
 			}
 			mu.Unlock()
-			tail = append(tail[:0], data[cut:]...)
 			if err != nil {
 				if !errors.Is(err, io.EOF) {
 					fmt.Fprintln(os.Stderr, "E! [anomaly-execd] reading stdin:", err)
 				}
-				finish(tail)
+				finish(lines.last())
 				return
 			}
 		}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,7 +32,7 @@ import (
 var (
 	buildOnce sync.Once
 	binPath   string
-	buildErr  error
+	errBuild  error
 	binDir    string
 )
 
@@ -45,24 +44,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// shimBinary builds the binary once for all the tests of this run; TestMain
+// removes it.
 func shimBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "anomaly-execd-test-"); buildErr != nil {
-			return
-		}
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		binPath = filepath.Join(binDir, "anomaly-execd")
-		out, err := exec.Command(goBin, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
+	buildOnce.Do(func() { binPath, errBuild = buildShim() })
+	require.NoError(t, errBuild)
 	return binPath
+}
+
+// buildShim builds the binary into a directory that outlives any one test.
+func buildShim() (string, error) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "anomaly-execd-test-"); err != nil {
+		return "", err
+	}
+	// go test puts its own GOROOT/bin first on PATH.
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("finding the go command to build the binary: %w", err)
+	}
+	bin := filepath.Join(binDir, "anomaly-execd")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // testdata returns the bundled NAB series' lines.
@@ -80,7 +86,7 @@ func testdata(t *testing.T, names ...string) []byte {
 func writeConf(t *testing.T, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "plugin.conf")
-	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
 	return p
 }
 
@@ -153,7 +159,7 @@ func TestShimScoresLikeInProcess(t *testing.T) {
 	require.NoError(t, err, stderr)
 	took := time.Since(t0)
 	want := inProcess(t, conf, input)
-	require.Equal(t, len(lines(want)), len(lines(out)))
+	require.Len(t, lines(out), len(lines(want)))
 	require.Equal(t, string(want), string(out))
 	require.Contains(t, string(out), "value_score=")
 	require.Contains(t, string(out), ",anomaly=")
@@ -316,7 +322,7 @@ func TestShimPassesHeldMetricsOn(t *testing.T) {
 	for _, m := range parseLines(t, all[:known]) {
 		srv.Add(historytest.Point{Measurement: m.Name(), Tags: m.Tags(), Time: m.Time().UnixNano(), Fields: m.Fields()})
 	}
-	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stalled := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		<-r.Context().Done()
 	}))

@@ -78,15 +78,16 @@ func evalCmd(args []string, stdout io.Writer) error {
 // detector said of its points from point from on.
 func judge(d *detector.Detector, s *input.Series, from int) eval.Series {
 	rs := replay(d, s)[from:]
-	j := eval.Series{Labels: s.Labels[from:], Decisions: make([]bool, len(rs)), Scores: make([]float64, len(rs))}
+	j := eval.Series{Labels: s.Labels[from:], Decisions: make([]bool, len(rs)), Scores: make([]float64, len(rs)), Reasons: make([]detector.Reason, len(rs))}
 	for i, r := range rs {
-		j.Decisions[i], j.Scores[i] = r.Anomaly, r.Score
+		j.Decisions[i], j.Scores[i], j.Reasons[i] = r.Anomaly, r.Score, r.Reason
 	}
 	return j
 }
 
 // printEventView prints an event view: the counts at the detector's
-// decisions (when it has them) and the best operating points of the curve.
+// decisions and their alerts by reason and by score band (when it has
+// them), and the best operating points of the curve.
 func printEventView(w io.Writer, title string, r eval.Report, delay int) {
 	c := r.Decision
 	fmt.Fprintf(w, "event view: %s (%d points, %d incidents; caught = an alert within an incident's first %d points)\n",
@@ -94,6 +95,9 @@ func printEventView(w io.Writer, title string, r eval.Report, delay int) {
 	if c.Alerts > 0 || r.PointAdjusted.FP+r.PointAdjusted.TP > 0 {
 		fmt.Fprintf(w, "at the detector's decisions: %d alerts, %d outside incidents; %d incidents alerted, incident precision %s; %d caught, recall %s; point-adjusted F1 %.2f (for comparison only)\n",
 			c.Alerts, c.AlertsOutside, c.IncidentsAlerted, num2(c.Precision()), c.IncidentsCaught, num2(c.Recall()), r.PointAdjusted.F1())
+	}
+	if c.Alerts > 0 {
+		printAlertGroups(w, r)
 	}
 	fmt.Fprintln(w, "best threshold on the score for each incident precision (one threshold for all series):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -105,6 +109,27 @@ func printEventView(w io.Writer, title string, r eval.Report, delay int) {
 		}
 		fmt.Fprintf(tw, "%.2f\t%.4f\t%d\t%s\t%d\t%d\t%s\t\n", o.MinPrecision, o.Threshold, o.Counts.IncidentsCaught,
 			num2(o.Counts.Recall()), o.Counts.Alerts, o.Counts.AlertsOutside, num2(o.Counts.Precision()))
+	}
+	tw.Flush()
+}
+
+// printAlertGroups prints the alerts at the detector's decisions by reason
+// and by the band of their own score, with the share of each group's alerts
+// that are real. The band below the first is printed when it has alerts.
+func printAlertGroups(w io.Writer, r eval.Report) {
+	fmt.Fprintln(w, "its alerts by reason and by their own score (real = inside an incident; an incident caught by alerts of several kinds counts in each):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\talerts\treal\tprecision\tcaught\t")
+	row := func(name string, g eval.Group) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t\n", name, g.Alerts, g.Real, num2(g.Precision()), g.Caught)
+	}
+	for _, g := range r.ByReason {
+		row(g.Name, g)
+	}
+	for k, g := range r.ByBand {
+		if k > 0 || g.Alerts > 0 {
+			row("score "+g.Name, g)
+		}
 	}
 	tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,19 @@ func TestEvalCountsEvents(t *testing.T) {
 			m := decisionLine.FindStringSubmatch(out.String())
 			require.NotNil(t, m, "no decision line in:\n%s", out.String())
 			require.Equal(t, tc.want, m[1:])
+			// The alerts by reason and by score band add up to the alerts.
+			groups := regexp.MustCompile(`(?m)^\s*(score )?(\S+|< 0\.5|>= 0\.9)\s+(\d+)\s+(\d+)\s+\S+\s+\d+\s*$`).FindAllStringSubmatch(out.String(), -1)
+			byReason, byBand := 0, 0
+			for _, g := range groups {
+				n, _ := strconv.Atoi(g[3])
+				if g[1] == "" {
+					byReason += n
+				} else {
+					byBand += n
+				}
+			}
+			require.Equal(t, tc.want[0], strconv.Itoa(byReason), "alerts by reason")
+			require.Equal(t, tc.want[0], strconv.Itoa(byBand), "alerts by score band")
 			// At a threshold that keeps only the true spike, precision is 1,
 			// unless the split left it in the learned part.
 			caught := "1"

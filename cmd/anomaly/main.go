@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+//	anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] [--absent FILE] FILE...
 //	anomaly nab [--nab-dir DIR] [--config FILE] [--sensitivity ...] [--results DIR]
 //	anomaly report [--config FILE] [--sensitivity ...] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
 //	anomaly eval [--config FILE] [--sensitivity ...] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
@@ -16,6 +16,11 @@
 // backtest scores exactly as production does.
 //
 //	anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
+//	anomaly dashboard --config FILE [--datasource NAME] [--out FILE]
+//
+// dashboard writes a Grafana dashboard (JSON) of what the
+// [[processors.anomaly]] table of FILE, a collector's Telegraf
+// configuration, writes to InfluxDB.
 package main
 
 import (
@@ -25,12 +30,13 @@ import (
 )
 
 const usage = `usage:
-  anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] FILE...
+  anomaly replay [--config FILE] [--sensitivity low|medium|high] [--out FILE] [--absent FILE] FILE...
   anomaly nab [--nab-dir DIR] [--config FILE] [--sensitivity low|medium|high] [--results DIR]
   anomaly report [--config FILE] [--sensitivity low|medium|high] [--nab-dir DIR] [--windows FILE] [--title T] [--out FILE] FILE...
   anomaly eval [--config FILE] [--sensitivity low|medium|high] [--delay N] [--split F] [--label-field NAME] [--per-series] FILE...
   anomaly kpi --out DIR [--series N] [--seed N]
   anomaly generate [--series N] [--points N] [--interval D] [--start T] [--seed N] [--out FILE]
+  anomaly dashboard --config FILE [--datasource NAME] [--out FILE]
 `
 
 func main() {
@@ -59,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return reportCmd(args[1:], stdout)
 	case "generate":
 		return generateCmd(args[1:], stdout)
+	case "dashboard":
+		return dashboardCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

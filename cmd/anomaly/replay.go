@@ -21,6 +21,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	load := settingsFlags(fs)
 	out := fs.String("out", "", "write the CSV to this file instead of standard output")
+	absent := fs.String("absent", "", "also write the absent incidents (series that stopped while the others went on) to this CSV file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,6 +35,12 @@ func replayCmd(args []string, stdout io.Writer) error {
 	series, err := set.readSeries(fs.Args())
 	if err != nil {
 		return err
+	}
+	if *absent != "" {
+		incidents := replayAbsence(set.detector, series)
+		if err := writeOutput(*absent, nil, func(w io.Writer) error { return writeAbsence(w, series, incidents) }); err != nil {
+			return err
+		}
 	}
 	return writeOutput(*out, stdout, func(w io.Writer) error {
 		// One series writes the documented columns; several put the series' name first.

@@ -17,9 +17,9 @@ import (
 // own loader, so that a backtest decides as production does. It is the
 // input.Scheme of line-protocol inputs: their series are the plugin's.
 type settings struct {
-	scorer   *anomaly.Scorer
-	filter   *models.Filter // the table's namepass, tagpass, ...
-	log      telegraf.Logger
+	plugin   *anomaly.Anomaly   // the table's settings, as read: not initialised
+	scorer   *anomaly.Scorer    // built from them
+	filter   *models.Filter     // the table's namepass, tagpass, ...
 	detector *detector.Detector // the scorer's
 }
 
@@ -46,7 +46,7 @@ func loadSettings(path, sensitivity string) (*settings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path, "the plugin's defaults"), err)
 	}
-	return &settings{scorer: s, filter: &rp.Config.Filter, log: p.Log, detector: s.Detector()}, nil
+	return &settings{plugin: p, scorer: s, filter: &rp.Config.Filter, detector: s.Detector()}, nil
 }
 
 // Series is input.Scheme: the fields of m the plugin would score, named by
@@ -55,7 +55,7 @@ func loadSettings(path, sensitivity string) (*settings, error) {
 func (s *settings) Series(m telegraf.Metric, yield func(series string, v float64)) {
 	ok, err := s.filter.Select(m)
 	if err != nil {
-		s.log.Errorf("filtering failed: %v", err)
+		s.plugin.Log.Errorf("filtering failed: %v", err)
 	}
 	if !ok {
 		return

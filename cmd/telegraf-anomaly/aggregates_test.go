@@ -44,7 +44,7 @@ func TestClusterAggregates(t *testing.T) {
 	conf := strings.Replace(string(example), "warmup_points = 60", fmt.Sprintf("warmup_points = %d", warmup), 1)
 	require.NotEqual(t, string(example), conf, "the example's warm-up changed: update this test")
 	confPath := filepath.Join(dir, "cluster-aggregates.conf")
-	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o600))
 
 	ag, err := loadAgent(options{configs: []string{confPath}, quiet: true})
 	require.NoError(t, err)
@@ -160,7 +160,7 @@ func readLP(t *testing.T, path string) []telegraf.Metric {
 }
 
 func tagKeys(m telegraf.Metric) []string {
-	var keys []string
+	keys := make([]string, 0, len(m.TagList()))
 	for _, tag := range m.TagList() {
 		keys = append(keys, tag.Key)
 	}

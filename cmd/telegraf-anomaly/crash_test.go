@@ -57,7 +57,7 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 	bin := buildBinary(t, dir)
 
 	// 200 series, 600 points each, one point every 5 minutes, in time order.
-	var lines []string
+	lines := make([]string, 0, 600*200)
 	for i := range 600 {
 		for s := range 200 {
 			v := 100 + 10*float64((i*7+s*13)%17)/17
@@ -74,7 +74,7 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 	conf := filepath.Join(dir, "telegraf.conf")
 	out1, out2 := filepath.Join(dir, "before.lp"), filepath.Join(dir, "after.lp")
 	writeConf := func(out string) {
-		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, crashConfig, port, state, out), 0o644))
+		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, crashConfig, port, state, out), 0o600))
 	}
 
 	writeConf(out1)
@@ -83,14 +83,14 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 	require.Eventually(t, func() bool { _, err := os.Stat(state); return err == nil }, 20*time.Second, 100*time.Millisecond)
 	time.Sleep(1500 * time.Millisecond) // let a snapshot include the whole first half
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
-	first.Wait()
+	_ = first.Wait() // killed: its exit status is the signal
 
 	writeConf(out2)
 	second := start(t, bin, conf)
 	post(t, port, lines[half:])
 	after := waitForMetrics(t, out2, len(lines)-half)
 	require.NoError(t, second.Process.Signal(syscall.SIGTERM))
-	second.Wait()
+	_ = second.Wait() // its exit status is checked by what it wrote
 
 	warming, anomalies := 0, 0
 	for _, m := range after {
@@ -106,10 +106,11 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 
 	// The same points, uninterrupted: the restart must not add a burst of anomalies.
 	reference := filepath.Join(dir, "reference.lp")
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "all.lp"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "all.lp"), []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	fileInput := "[[inputs.file]]\n  files = [\"" + filepath.Join(dir, "all.lp") + "\"]\n  data_format = \"influx\"\n"
 	refConf := strings.Replace(string(fmt.Appendf(nil, crashConfig, port, filepath.Join(dir, "ref.state"), reference)),
-		"[[inputs.http_listener_v2]]", "[[inputs.file]]\n  files = [\""+filepath.Join(dir, "all.lp")+"\"]\n  data_format = \"influx\"\n[[inputs.http_listener_v2]]", 1)
-	require.NoError(t, os.WriteFile(conf, []byte(refConf), 0o644))
+		"[[inputs.http_listener_v2]]", fileInput+"[[inputs.http_listener_v2]]", 1)
+	require.NoError(t, os.WriteFile(conf, []byte(refConf), 0o600))
 	once := exec.Command(bin, "--config", conf, "--once")
 	once.Stderr = os.Stderr
 	require.NoError(t, once.Run())
@@ -132,7 +133,7 @@ func TestKillDashNineResumesFromTheSnapshot(t *testing.T) {
 func TestSIGHUPReloadsAndKeepsTheModels(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t, dir)
-	var lines []string
+	lines := make([]string, 0, 300*20)
 	for i := range 300 {
 		for s := range 20 {
 			lines = append(lines, fmt.Sprintf("m,series=s%d value=%d %d", s, 100+(i*7+s)%13, time.Date(2024, 1, 1, 0, 5*i, 0, 0, time.UTC).UnixNano()))
@@ -145,7 +146,7 @@ func TestSIGHUPReloadsAndKeepsTheModels(t *testing.T) {
 	out1, out2 := filepath.Join(dir, "before.lp"), filepath.Join(dir, "after.lp")
 	writeConf := func(out string) {
 		c := strings.Replace(crashConfig, `snapshot_interval = "1s"`, `snapshot_interval = "1h"`, 1)
-		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, c, port, state, out), 0o644))
+		require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, c, port, state, out), 0o600))
 	}
 
 	writeConf(out1)
@@ -179,7 +180,7 @@ func start(t *testing.T, bin, conf string) *exec.Cmd {
 	cmd := exec.Command(bin, "--config", conf)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill() })
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // an error once it exited, which is fine
 	return cmd
 }
 

@@ -28,7 +28,7 @@ func TestOnceWithHistory(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, lines []string) string {
 		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+		require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
 		return path
 	}
 	once := func(in, out, historyURL string) []string {

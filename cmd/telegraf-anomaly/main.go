@@ -128,7 +128,10 @@ func printPlugins(w io.Writer) {
 		slices.Sort(names)
 		fmt.Fprintf(w, "%s: %s\n", kind, strings.Join(names, " "))
 	}
-	var in, proc, agg, out []string
+	in := make([]string, 0, len(inputs.Inputs))
+	proc := make([]string, 0, len(processors.Processors))
+	agg := make([]string, 0, len(aggregators.Aggregators))
+	out := make([]string, 0, len(outputs.Outputs))
 	for n := range inputs.Inputs {
 		in = append(in, n)
 	}
@@ -153,7 +156,7 @@ func printPlugins(w io.Writer) {
 // again on the configuration as it is now on disk, so the models carry over.
 func runAgent(o options) error {
 	if o.pidFile != "" {
-		if err := os.WriteFile(o.pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		if err := os.WriteFile(o.pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o640); err != nil {
 			return fmt.Errorf("writing the pid file: %w", err)
 		}
 		defer os.Remove(o.pidFile)

@@ -9,13 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
-
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
 	telegrafanomaly "github.com/telegraf-anomaly/telegraf-anomaly"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 func TestSampleConfigLoads(t *testing.T) {
@@ -67,7 +66,7 @@ func TestDemo(t *testing.T) {
 	// Run where sample.conf's relative paths resolve: testdata/ and bin/.
 	dir := t.TempDir()
 	require.NoError(t, os.Symlink(filepath.Join(repo, "testdata"), filepath.Join(dir, "testdata")))
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "bin"), 0o750))
 	t.Chdir(dir)
 
 	stdout := captureStdout(t, func() {
@@ -86,7 +85,7 @@ func TestDemo(t *testing.T) {
 
 	printed := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	require.Len(t, printed, len(events), "one printed line per incident event:\n%s", stdout)
-	windows, err := windows.Read(filepath.Join(repo, "testdata", "windows.json"))
+	labelled, err := windows.Read(filepath.Join(repo, "testdata", "windows.json"))
 	require.NoError(t, err)
 	opened, inside, hit := 0, 0, map[string]bool{}
 	for i, e := range events {
@@ -101,7 +100,7 @@ func TestDemo(t *testing.T) {
 		series, _ := e.GetTag("series")
 		key := "nab,series=" + series + ",source=realKnownCause value"
 		require.Contains(t, printed[i], key, "the line names the series")
-		for w, win := range windows[key] {
+		for w, win := range labelled[key] {
 			if !e.Time().Before(win.Start) && !e.Time().After(win.End) {
 				inside++
 				hit[key+strconv.Itoa(w)] = true
@@ -124,7 +123,7 @@ func captureStdout(t *testing.T, f func()) string {
 	done := make(chan string)
 	go func() {
 		var b strings.Builder
-		io.Copy(&b, r)
+		_, _ = io.Copy(&b, r) // the pipe's writer is this test
 		done <- b.String()
 	}()
 	defer func() { os.Stdout = saved }()

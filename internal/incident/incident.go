@@ -62,6 +62,14 @@ const (
 	FieldReason = "reason"
 	// FieldPoints is how many points were scored while it was open (an integer).
 	FieldPoints = "points"
+	// FieldLastSeen is the event time of the series' last point, in ns since
+	// the Unix epoch (an integer): only on the events no point of the series
+	// made (an absent incident, one that ended when its series fell silent,
+	// expired or was evicted).
+	FieldLastSeen = "last_seen"
+	// FieldEnded says why an incident ended without a point resolving it:
+	// "absent", "expired" or "evicted" (a string), on its resolved event only.
+	FieldEnded = "ended"
 )
 
 // The states of an incident event.
@@ -96,6 +104,12 @@ type Event struct {
 	Direction, Reason string
 	// Points is how many points were scored while the incident was open.
 	Points int64
+	// LastSeen is the event time of the series' last point, on an event no
+	// point made; zero on the others.
+	LastSeen time.Time
+	// Ended says why an incident ended without a point resolving it; ""
+	// on the others.
+	Ended string
 }
 
 // Metric returns e as a metric named measurement. It takes e.Tags as the
@@ -118,6 +132,12 @@ func (e *Event) Metric(measurement string) telegraf.Metric {
 	m.AddField(FieldDirection, e.Direction)
 	m.AddField(FieldReason, e.Reason)
 	m.AddField(FieldPoints, e.Points)
+	if !e.LastSeen.IsZero() {
+		m.AddField(FieldLastSeen, e.LastSeen.UnixNano())
+	}
+	if e.Ended != "" {
+		m.AddField(FieldEnded, e.Ended)
+	}
 	return m
 }
 
@@ -197,6 +217,12 @@ func FromMetric(m telegraf.Metric) (e Event, incomplete, err error) {
 	e.Direction = descriptive.str(FieldDirection)
 	e.Reason = descriptive.str(FieldReason)
 	e.Points = descriptive.integer(FieldPoints)
+	if m.HasField(FieldLastSeen) {
+		e.LastSeen = time.Unix(0, descriptive.integer(FieldLastSeen)).UTC()
+	}
+	if m.HasField(FieldEnded) {
+		e.Ended = descriptive.str(FieldEnded)
+	}
 	if descriptive.err != nil {
 		return e, descriptive.err, nil
 	}

@@ -50,6 +50,10 @@ func TestRoundTrip(t *testing.T) {
 		e := resolved()
 		e.State, e.Time, e.Duration, e.Tags = StateOpen, started, 0, map[string]string{}
 		return e
+	}(), func() Event {
+		e := resolved()
+		e.LastSeen, e.Ended = started.Add(20*time.Minute), "absent"
+		return e
 	}()} {
 		got, incomplete, err := FromMetric(e.Metric("incidents"))
 		require.NoError(t, err)

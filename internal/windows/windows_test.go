@@ -14,7 +14,7 @@ import (
 func TestRead(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "windows.json")
-	if err := os.WriteFile(good, []byte(`{"s": [{"start": "2014-02-19T10:50:00Z", "end": "2014-02-20T03:30:00Z"}]}`), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte(`{"s": [{"start": "2014-02-19T10:50:00Z", "end": "2014-02-20T03:30:00Z"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	got, err := Read(good)
@@ -23,7 +23,7 @@ func TestRead(t *testing.T) {
 		t.Fatalf("Read = %v, %v; want s: [%v]", got, err, want)
 	}
 	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"s": [{"start": "yesterday"}]}`), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte(`{"s": [{"start": "yesterday"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Read(bad); err == nil || !strings.Contains(err.Error(), bad) {

@@ -62,7 +62,7 @@ func (s *Internal) Gather(acc telegraf.Accumulator) error {
 // addSummed adds the statistics of all instances of a plugin type together,
 // as upstream does by default: instances differ only in their "_id" tag.
 func addSummed(acc telegraf.Accumulator) {
-	summed := map[uint64]telegraf.Metric{}
+	summed := make(map[uint64]telegraf.Metric)
 	var order []uint64
 	for _, m := range selfstat.Metrics() {
 		key := m.HashIDWithFieldsFiltered([]string{"_id"}, nil)

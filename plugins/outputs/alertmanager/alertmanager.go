@@ -46,6 +46,7 @@ type Alertmanager struct {
 	GeneratorURL   string             `toml:"generator_url"`
 
 	ResendInterval config.Duration `toml:"resend_interval"`
+	MaxAge         config.Duration `toml:"max_age"`
 	MaxIncidents   int             `toml:"max_incidents"`
 	StateFile      string          `toml:"state_file"`
 
@@ -67,7 +68,8 @@ type Alertmanager struct {
 	unsaved   bool                // incidents changed since state_file was written
 	full      bool                // max_incidents was reached and not yet left
 	logged    map[string]bool     // kinds of problems logged once
-	stop      context.CancelFunc  // ends the re-sender
+	quit      chan struct{}       // closed by Close: the re-sender ends after the re-send in flight
+	stop      context.CancelFunc  // cancels the re-send in flight
 	wg        sync.WaitGroup
 }
 
@@ -82,6 +84,9 @@ type tracked struct {
 	resolvedAt time.Time
 	pending    uint64
 	delivered  bool
+	// heardAt is when the output last received an event of the incident
+	// (wall clock): an open one is re-sent for max_age from then.
+	heardAt time.Time
 }
 
 func (t *tracked) resolved() bool { return !t.alert.EndsAt.IsZero() }
@@ -113,6 +118,12 @@ func (d *delivery) payload(now time.Time, resend time.Duration) alert {
 // or re-send intervals): three lost re-sends in a row do not resolve it.
 const lifetimeResends = 4
 
+// defaultMaxAge is max_age: processors.anomaly resolves, or ends, every
+// incident it opened (a silent series' within series_ttl, a day by
+// default), so an open incident with no news for a week lost its
+// processor (a state file lost, a collector removed).
+const defaultMaxAge = config.Duration(7 * 24 * time.Hour)
+
 // maxURLs is how many Alertmanagers the pending bits of a resolved incident can name.
 const maxURLs = 64
 
@@ -120,6 +131,7 @@ const maxURLs = 64
 type stats struct {
 	alertsSent, sendErrors                      selfstat.Stat
 	openIncidents, pendingResolved, untracked   selfstat.Stat
+	abandoned                                   selfstat.Stat
 	invalidMetrics, ignoredMetrics, stateErrors selfstat.Stat
 }
 
@@ -130,14 +142,18 @@ func newAlertmanager() *Alertmanager {
 		Measurement:    incident.DefaultMeasurement,
 		Alertname:      "AnomalyDetected",
 		ResendInterval: config.Duration(time.Minute),
+		MaxAge:         defaultMaxAge,
 		MaxIncidents:   10000,
 		now:            time.Now,
 	}
 }
 
-// defaultSeverityLevels apply when severity_levels is not set: 0.8 is a
-// chance of 1e-8, far past the default threshold of processors.anomaly (0.5).
-var defaultSeverityLevels = map[string]float64{"warning": 0, "critical": 0.8}
+// defaultSeverityLevels apply when severity_levels is not set. The score is
+// calibrated on each series' own history, so the surest alerts are the
+// highest scored: critical from 0.5 (a chance of 1e-5), above the
+// processor's default threshold (0.45), is where an alert's precision
+// rises (anomaly eval's table by score band, docs/benchmarks.md).
+var defaultSeverityLevels = map[string]float64{"warning": 0, "critical": 0.5}
 
 // defaultAnnotations apply to the names annotations does not set.
 var defaultAnnotations = map[string]string{
@@ -176,6 +192,8 @@ func (a *Alertmanager) Init() error {
 		return fmt.Errorf("resend_interval must be at least 1s, have %s", time.Duration(a.ResendInterval))
 	case a.MaxIncidents <= 0:
 		return fmt.Errorf("max_incidents must be above 0, have %d", a.MaxIncidents)
+	case a.MaxAge < 0:
+		return fmt.Errorf("max_age must be 0 (re-send until resolved) or more, have %s", time.Duration(a.MaxAge))
 	case a.Measurement == "":
 		return errors.New("measurement is empty: name the incident metric (processors.anomaly's incident_measurement)")
 	case a.Alertname == "":
@@ -215,6 +233,7 @@ func (a *Alertmanager) Init() error {
 		openIncidents:   reg("open_incidents"),
 		pendingResolved: reg("pending_resolved"),
 		untracked:       reg("untracked_incidents"),
+		abandoned:       reg("abandoned_incidents"),
 		invalidMetrics:  reg("invalid_metrics"),
 		ignoredMetrics:  reg("ignored_metrics"),
 		stateErrors:     reg("state_errors"),
@@ -232,19 +251,28 @@ func (a *Alertmanager) Init() error {
 func (a *Alertmanager) Connect() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	a.quit = make(chan struct{})
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.resendLoop(ctx)
+		a.resendLoop(ctx, a.quit)
 	}()
 	return nil
 }
 
-// Close stops the re-sender and writes state_file if it is behind.
+// Close stops the re-sender and writes state_file if it is behind. A
+// re-send in flight (the one Connect starts, with telegraf --once) is let
+// finish, for timeout at most, and what it settled is saved: cut short, the
+// restored resolutions it delivered would be kept and sent again at every
+// run.
 func (a *Alertmanager) Close() error {
 	if a.stop != nil {
-		a.stop()
+		close(a.quit)
+		cut := time.AfterFunc(time.Duration(a.Timeout), a.stop)
 		a.wg.Wait()
+		cut.Stop()
+		a.stop()
+		a.stop = nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -253,13 +281,15 @@ func (a *Alertmanager) Close() error {
 	return nil
 }
 
-func (a *Alertmanager) resendLoop(ctx context.Context) {
+// resendLoop re-sends at once and every resend_interval, until quit is
+// closed; ctx cuts a re-send short.
+func (a *Alertmanager) resendLoop(ctx context.Context, quit <-chan struct{}) {
 	ticker := time.NewTicker(time.Duration(a.ResendInterval))
 	defer ticker.Stop()
 	a.resend(ctx)
 	for {
 		select {
-		case <-ctx.Done():
+		case <-quit:
 			return
 		case <-ticker.C:
 			a.resend(ctx)
@@ -321,8 +351,11 @@ func (a *Alertmanager) resend(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	a.abandon(now)
 	kept := a.sorted()
 	if len(kept) == 0 {
+		a.updateGauges()
+		a.save()
 		return
 	}
 	resend := time.Duration(a.ResendInterval)
@@ -421,6 +454,7 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 		fallthrough
 	case t != nil:
 		t.alert = al
+		t.heardAt = now
 		a.unsaved = true
 		return &delivery{incident: t}
 	case len(a.incidents) >= a.MaxIncidents:
@@ -433,7 +467,7 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 		}
 		return &delivery{alert: al}
 	}
-	t = &tracked{id: inc.ID, alert: al}
+	t = &tracked{id: inc.ID, alert: al, heardAt: now}
 	if inc.State == incident.StateResolved {
 		t.resolvedAt, t.pending = now, a.allEndpoints()
 	}
@@ -512,6 +546,25 @@ func (a *Alertmanager) settle(deliveries []*delivery, now time.Time) {
 	}
 	a.updateGauges()
 	a.save()
+}
+
+// abandon lets go of the open incidents the output has heard nothing of
+// for max_age: their processor, which resolves every incident it opens, is
+// gone, and re-sending them would keep their alerts firing for ever.
+func (a *Alertmanager) abandon(now time.Time) {
+	if a.MaxAge <= 0 {
+		return
+	}
+	for id, t := range a.incidents {
+		if t.resolved() || now.Sub(t.heardAt) <= time.Duration(a.MaxAge) {
+			continue
+		}
+		a.stats.abandoned.Incr(1)
+		a.logOnce("max_age", a.Log.Warnf, "Incident %s no longer re-sent: open with no news for max_age (%s), its alert expires in Alertmanager "+
+			"after %s (further ones are only counted in abandoned_incidents)", id, time.Duration(a.MaxAge), lifetimeResends*time.Duration(a.ResendInterval))
+		delete(a.incidents, id)
+		a.unsaved = true
+	}
 }
 
 // sorted returns the kept incidents oldest first, so that sends are in a

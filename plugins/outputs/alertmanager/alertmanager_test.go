@@ -39,7 +39,7 @@ func TestPayloads(t *testing.T) {
 				           "measurement": "cpu", "field": "usage_idle", "host": "db1"},
 				"annotations": {
 					"summary": "cpu usage_idle on host=db1: deviation anomaly (down)",
-					"description": "usage_idle is 12, expected 78.4 (band 61.2 to 95.6), score 0.62, since 2024-03-01 00:00:00Z."},
+					"description": "usage_idle is 12, expected 78.4 (band 61.2 to 95.6), score 0.47, since 2024-03-01 00:00:00Z."},
 				"startsAt": "2024-03-01T00:00:00Z",
 				"endsAt": "2024-03-01T01:04:00Z"}]`,
 		},
@@ -71,7 +71,7 @@ func TestPayloads(t *testing.T) {
 			name: "configured alertname, levels, annotations and generator URL",
 			change: func(a *Alertmanager) {
 				a.Alertname = "SeriesAnomaly"
-				a.SeverityLevels = map[string]float64{"info": 0, "page": 0.6}
+				a.SeverityLevels = map[string]float64{"info": 0, "page": 0.45}
 				a.Annotations = map[string]string{
 					"description": "",
 					"runbook_url": "https://wiki.example.com/anomaly#{{.Reason}}",
@@ -146,6 +146,33 @@ func TestOpenIncidentsAreResentUntilResolved(t *testing.T) {
 	require.Equal(t, int64(1), stat(a, "open_incidents"))
 	require.Equal(t, int64(0), stat(a, "pending_resolved"))
 	require.Equal(t, int64(6), stat(a, "alerts_sent"))
+}
+
+// TestOpenIncidentWithNoNewsIsAbandonedAfterMaxAge: an open incident the
+// output heard nothing of for max_age is no longer re-sent (its processor
+// is gone, it would fire for ever), and it is said once and counted; one
+// with a later event is re-sent on.
+func TestOpenIncidentWithNoNewsIsAbandonedAfterMaxAge(t *testing.T) {
+	am := newFakeAM(t)
+	a, log, clock := newOutput(t, []string{am.URL}, func(a *Alertmanager) { a.MaxAge = config.Duration(time.Hour) })
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id1), openEvent(id2)}))
+	*clock = wall.Add(30 * time.Minute)
+	require.NoError(t, a.Write([]telegraf.Metric{openEvent(id2)})) // news of id2
+	am.alerts(t)
+
+	*clock = wall.Add(61 * time.Minute)
+	resend(a)
+	require.Equal(t, []string{id2}, idsOf(am.alerts(t)), "only the incident with news is re-sent")
+	require.Equal(t, []string{id2}, keptIDs(a))
+	require.Equal(t, int64(1), stat(a, "abandoned_incidents"))
+	require.Equal(t, int64(1), stat(a, "open_incidents"))
+	require.Len(t, log.Warnings(), 1, "logged once: %v", log.Messages())
+	require.Contains(t, log.Warnings()[0], id1)
+
+	*clock = wall.Add(200 * time.Minute)
+	resend(a)
+	require.Empty(t, keptIDs(a))
+	require.Len(t, log.Warnings(), 1, "logged once: %v", log.Messages())
 }
 
 func TestReplayedOpenEventDoesNotReopenAResolvedIncident(t *testing.T) {
@@ -322,7 +349,7 @@ func TestBadMetricsAreCountedAndLoggedOnce(t *testing.T) {
 		am := newFakeAM(t)
 		a, log, _ := newOutput(t, []string{am.URL}, nil)
 		noValue, stringScore := without("value"), with("peak_score", "high")
-		require.NoError(t, a.Write([]telegraf.Metric{noValue, stringScore, without("expected")}))
+		require.NoError(t, a.Write([]telegraf.Metric{stringScore, noValue, without("expected")}))
 		alerts := am.alerts(t)
 		require.Len(t, alerts, 1, "the alert is sent, once per incident")
 		require.Equal(t, "warning", alerts[0].Labels[labelSeverity], "a missing score is the lowest level")
@@ -464,7 +491,7 @@ func TestSampleConfigWithEveryKeyLoads(t *testing.T) {
 	c := config.NewConfig()
 	require.NoError(t, c.LoadConfigData([]byte(uncommented), config.EmptySourcePath), uncommented)
 	a := c.Outputs[0].Output.(*Alertmanager)
-	require.Equal(t, map[string]float64{"warning": 0, "critical": 0.8}, a.SeverityLevels)
+	require.Equal(t, map[string]float64{"warning": 0, "critical": 0.5}, a.SeverityLevels)
 	require.Equal(t, map[string]string{"runbook_url": "https://wiki.example.com/anomaly#{{.Reason}}"}, a.Annotations)
 }
 
@@ -524,4 +551,16 @@ func TestTracking(t *testing.T) {
 		require.True(t, ok)
 	}
 	require.NotEmpty(t, am.taken(), "(the re-sender, running since Connect, may have sent it too)")
+}
+
+// TestDefaultSeverityPagesOnTheSurest protects the default severity_levels:
+// the processor's score is calibrated per series, so an incident flagged at
+// the default threshold (0.45) is a warning and one scored 0.5 or more,
+// where alerts are surest, is critical.
+func TestDefaultSeverityPagesOnTheSurest(t *testing.T) {
+	levels, err := parseSeverityLevels(defaultSeverityLevels)
+	require.NoError(t, err)
+	for score, want := range map[float64]string{0.45: "warning", 0.49: "warning", 0.5: "critical", 0.93: "critical"} {
+		require.Equal(t, want, severity(levels, score), "score %v", score)
+	}
 }

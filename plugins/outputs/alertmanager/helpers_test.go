@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -30,6 +31,7 @@ var (
 type fakeAM struct {
 	*httptest.Server
 	mu      sync.Mutex
+	delay   time.Duration // before it answers
 	status  int
 	answer  string
 	bodies  []string
@@ -46,6 +48,14 @@ func newFakeAM(t *testing.T) *fakeAM {
 
 func (f *fakeAM) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	delay := f.delay
+	f.mu.Unlock()
+	select {
+	case <-time.After(delay):
+	case <-r.Context().Done():
+		return // the client gave up: nothing taken
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Method != http.MethodPost || r.URL.Path != alertsPath {
@@ -137,7 +147,7 @@ func (e event) metric() telegraf.Metric {
 }
 
 func openEvent(id string) telegraf.Metric {
-	return event{incident.StateOpen, id, started, 0.62, 12}.metric()
+	return event{incident.StateOpen, id, started, 0.47, 12}.metric()
 }
 
 func resolvedEvent(id string) telegraf.Metric {
@@ -168,3 +178,75 @@ func keptIDs(a *Alertmanager) []string {
 	}
 	return out
 }
+
+// slow makes the server answer after delay.
+func (f *fakeAM) slow(delay time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delay = delay
+}
+
+// pipedAM is a fakeAM reached over in-memory pipes rather than TCP, for
+// tests in a synctest bubble: a goroutine blocked on a real socket is never
+// durably blocked, so the bubble's fake clock would not move. Outputs reach
+// it at URL once attached.
+type pipedAM struct {
+	*fakeAM
+	URL       string
+	transport *http.Transport
+}
+
+// newPipedAM starts a pipedAM; call it in the bubble.
+func newPipedAM(t *testing.T) *pipedAM {
+	t.Helper()
+	f := &fakeAM{}
+	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &pipedAM{fakeAM: f, URL: "http://alertmanager.test:9093", transport: &http.Transport{DialContext: l.dial}}
+}
+
+// attach makes a, initialised, send to the pipedAM.
+func (p *pipedAM) attach(a *Alertmanager) { a.client.Transport = p.transport }
+
+// pipeListener hands the server ends of the pipes its dial makes to an
+// http.Server.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }

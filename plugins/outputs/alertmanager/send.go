@@ -84,7 +84,7 @@ func (a *Alertmanager) postAll(ctx context.Context, alerts [][]alert) (taken []i
 func (a *Alertmanager) noteOutcome(ep *endpoint, taken int, err error) {
 	a.stats.alertsSent.Incr(int64(taken))
 	if errors.Is(err, context.Canceled) {
-		return // Close stopped the re-sender: not a problem of the endpoint
+		return // Close cut the re-send short after timeout: not a problem of the endpoint
 	}
 	if err == nil {
 		if ep.failing && taken > 0 {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
@@ -17,9 +18,10 @@ import (
 // hundred bytes an incident; incidents are rare) and read back by Init, so
 // that neither a restart nor a crash forgets an open incident, or a
 // resolution not yet delivered. The file is written crash-safely: a
-// temporary file in the same folder, synced, renamed over it. A file that
-// cannot be read is moved aside, never deleted, and the output starts with
-// no incidents.
+// temporary file in the same folder, synced, renamed over it; the temporary
+// files of writes that never finished are removed at start. A file that
+// cannot be read is moved aside, never deleted nor replaced, and the output
+// starts with no incidents.
 //
 // Telegraf's own statefile (telegraf.StatefulPlugin) is not used: the agent
 // writes it only on a clean stop, so a crash would lose every incident
@@ -43,6 +45,9 @@ type savedIncident struct {
 	// have not taken the resolution yet.
 	Pending   []string `json:"pending,omitempty"`
 	Delivered bool     `json:"delivered,omitempty"`
+	// HeardAt is when the output last received an event of the incident
+	// (see max_age); a file without it restores it as the time of restart.
+	HeardAt time.Time `json:"heard_at,omitzero"`
 }
 
 // restore returns the incidents saved in state_file, or none.
@@ -51,6 +56,7 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	if a.StateFile == "" {
 		return incidents
 	}
+	a.removeStaleTemporaries()
 	saved, err := readState(a.StateFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -58,8 +64,7 @@ func (a *Alertmanager) restore() map[string]*tracked {
 		return incidents
 	case err != nil:
 		a.stats.stateErrors.Incr(1)
-		aside := fmt.Sprintf("%s.unusable-%s", a.StateFile, a.now().UTC().Format("20060102T150405Z"))
-		if rerr := os.Rename(a.StateFile, aside); rerr != nil {
+		if aside, rerr := atomicfile.MoveAside(a.StateFile, "unusable", a.now()); rerr != nil {
 			a.Log.Errorf("%v; could not move it aside (%v): starting with no incidents", err, rerr)
 		} else {
 			a.Log.Errorf("%v; moved it to %s: starting with no incidents", err, aside)
@@ -69,7 +74,10 @@ func (a *Alertmanager) restore() map[string]*tracked {
 
 	var usable []*tracked
 	for _, s := range saved.Incidents {
-		t := &tracked{id: s.ID, alert: s.Alert, resolvedAt: s.ResolvedAt, delivered: s.Delivered}
+		t := &tracked{id: s.ID, alert: s.Alert, resolvedAt: s.ResolvedAt, delivered: s.Delivered, heardAt: s.HeardAt}
+		if t.heardAt.IsZero() {
+			t.heardAt = a.now()
+		}
 		for i, ep := range a.endpoints {
 			if slices.Contains(s.Pending, ep.name) {
 				t.pending |= 1 << i
@@ -95,6 +103,19 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	}
 	a.Log.Infof("Restored %d incidents from %s", len(incidents), a.StateFile)
 	return incidents
+}
+
+// removeStaleTemporaries removes the temporary files of writes of
+// state_file that never finished, left by a process killed while writing.
+func (a *Alertmanager) removeStaleTemporaries() {
+	removed, err := atomicfile.RemoveStale(a.StateFile)
+	if len(removed) > 0 {
+		a.Log.Infof("Removed %d temporary files of %s left by writes that never finished (the process was killed while writing them): %s",
+			len(removed), a.StateFile, strings.Join(removed, ", "))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		a.Log.Warnf("Removing the temporary files of unfinished writes of %s: %v", a.StateFile, err)
+	}
 }
 
 func readState(path string) (*savedState, error) {
@@ -125,7 +146,7 @@ func (a *Alertmanager) save() {
 	}
 	s := savedState{Version: stateVersion, Incidents: make([]savedIncident, 0, len(a.incidents))}
 	for _, t := range a.sorted() {
-		saved := savedIncident{ID: t.id, Alert: t.alert, ResolvedAt: t.resolvedAt, Delivered: t.delivered}
+		saved := savedIncident{ID: t.id, Alert: t.alert, ResolvedAt: t.resolvedAt, Delivered: t.delivered, HeardAt: t.heardAt}
 		for i, ep := range a.endpoints {
 			if t.pending&(1<<i) != 0 {
 				saved.Pending = append(saved.Pending, ep.name)

@@ -4,10 +4,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,17 +40,65 @@ func TestIncidentsSurviveARestart(t *testing.T) {
 }
 
 func TestRestoredIncidentsAreSentOnConnect(t *testing.T) {
-	am := newFakeAM(t)
-	file := filepath.Join(t.TempDir(), "alertmanager.state")
-	withState := func(a *Alertmanager) { a.StateFile = file }
-	before, _, _ := newOutput(t, []string{am.URL}, withState)
-	require.NoError(t, before.Write([]telegraf.Metric{openEvent(id1)}))
-	am.taken()
+	synctest.Test(t, func(t *testing.T) {
+		am := newPipedAM(t)
+		file := filepath.Join(t.TempDir(), "alertmanager.state")
+		withState := func(a *Alertmanager) { a.StateFile = file }
+		before, _, _ := newOutput(t, []string{am.URL}, withState)
+		am.attach(before)
+		require.NoError(t, before.Write([]telegraf.Metric{openEvent(id1)}))
+		am.taken()
 
-	after, _, _ := newOutput(t, []string{am.URL}, withState)
-	require.NoError(t, after.Connect())
-	require.Eventually(t, func() bool { return len(am.taken()) == 1 }, 5*time.Second, 10*time.Millisecond,
-		"Alertmanager may have let the incident expire while Telegraf was stopped")
+		after, _, _ := newOutput(t, []string{am.URL}, withState)
+		am.attach(after)
+		require.NoError(t, after.Connect())
+		synctest.Wait()
+		require.Len(t, am.taken(), 1, "Alertmanager may have let the incident expire while Telegraf was stopped")
+	})
+}
+
+// TestCloseSavesWhatTheResendInFlightSettled protects telegraf --once runs
+// from sending restored resolutions again at every run: Close lets the
+// re-send Connect started finish, for timeout at most, and saves what it
+// settled.
+func TestCloseSavesWhatTheResendInFlightSettled(t *testing.T) {
+	const timeout = 5 * time.Second
+	for _, tt := range []struct {
+		name    string
+		answer  time.Duration // how long the Alertmanager takes to answer
+		closing time.Duration // how long Close takes
+		kept    []string      // the incidents the state file keeps after Close
+	}{
+		{"answered within timeout", 2 * time.Second, 2 * time.Second, nil},
+		{"no answer within timeout", time.Hour, timeout, []string{id1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				am := newPipedAM(t)
+				file := filepath.Join(t.TempDir(), "alertmanager.state")
+				withState := func(a *Alertmanager) { a.StateFile, a.Timeout = file, config.Duration(timeout) }
+				// A resolution no Alertmanager took: kept in the state file.
+				before, _, _ := newOutput(t, []string{am.URL}, withState)
+				am.attach(before)
+				am.fail(http.StatusServiceUnavailable, "")
+				require.Error(t, before.Write([]telegraf.Metric{openEvent(id1), resolvedEvent(id1)}))
+				require.Equal(t, []string{id1}, keptIDs(before))
+
+				// A --once run: Connect re-sends it, Close comes at once.
+				am.fail(0, "")
+				am.slow(tt.answer)
+				run, _, _ := newOutput(t, []string{am.URL}, withState)
+				am.attach(run)
+				require.NoError(t, run.Connect())
+				start := time.Now()
+				require.NoError(t, run.Close())
+				require.Equal(t, tt.closing, time.Since(start))
+
+				next, _, _ := newOutput(t, []string{am.URL}, withState)
+				require.Equal(t, tt.kept, keptIDs(next))
+			})
+		})
+	}
 }
 
 func TestStateKeepsOnlyWhatTheConfigurationCanUse(t *testing.T) {
@@ -120,4 +171,44 @@ func TestStateWriteFailureIsRetried(t *testing.T) {
 	saved, err := readState(file)
 	require.NoError(t, err)
 	require.Len(t, saved.Incidents, 2, "Close writes what the failed writes could not")
+}
+
+// TestUnusableStatesMovedAsideInOneSecondAreAllKept protects the promise
+// that an unusable state file is never deleted: two moved aside within the
+// same second keep a name each.
+func TestUnusableStatesMovedAsideInOneSecondAreAllKept(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "alertmanager.state")
+	for _, content := range []string{"{", `{"version": 99}`} {
+		require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+		newOutput(t, []string{"http://127.0.0.1:1"}, func(a *Alertmanager) { a.StateFile = file }) // on the same clock
+	}
+	first, err := os.ReadFile(file + ".unusable-20240301T010000Z")
+	require.NoError(t, err)
+	second, err := os.ReadFile(file + ".unusable-20240301T010000Z-2")
+	require.NoError(t, err)
+	require.Equal(t, []string{"{", `{"version": 99}`}, []string{string(first), string(second)})
+}
+
+// TestStaleStateTemporariesAreRemovedAtStart protects the disk after kills
+// while state_file was written: the temporary files left are removed at
+// the next start, and said so.
+func TestStaleStateTemporariesAreRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "alertmanager.state")
+	stale := filepath.Join(dir, "alertmanager.state.tmp2024")
+	other := filepath.Join(dir, "anomaly.state.tmp2024")
+	for _, name := range []string{stale, other} {
+		require.NoError(t, os.WriteFile(name, []byte(`{"version": 1, "incid`), 0o600))
+	}
+	_, log, _ := newOutput(t, []string{"http://127.0.0.1:1"}, func(a *Alertmanager) { a.StateFile = file })
+	require.NoFileExists(t, stale)
+	require.FileExists(t, other, "another file's temporaries are not this output's")
+	said := 0
+	for _, m := range log.Messages() {
+		if strings.Contains(m.Text, "temporary files") {
+			require.Contains(t, m.Text, stale)
+			said++
+		}
+	}
+	require.Equal(t, 1, said, "one log line says what was removed")
 }

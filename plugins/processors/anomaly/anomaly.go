@@ -49,6 +49,11 @@ type Anomaly struct {
 	MaxSeries int             `toml:"max_series"`
 	SeriesTTL config.Duration `toml:"series_ttl"`
 
+	// Series that stop reporting (absent.go).
+	AbsentAfter      int             `toml:"absent_after"`
+	AllowedLateness  config.Duration `toml:"allowed_lateness"`
+	AbsentCrowdShare float64         `toml:"absent_crowd_share"`
+
 	StateFile        string          `toml:"state_file"`
 	SnapshotInterval config.Duration `toml:"snapshot_interval"`
 
@@ -135,6 +140,10 @@ func newAnomaly() *Anomaly {
 		WarmingSuffix:   "_warming",
 		CalendarSuffix:  "_calendar",
 		AnomalyTag:      defaultAnomalyTag,
+
+		AbsentAfter:      d.AbsentAfter,
+		AllowedLateness:  config.Duration(d.AllowedLateness),
+		AbsentCrowdShare: d.AbsentCrowdShare,
 
 		IncidentMeasurement: defaultIncidentMeasurement,
 		History:             history.NewConfig(),

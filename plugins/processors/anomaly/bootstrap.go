@@ -75,6 +75,7 @@ const maxKeptPoints = 1 << 20
 type loader struct {
 	client  *history.Client
 	maxWait time.Duration
+	timeout time.Duration
 	maxHeld int
 	log     telegraf.Logger
 	now     func() time.Time // the processor's clock
@@ -109,6 +110,7 @@ type loader struct {
 	failedInRow  int
 	lastFailure  error                   // the failure counted last: a query's series share it
 	logged       map[history.Reason]bool // reasons logged since the last answered query
+	waitLogged   bool                    // a max_wait passed with history unanswered was logged since then
 }
 
 // pending is a tag set with series whose history is awaited.
@@ -163,6 +165,7 @@ func newLoader(cfg *history.Config, s *Scorer, mu *sync.Mutex, now func() time.T
 	l := &loader{
 		client:    client,
 		maxWait:   time.Duration(cfg.MaxWait),
+		timeout:   time.Duration(cfg.Timeout),
 		maxHeld:   cfg.MaxHeld,
 		log:       log,
 		now:       now,
@@ -537,6 +540,7 @@ func (l *loader) releaseOnDeadlines() {
 			l.queue[0] = nil
 			l.queue = l.queue[1:]
 			if rec.holding {
+				l.noteMaxWait(rec)
 				out = append(out, l.release(rec, true)...)
 			}
 		}
@@ -629,8 +633,22 @@ func (l *loader) failed(err error) {
 	}
 }
 
+// noteMaxWait logs, once until a query is answered again, that max_wait
+// passed for rec with its history not answered (the database is slow or
+// hung): its metrics go on in warm-up now. mu is held.
+func (l *loader) noteMaxWait(rec *pending) {
+	if rec.waiting == 0 || l.waitLogged {
+		return
+	}
+	l.waitLogged = true
+	l.log.Warnf("The history of new series was not answered within max_wait (%s): their metrics go on in warm-up, and their models "+
+		"are rebuilt if it comes within timeout (%s). The database is slow or hung; further series are only counted "+
+		"in internal_anomaly.bootstrap_late", l.maxWait, l.timeout)
+}
+
 // succeeded ends a run of failed queries. mu is held.
 func (l *loader) succeeded() {
+	l.waitLogged = false
 	if l.failedInRow == 0 {
 		return
 	}

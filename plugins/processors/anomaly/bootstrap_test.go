@@ -730,3 +730,28 @@ func TestSkipsOfHeldMetricsCountOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestHungHistoryServerIsLoggedOnce: a database that takes the queries and
+// never answers holds new series for max_wait, and says so in one line,
+// however many series it holds.
+func TestHungHistoryServerIsLoggedOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &testutil.CaptureLogger{}
+		p, acc := newHistoryPlugin(t, http.HandlerFunc(stalling), func(p *Anomaly) {
+			p.Log = log
+			p.History.MaxWait, p.History.Timeout = config.Duration(100*time.Millisecond), config.Duration(time.Minute)
+		})
+		in := bootSeries(0, 2, false, "a", "b", "c")
+		for _, m := range in {
+			require.NoError(t, p.Add(m, acc))
+		}
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)) }, "the held metrics passed on")
+		more := bootSeries(2, 3, false, "d")
+		require.NoError(t, p.Add(more[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)+1) }, "d passed on")
+		p.Stop()
+		require.Len(t, log.Warnings(), 1, "one line for the hung database, not one per series: %v", log.Warnings())
+		require.Contains(t, log.Warnings()[0], "max_wait (100ms)")
+		require.Empty(t, log.Errors())
+	})
+}

@@ -10,13 +10,14 @@ import (
 	"github.com/influxdata/telegraf/models"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector/calendar"
 )
 
-// Calendars declare periods of maintenance and holidays (see the detector's
-// Calendar for what each means to a point), inline and in iCalendar files.
-// The detector says which periods are in force at a point's time; which
-// series they apply to is the processor's business: an inline entry's
-// tagpass, with Telegraf's semantics.
+// Calendars declare periods of maintenance and holidays (see package
+// detector/calendar for what each means to a point), inline and in
+// iCalendar files. The calendar says which periods are in force at a
+// point's time; which series they apply to is the processor's business: an
+// inline entry's tagpass, with Telegraf's semantics.
 
 // calendarEntry is one [[processors.anomaly.calendar]] table.
 type calendarEntry struct {
@@ -32,7 +33,7 @@ type calendarEntry struct {
 // series each period applies to: the tagpass of an inline entry (nil: every
 // series). Files' periods apply to every series.
 type calendars struct {
-	calendar *detector.Calendar
+	calendar *calendar.Calendar
 	tagpass  [][]models.TagFilter
 }
 
@@ -45,9 +46,9 @@ func (p *Anomaly) newCalendars(loc *time.Location) (*calendars, error) {
 		return nil, nil
 	}
 	var c calendars
-	periods := make([]detector.Period, len(p.Calendar))
+	periods := make([]calendar.Period, len(p.Calendar))
 	for i, e := range p.Calendar {
-		period, err := detector.CalendarEntry{Kind: e.Kind, Start: e.Start, End: e.End, Name: e.Name, AsWeekday: e.AsWeekday}.Period(i)
+		period, err := calendar.Entry{Kind: e.Kind, Start: e.Start, End: e.End, Name: e.Name, AsWeekday: e.AsWeekday}.Period(i)
 		if err != nil {
 			return nil, err
 		}
@@ -58,12 +59,12 @@ func (p *Anomaly) newCalendars(loc *time.Location) (*calendars, error) {
 		}
 		c.tagpass = append(c.tagpass, filters)
 	}
-	sources := make([]detector.CalendarSource, len(p.CalendarFiles))
+	sources := make([]calendar.Source, len(p.CalendarFiles))
 	for i, path := range p.CalendarFiles {
-		sources[i] = detector.CalendarSource{Path: path, Index: len(periods)}
+		sources[i] = calendar.Source{Path: path, Index: len(periods)}
 	}
 	var err error
-	if c.calendar, err = detector.NewCalendar(loc, periods, sources); err != nil {
+	if c.calendar, err = calendar.New(loc, periods, sources); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -92,7 +93,7 @@ func (c *calendars) condition(tags []*telegraf.Tag, t int64) detector.Condition 
 	if len(active) == 0 {
 		return detector.Ordinary
 	}
-	return detector.ConditionOf(active, func(i int) bool {
+	return calendar.ConditionOf(active, func(i int) bool {
 		return i >= len(c.tagpass) || len(c.tagpass[i]) == 0 || models.ShouldTagsPass(c.tagpass[i], nil, tags)
 	})
 }

@@ -88,6 +88,11 @@ func TestHolidayIsMarked(t *testing.T) {
 func TestBadCalendarsAreRejected(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.ics")
 	require.NoError(t, os.WriteFile(bad, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644))
+	// Every minute of the day: refused, not expanded on the first point.
+	dense := filepath.Join(t.TempDir(), "dense.ics")
+	require.NoError(t, os.WriteFile(dense, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nCATEGORIES:maintenance\r\nDTSTART:20230101T000000Z\r\nDURATION:PT1M\r\n"+
+		"RRULE:FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59\r\n"+
+		"END:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644))
 	for _, tc := range []struct {
 		name   string
 		change func(*Anomaly)
@@ -104,6 +109,7 @@ func TestBadCalendarsAreRejected(t *testing.T) {
 		}, "calendar entry 1: tagpass"},
 		{"bad file", func(p *Anomaly) { p.CalendarFiles = []string{bad} }, bad + ", line 3"},
 		{"missing file", func(p *Anomaly) { p.CalendarFiles = []string{bad + ".missing"} }, "missing"},
+		{"rule too dense", func(p *Anomaly) { p.CalendarFiles = []string{dense} }, dense + ", line 6: event: RRULE:FREQ=DAILY;BYHOUR=0,1,"},
 		{"unknown zone", func(p *Anomaly) { p.TimeZone = "Europe/Atlantis" }, "Europe/Atlantis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,7 +37,11 @@ func LoadConfig(path string) (*models.RunningProcessor, error) {
 	case len(c.Processors) != 1 || c.Processors[0].Config.Name != "anomaly":
 		return nil, fmt.Errorf("%s: want exactly one [[processors.anomaly]] table, found %d processor tables", path, len(c.Processors))
 	}
-	return c.Processors[0], nil
+	rp := c.Processors[0]
+	if err := rp.Processor.(*Anomaly).CheckIncidentMeasurement(rp.Config.Filter.NamePass); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rp, nil
 }
 
 // DetectorConfig returns the detector's configuration from the plugin's
@@ -59,6 +63,9 @@ func (p *Anomaly) DetectorConfig() (detector.Config, error) {
 	cfg.WarmupPoints = p.WarmupPoints
 	cfg.Hold = time.Duration(p.Hold)
 	cfg.TimeZone = p.TimeZone
+	cfg.AbsentAfter = p.AbsentAfter
+	cfg.AllowedLateness = time.Duration(p.AllowedLateness)
+	cfg.AbsentCrowdShare = p.AbsentCrowdShare
 	cfg.Daily, cfg.Weekly = false, false
 	for _, s := range p.Seasonality {
 		switch s {
@@ -67,7 +74,7 @@ func (p *Anomaly) DetectorConfig() (detector.Config, error) {
 		case "weekly":
 			cfg.Weekly = true
 		default:
-			return cfg, fmt.Errorf("unknown seasonality %q: want daily and/or weekly", s)
+			return cfg, fmt.Errorf("seasonality: unknown %q: want daily and/or weekly", s)
 		}
 	}
 	return cfg, cfg.Validate()

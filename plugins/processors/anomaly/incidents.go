@@ -22,13 +22,7 @@ import (
 // to pass on after m.
 func (s *Scorer) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Point, o *detector.Outcome) {
 	inc := &o.Incident
-	state := incident.StateOpen
-	if inc.Open {
-		s.stats.incidentsOpened.Incr(1)
-	} else {
-		state = incident.StateResolved
-		s.stats.incidentsResolved.Incr(1)
-	}
+	s.stats.onIncident(inc)
 	if s.incidentMeasurement == "" {
 		return
 	}
@@ -39,12 +33,31 @@ func (s *Scorer) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Poi
 		}
 	}
 	lower, upper := o.Bounds()
-	e := incident.Event{
-		Measurement: m.Name(), Field: f.Key, Tags: tags,
-		State: state, ID: incident.ID(pt.Key, inc.Started),
-		Time: m.Time(), Started: time.Unix(0, inc.Started), Duration: time.Duration(pt.Time - inc.Started),
-		PeakScore: inc.Peak, Value: pt.Value, Expected: o.Expected, Lower: lower, Upper: upper,
+	e := incidentEvent(tags, m.Name(), f.Key, inc, pt.Key, m.Time(),
+		eventPoint{time: pt.Time, value: pt.Value, expected: o.Expected, lower: lower, upper: upper})
+	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
+}
+
+// eventPoint is what an incident event says of the series at its time: the
+// point's value, and the model's prediction and band.
+type eventPoint struct {
+	time                          int64
+	value, expected, lower, upper float64
+}
+
+// incidentEvent makes the incident event of the series of field of
+// measurement, with identifying tags (taken), key, at t.
+func incidentEvent(tags map[string]string, measurement, field string, inc *detector.Incident,
+	key uint64, t time.Time, at eventPoint) incident.Event {
+	state := incident.StateOpen
+	if !inc.Open {
+		state = incident.StateResolved
+	}
+	return incident.Event{
+		Measurement: measurement, Field: field, Tags: tags,
+		State: state, ID: incident.ID(key, inc.Started),
+		Time: t, Started: time.Unix(0, inc.Started), Duration: time.Duration(at.time - inc.Started),
+		PeakScore: inc.Peak, Value: at.value, Expected: at.expected, Lower: at.lower, Upper: at.upper,
 		Direction: inc.Direction.String(), Reason: inc.Reason.String(), Points: int64(inc.Points),
 	}
-	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
 }

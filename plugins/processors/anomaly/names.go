@@ -77,6 +77,35 @@ func (s *Scorer) SeriesName(m telegraf.Metric, field string) string {
 	return b.String()
 }
 
+// OutputFieldNames are the names of the fields Score adds beside a scored
+// field. The optional ones that output_fields does not list are "".
+type OutputFieldNames struct {
+	Score, Expected, Lower, Upper string // every scored point, as output_fields lists them
+	Anomaly, Reason               string // flagged points
+	Warming                       string // points scored in warm-up
+	Calendar                      string // points in a calendar period
+}
+
+// Outputs returns the names of the fields Score adds beside field, for
+// tools that read what the processor wrote (cmd/anomaly dashboard).
+func (s *Scorer) Outputs(field string) OutputFieldNames {
+	n := s.outputNames(field)
+	out := OutputFieldNames{Anomaly: n.anomaly, Reason: n.reason, Warming: n.warming, Calendar: n.calendar}
+	if s.emit.score {
+		out.Score = n.score
+	}
+	if s.emit.expected {
+		out.Expected = n.expected
+	}
+	if s.emit.lower {
+		out.Lower = n.lower
+	}
+	if s.emit.upper {
+		out.Upper = n.upper
+	}
+	return out
+}
+
 // outputNames are the names of the fields added for one scored field, built
 // once per field name so the hot path does not concatenate strings.
 type outputNames struct {
@@ -88,10 +117,13 @@ func (n *outputNames) all() [8]string {
 	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.reason, n.warming, n.calendar}
 }
 
+// suffixKeys are the configuration keys of Scorer.suffixes, in order.
+var suffixKeys = [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"}
+
 // initNames checks p's output names and prepares IsOutput's lookup.
 func (s *Scorer) initNames(p *Anomaly) error {
 	s.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix, p.CalendarSuffix}
-	for i, key := range [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"} {
+	for i, key := range suffixKeys {
 		if s.suffixes[i] == "" {
 			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
 		}
@@ -103,6 +135,7 @@ func (s *Scorer) initNames(p *Anomaly) error {
 		s.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
 	}
 	s.names = make(map[string]*outputNames)
+	s.stale = make(map[string]struct{})
 	return nil
 }
 

@@ -26,6 +26,7 @@ type Scorer struct {
 	fields     filter.Filter
 	seriesTags filter.Filter // nil: every tag identifies the series
 	calendars  *calendars    // nil: no calendar
+	silence    *silence
 	stats      *stats
 
 	anomalyTag          string
@@ -38,12 +39,18 @@ type Scorer struct {
 	suffixEnds [256]uint8
 
 	// Scratch space, reused from metric to metric: the points of the
-	// metric's scored fields, those fields, the outcomes, and the incident
-	// events they make.
+	// metric's scored fields, those fields, the output fields added, the
+	// outcomes, and the incident events they make.
 	points    []detector.Point
 	scored    []*telegraf.Field
+	added     []*telegraf.Field   // the output fields mark adds, appended at once
+	stale     map[string]struct{} // the outputs of upstream that mark replaces
 	outcomes  []detector.Outcome
 	incidents []telegraf.Metric
+
+	// notAnIncident is set once a metric named incident_measurement that
+	// is not an incident event was logged (see noteNotAnIncident).
+	notAnIncident bool
 
 	// wall is the wall clock in ns, as of the last time the scorer's owner
 	// set it: the time of a series' last lookup, which expiry needs to the
@@ -83,6 +90,9 @@ func (p *Anomaly) NewScorer() (*Scorer, error) {
 	if err := s.initNames(p); err != nil {
 		return nil, err
 	}
+	if err := s.checkOutputNames(); err != nil {
+		return nil, err
+	}
 	for _, f := range p.OutputFields {
 		switch f {
 		case "score":
@@ -98,6 +108,7 @@ func (p *Anomaly) NewScorer() (*Scorer, error) {
 		}
 	}
 	s.stats = newStats(p.Statistics, p.Log, p.History.Enabled())
+	s.silence = newSilence(s.stats, cfg)
 	s.table = detector.NewTable(p.MaxSeries)
 	return s, nil
 }
@@ -120,6 +131,7 @@ func (s *Scorer) Score(m telegraf.Metric) []telegraf.Metric {
 // s.incidents.
 func (s *Scorer) scoreAndMark(m telegraf.Metric, upstream bool) {
 	s.score()
+	s.watchSilence(m)
 	replaced, up, down := s.mark(m, upstream)
 	if replaced {
 		m.RemoveTag(s.anomalyTag)
@@ -202,6 +214,7 @@ func (s *Scorer) gather(m telegraf.Metric, base xxhash.Digest, count bool) (upst
 // tag, and mark replaces them.
 func (s *Scorer) eachScored(m telegraf.Metric, count bool, yield func(f *telegraf.Field, v float64)) (upstream bool) {
 	if s.incidentMeasurement != "" && m.Name() == s.incidentMeasurement {
+		s.noteNotAnIncident(m)
 		return false // an incident event, of this processor or one upstream: output, not a series
 	}
 	upstream = m.HasTag(s.anomalyTag)
@@ -254,40 +267,40 @@ func (s *Scorer) mark(m telegraf.Metric, upstream bool) (replaced, up, down bool
 		if upstream {
 			replaced = true
 			for _, name := range n.all() {
-				m.RemoveField(name)
+				s.stale[name] = struct{}{}
 			}
 		}
 		if cond := s.points[i].Condition; cond != detector.Ordinary {
-			m.AddField(n.calendar, s.stats.onCalendar(cond))
+			s.addField(n.calendar, s.stats.onCalendar(cond))
 		}
 		if r.Warming {
 			// A series in warm-up is learned but has no score yet (the
 			// detector's is 0, which would read as "normal"): the metric
 			// says so and carries nothing else.
-			m.AddField(n.warming, true)
+			s.addField(n.warming, true)
 			continue
 		}
 		if s.emit.score {
-			m.AddField(n.score, r.Score)
+			s.addField(n.score, r.Score)
 		}
 		if s.emit.expected {
-			m.AddField(n.expected, r.Expected)
+			s.addField(n.expected, r.Expected)
 		}
 		if s.emit.lower || s.emit.upper {
 			lower, upper := r.Bounds()
 			if s.emit.lower {
-				m.AddField(n.lower, lower)
+				s.addField(n.lower, lower)
 			}
 			if s.emit.upper {
-				m.AddField(n.upper, upper)
+				s.addField(n.upper, upper)
 			}
 		}
 		// The anomaly flag and its reason are sparse, present only on
 		// anomalies: every added field is a heap object in a Telegraf
 		// metric, and a point is usually not one.
 		if r.Anomaly {
-			m.AddField(n.anomaly, true)
-			m.AddField(n.reason, r.Reason.String())
+			s.addField(n.anomaly, true)
+			s.addField(n.reason, r.Reason.String())
 			up = up || r.Direction == detector.Up
 			down = down || r.Direction == detector.Down
 		}
@@ -295,8 +308,20 @@ func (s *Scorer) mark(m telegraf.Metric, upstream bool) (replaced, up, down bool
 			s.incident(m, f, &s.points[i], o)
 		}
 	}
+	if replaced {
+		removeFields(m, s.stale)
+		clear(s.stale)
+	}
+	appendFields(m, s.added)
+	clear(s.added)
+	s.added = s.added[:0]
 	clear(s.scored) // no hold on the metric's fields once it is passed on
 	return replaced, up, down
+}
+
+// addField adds an output field for mark to append to its metric.
+func (s *Scorer) addField(key string, value any) {
+	s.added = append(s.added, &telegraf.Field{Key: key, Value: value})
 }
 
 // maxExactInt is the largest integer magnitude a float64 holds exactly.

@@ -3,30 +3,34 @@ package anomaly
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
 )
 
 // The processor's models are saved to state_file every snapshot_interval and
 // on stop, and restored on start, so a restart resumes every series where it
 // was instead of warming up again. The file is written crash-safely (see
-// detector.Table.SaveSnapshot). A file that cannot be used is moved aside,
-// never deleted, and the processor starts fresh.
+// detector.Table.SaveSnapshot); the temporary files of snapshots that never
+// finished (the process was killed while writing one) are removed at start.
+// A file that cannot be used is moved aside, never deleted nor replaced, and
+// the processor starts fresh.
 
-// fingerprint identifies the settings a snapshot's models depend on: which
-// tags make a series (its key), which seasonal profiles it learns, and the
-// zone whose clock they follow. Settings that only shape decisions
+// settings are what a snapshot's models depend on, by configuration key:
+// which tags make a series (its key), which seasonal profiles it learns, and
+// the zone whose clock they follow. Settings that only shape decisions
 // (sensitivity, direction, ...) may change freely across a restart.
-func (p *Anomaly) fingerprint() uint64 {
-	h := fnv.New64a()
+func (p *Anomaly) settings() detector.Settings {
 	cfg := p.scorer.detector.Config()
-	fmt.Fprintf(h, "key=xxhash64(name,tags,field) series_tags=%q daily=%v weekly=%v timezone=%q",
-		p.SeriesTags, cfg.Daily, cfg.Weekly, p.scorer.detector.Location().String())
-	return h.Sum64()
+	return detector.Settings{
+		"series key":  "xxhash64(name,tags,field)",
+		"series_tags": fmt.Sprintf("%q", p.SeriesTags),
+		"seasonality": fmt.Sprintf("daily=%v weekly=%v", cfg.Daily, cfg.Weekly),
+		"timezone":    p.scorer.detector.Location().String(),
+	}
 }
 
 // restore returns the table saved in state_file, or an empty one.
@@ -34,15 +38,15 @@ func (p *Anomaly) restore() *detector.Table {
 	if p.StateFile == "" {
 		return detector.NewTable(p.MaxSeries)
 	}
+	p.removeStaleTemporaries()
 	start := time.Now()
-	t, err := detector.LoadSnapshot(p.StateFile, p.fingerprint(), p.MaxSeries)
+	t, err := detector.LoadSnapshot(p.StateFile, p.settings(), p.MaxSeries)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.Log.Infof("No state file %s yet: starting with no series", p.StateFile)
 		return detector.NewTable(p.MaxSeries)
 	case err != nil:
-		aside := fmt.Sprintf("%s.unusable-%s", p.StateFile, time.Now().UTC().Format("20060102T150405Z"))
-		if rerr := os.Rename(p.StateFile, aside); rerr != nil {
+		if aside, rerr := atomicfile.MoveAside(p.StateFile, "unusable", p.now()); rerr != nil {
 			p.Log.Errorf("%v; could not move it aside (%v): starting with no series", err, rerr)
 		} else {
 			p.Log.Errorf("%v; moved it to %s: starting with no series", err, aside)
@@ -56,13 +60,26 @@ func (p *Anomaly) restore() *detector.Table {
 	return t
 }
 
+// removeStaleTemporaries removes the temporary files of snapshots that
+// never finished, left by a process killed while writing one.
+func (p *Anomaly) removeStaleTemporaries() {
+	removed, err := atomicfile.RemoveStale(p.StateFile)
+	if len(removed) > 0 {
+		p.Log.Infof("Removed %d temporary files of %s left by snapshots that never finished (the process was killed while writing them): %s",
+			len(removed), p.StateFile, strings.Join(removed, ", "))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.Log.Warnf("Removing the temporary files of unfinished snapshots of %s: %v", p.StateFile, err)
+	}
+}
+
 // snapshot saves the table to state_file, if one is configured.
 func (p *Anomaly) snapshot() {
 	if p.StateFile == "" || p.scorer == nil {
 		return
 	}
 	start := time.Now()
-	n, err := p.scorer.table.SaveSnapshot(p.StateFile, p.fingerprint())
+	n, err := p.scorer.table.SaveSnapshot(p.StateFile, p.settings())
 	if err != nil {
 		p.stats.snapshotErrors.Incr(1)
 		p.Log.Errorf("Saving state: %v", err)

@@ -3,6 +3,7 @@ package anomaly
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,10 +60,11 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		prepare func(t *testing.T, path string)
+		says    string // what the error says of the cause
 	}{
 		{"foreign", func(t *testing.T, path string) {
 			require.NoError(t, os.WriteFile(path, []byte("[agent]\ninterval = \"10s\"\n"), 0o644))
-		}},
+		}, "not a telegraf-anomaly snapshot"},
 		{"truncated", func(t *testing.T, path string) {
 			p, acc := newPlugin(t, withState(path))
 			warm(t, p, acc, 10, "a")
@@ -70,17 +72,17 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(path, data[:len(data)-100], 0o644))
-		}},
+		}, "corrupt or truncated"},
 		{"other seasonality", func(t *testing.T, path string) {
 			p, acc := newPlugin(t, func(p *Anomaly) { p.StateFile, p.Seasonality = path, []string{"daily"} })
 			warm(t, p, acc, 10, "a")
 			p.Stop()
-		}},
+		}, `seasonality "daily=true weekly=false" then, "daily=true weekly=true" now`},
 		{"other time zone", func(t *testing.T, path string) {
 			p, acc := newPlugin(t, func(p *Anomaly) { p.StateFile, p.TimeZone = path, "Europe/Berlin" })
 			warm(t, p, acc, 10, "a")
 			p.Stop()
-		}},
+		}, `timezone "Europe/Berlin" then, "UTC" now`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -95,6 +97,7 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 			require.Equal(t, 0, p.scorer.table.Len())
 			for _, e := range logger.Errors() {
 				require.Contains(t, e, path)
+				require.Contains(t, e, tc.says)
 				errs++
 			}
 			require.Equal(t, 1, errs, "one clear error is logged")
@@ -109,4 +112,52 @@ func TestMissingStateStartsFresh(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "anomaly.state")
 	p, _ := newPlugin(t, withState(path))
 	require.Equal(t, 0, p.scorer.table.Len())
+}
+
+// TestUnusableStatesMovedAsideInOneSecondAreAllKept protects the promise
+// that a state file moved aside is never deleted: two moved aside within
+// the same second keep a name each.
+func TestUnusableStatesMovedAsideInOneSecondAreAllKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "anomaly.state")
+	for _, content := range []string{"first unusable", "second unusable"} {
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+		newPlugin(t, withState(path)) // on the same clock, t0
+	}
+	matches, _ := filepath.Glob(path + ".unusable-*")
+	require.Len(t, matches, 2)
+	var kept []string
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		require.NoError(t, err)
+		kept = append(kept, string(b))
+	}
+	require.ElementsMatch(t, []string{"first unusable", "second unusable"}, kept)
+}
+
+// TestStaleSnapshotTemporariesAreRemovedAtStart protects the disk after
+// kills during snapshots: the temporary files they left are removed at the
+// next start, and said so; another file's are not.
+func TestStaleSnapshotTemporariesAreRemovedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "anomaly.state")
+	p, acc := newPlugin(t, withState(path))
+	warm(t, p, acc, 10, "a")
+	p.Stop()
+	for _, name := range []string{"anomaly.state.tmp123", "anomaly.state.tmp4567", "other.state.tmp123"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("half a snapshot"), 0o644))
+	}
+	logger := &testutil.CaptureLogger{}
+	newPlugin(t, func(p *Anomaly) { p.StateFile, p.Log = path, logger })
+	require.NoFileExists(t, filepath.Join(dir, "anomaly.state.tmp123"))
+	require.NoFileExists(t, filepath.Join(dir, "anomaly.state.tmp4567"))
+	require.FileExists(t, filepath.Join(dir, "other.state.tmp123"))
+	require.FileExists(t, path)
+	var said []string
+	for _, m := range logger.Messages() {
+		if strings.Contains(m.Text, "temporary files") {
+			said = append(said, m.Text)
+		}
+	}
+	require.Len(t, said, 1, "one log line says what was removed")
+	require.Contains(t, said[0], "anomaly.state.tmp123")
 }

@@ -19,6 +19,7 @@ import (
 // internal_anomaly.
 type stats struct {
 	log telegraf.Logger
+	c   *selfstat.Collector // the instance's, for counters registered elsewhere (absent.go)
 
 	series, stateBytes, seriesCreated, evictions, expired selfstat.Stat
 	scored, warming, anomalies, outOfOrder, duplicate     selfstat.Stat
@@ -45,6 +46,7 @@ func newStats(c *selfstat.Collector, log telegraf.Logger, withHistory bool) *sta
 	reg := func(field string) selfstat.Stat { return c.Register("anomaly", field, nil) }
 	s := &stats{
 		log:               log,
+		c:                 c,
 		series:            reg("series"),
 		stateBytes:        reg("state_bytes"),
 		seriesCreated:     reg("series_created"),
@@ -114,6 +116,15 @@ func (s *stats) onCalendar(c detector.Condition) string {
 		s.holiday.Incr(1)
 	}
 	return kind.String()
+}
+
+// onIncident counts an incident event: one opened, or one that ended.
+func (s *stats) onIncident(inc *detector.Incident) {
+	if inc.Open {
+		s.incidentsOpened.Incr(1)
+	} else {
+		s.incidentsResolved.Incr(1)
+	}
 }
 
 func (s *stats) onExpired(n int, t *detector.Table) {

@@ -34,14 +34,23 @@
 // detector configured at each threshold is the exact alternative, at the
 // cost of a run per threshold (anomaly nab does it for the presets).
 //
+// Beside the counts, the alerts at the detector's decisions are grouped by
+// the reason of the point that raised them and by the band of that point's
+// score, each group with its own precision: the share of its alerts inside
+// an incident. A score that means the same whatever raised it gives about
+// the same precision to every reason in one band.
+//
 // Point-adjusted F1, the AIOps 2018 KPI challenge's metric, is computed for
 // comparison only: it credits every point of an incident when any point of
 // its first Delay+1 is flagged, so a flood of alerts scores well on it.
 package eval
 
 import (
+	"fmt"
 	"math"
 	"slices"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // DefaultDelay is how many points after an incident's first an alert may
@@ -235,9 +244,10 @@ func transition(n *int32, d int32) int {
 
 // Series is one labelled series with a detector's verdict on each point.
 type Series struct {
-	Labels    []bool    // true inside an incident
-	Decisions []bool    // the detector's own decision
-	Scores    []float64 // the detector's score, swept by the curve
+	Labels    []bool            // true inside an incident
+	Decisions []bool            // the detector's own decision
+	Scores    []float64         // the detector's score, swept by the curve
+	Reasons   []detector.Reason // the rule behind each score (nil: not known)
 }
 
 // Levels are the incident precisions at which the curve is summarised.
@@ -257,6 +267,8 @@ type Report struct {
 	Decision      Counts        // at the detector's own decisions
 	PointAdjusted PointAdjusted // at the detector's own decisions, for comparison
 	Curve         []Operating   // one per level of Levels, in order
+	ByReason      []Group       // the decisions' alerts by reason, in the order of detector.Reason
+	ByBand        []Group       // the decisions' alerts by score band: below Bands[0], then one per band
 }
 
 // Evaluate returns the event view of the series: the counts at the
@@ -269,6 +281,7 @@ func Evaluate(series []Series, delay int) Report {
 		r.Decision.Add(Events(s.Labels, s.Decisions, delay))
 		r.PointAdjusted.Add(PointAdjust(s.Labels, s.Decisions, delay))
 	}
+	r.ByReason, r.ByBand = groupAlerts(series, delay)
 	r.Curve = make([]Operating, len(Levels))
 	for k, level := range Levels {
 		r.Curve[k] = Operating{MinPrecision: level, Threshold: math.NaN()}
@@ -327,4 +340,101 @@ func Sweep(series []Series, delay int, visit func(threshold float64, c Counts)) 
 			visit(p.score, total)
 		}
 	}
+}
+
+// Group is what the alerts of one kind (one reason, or one band of score)
+// found.
+type Group struct {
+	Name   string
+	Alerts int // rising edges of the decision of this kind
+	Real   int // of them, alerts inside an incident
+	Caught int // incidents caught by an alert of this kind
+}
+
+// Precision is the share of the group's alerts inside an incident. It is
+// NaN without alerts.
+func (g Group) Precision() float64 { return ratio(g.Real, g.Alerts) }
+
+// Bands are the lower edges of the bands of score alerts are grouped by;
+// each band runs to the next edge, the last one up to 1, and one more band
+// holds the scores below the first edge (a threshold set lower than the
+// presets' flags them).
+var Bands = []float64{0.5, 0.6, 0.7, 0.8, 0.9}
+
+// bandNames names the groups of Report.ByBand.
+var bandNames = func() []string {
+	names := []string{fmt.Sprintf("< %g", Bands[0])}
+	for k, lo := range Bands {
+		if k+1 < len(Bands) {
+			names = append(names, fmt.Sprintf("%g-%g", lo, Bands[k+1]))
+		} else {
+			names = append(names, fmt.Sprintf(">= %g", lo))
+		}
+	}
+	return names
+}()
+
+// band returns the index in Report.ByBand of the band of score.
+func band(score float64) int {
+	k := 0
+	for k < len(Bands) && score >= Bands[k] {
+		k++
+	}
+	return k
+}
+
+// groupAlerts returns the alerts at the series' decisions grouped by the
+// reason of the point they rose on, for every reason that raised one, and
+// by the band of that point's score, for every band. An incident caught
+// by alerts of several kinds counts in each.
+func groupAlerts(series []Series, delay int) (byReason, byBand []Group) {
+	byBand = make([]Group, len(bandNames))
+	for k, name := range bandNames {
+		byBand[k].Name = name
+	}
+	var reasons []Group // indexed by detector.Reason
+	for _, s := range series {
+		id, pos, _ := incidents(s.Labels)
+		// The incident each group last caught, by the group's key (its
+		// band, or len(byBand) + its reason): alerts come in time order, so
+		// an incident's alerts are consecutive and one memory a group is
+		// enough to count an incident once.
+		lastCaught := make(map[int]int32)
+		count := func(g *Group, key, i int) {
+			g.Alerts++
+			if id[i] < 0 {
+				return
+			}
+			g.Real++
+			if last, ok := lastCaught[key]; int(pos[i]) <= delay && (!ok || last != id[i]) {
+				g.Caught++
+				lastCaught[key] = id[i]
+			}
+		}
+		for i, d := range s.Decisions {
+			if !d || (i > 0 && s.Decisions[i-1]) {
+				continue
+			}
+			r := detector.NoReason
+			if s.Reasons != nil {
+				r = s.Reasons[i]
+			}
+			for int(r) >= len(reasons) {
+				reasons = append(reasons, Group{})
+			}
+			b := band(s.Scores[i])
+			count(&byBand[b], b, i)
+			count(&reasons[r], len(byBand)+int(r), i)
+		}
+	}
+	for r, g := range reasons {
+		if g.Alerts > 0 {
+			g.Name = detector.Reason(r).String()
+			if g.Name == "" {
+				g.Name = "none"
+			}
+			byReason = append(byReason, g)
+		}
+	}
+	return byReason, byBand
 }

@@ -3,7 +3,10 @@ package eval
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // bits turns "0110" into per-point booleans.
@@ -177,10 +180,157 @@ func TestEvaluate(t *testing.T) {
 		caught    int
 	}{{0.7, 2}, {0.7, 2}, {0.9, 1}, {0.9, 1}} {
 		if got := r.Curve[k]; got.Threshold != want.threshold || got.Counts.IncidentsCaught != want.caught {
-			t.Errorf("precision >= %v: threshold %v caught %d, want %v and %d", got.MinPrecision, got.Threshold, got.Counts.IncidentsCaught, want.threshold, want.caught)
+			t.Errorf("precision >= %v: threshold %v caught %d, want %v and %d",
+				got.MinPrecision, got.Threshold, got.Counts.IncidentsCaught, want.threshold, want.caught)
 		}
 	}
 	if got := Evaluate(series[:1], 0).Curve[3]; got.Counts.Recall() != 1 {
 		t.Errorf("one series alone is caught at precision 1: %+v", got)
+	}
+}
+
+// reasons turns "d.rp" into per-point reasons: d deviation, r drift, p
+// pattern, g range, 7 a reason the detector does not have today, anything
+// else none.
+func reasons(s string) []detector.Reason {
+	out := make([]detector.Reason, len(s))
+	for i, c := range s {
+		out[i] = map[rune]detector.Reason{'d': detector.Deviation, 'r': detector.Drift, 'p': detector.Pattern, 'g': detector.Range, '7': 7}[c]
+	}
+	return out
+}
+
+// TestAlertGroups protects the alerts by reason and by score band with
+// counts made by hand: an alert is grouped by the reason and the score of
+// the point it rose on, real when that point is in an incident, and an
+// incident counts once as caught by a group however many of its alerts
+// caught it.
+func TestAlertGroups(t *testing.T) {
+	// bands lists the (alerts, real, caught) of each band, from < 0.5 to >= 0.9.
+	type counts [3]int
+	for _, tc := range []struct {
+		name     string
+		series   []Series
+		delay    int
+		byReason []Group
+		bands    [6]counts
+	}{
+		{
+			// Incidents at 1-4 and 7-8. Alerts rise at 0 (drift 0.95,
+			// outside), 2 (deviation 0.55, caught), 5 (drift at exactly
+			// 0.6, outside; still up at 6) and 7 (drift 0.85, caught).
+			name: "reasons and bands",
+			series: []Series{{
+				Labels:    bits("0111100110"),
+				Decisions: bits("1010011100"),
+				Reasons:   reasons("r.d..rrr.."),
+				Scores:    []float64{0.95, 0, 0.55, 0, 0, 0.6, 0.99, 0.85, 0, 0},
+			}},
+			delay: 7,
+			byReason: []Group{
+				{Name: "deviation", Alerts: 1, Real: 1, Caught: 1},
+				{Name: "drift", Alerts: 2, Real: 0, Caught: 0},
+			},
+			bands: [6]counts{{}, {1, 1, 1}, {1, 0, 0}, {}, {}, {1, 0, 0}},
+		},
+		{
+			// The same with the last alert rising at 7, inside the second incident.
+			name: "an alert on an incident's first point is real and catches it",
+			series: []Series{{
+				Labels:    bits("0111100110"),
+				Decisions: bits("1010010100"),
+				Reasons:   reasons("r.d..r.r.."),
+				Scores:    []float64{0.95, 0, 0.55, 0, 0, 0.6, 0, 0.85, 0, 0},
+			}},
+			delay: 7,
+			byReason: []Group{
+				{Name: "deviation", Alerts: 1, Real: 1, Caught: 1},
+				{Name: "drift", Alerts: 3, Real: 1, Caught: 1},
+			},
+			bands: [6]counts{{}, {1, 1, 1}, {1, 0, 0}, {}, {1, 1, 1}, {1, 0, 0}},
+		},
+		{
+			// Three drift alerts: at 1 and 3 inside the incident (both
+			// early with delay 7), at 5 outside.
+			name: "repeated alerts in one incident are real each time, catch it once",
+			series: []Series{{
+				Labels:    bits("011110"),
+				Decisions: bits("010101"),
+				Reasons:   reasons(".r.r.r"),
+				Scores:    []float64{0, 0.7, 0, 0.75, 0, 0.7},
+			}},
+			delay:    7,
+			byReason: []Group{{Name: "drift", Alerts: 3, Real: 2, Caught: 1}},
+			bands:    [6]counts{{}, {}, {}, {3, 2, 1}, {}, {}},
+		},
+		{
+			// The alert at 3 is the incident's third point: real, too late.
+			name: "a late alert is real but catches nothing",
+			series: []Series{{
+				Labels:    bits("011110"),
+				Decisions: bits("000100"),
+				Reasons:   reasons("...p.."),
+				Scores:    []float64{0, 0, 0, 0.8, 0, 0},
+			}},
+			delay:    1,
+			byReason: []Group{{Name: "pattern", Alerts: 1, Real: 1, Caught: 0}},
+			bands:    [6]counts{{}, {}, {}, {}, {1, 1, 0}, {}},
+		},
+		{
+			// Each series' first incident is caught by a range alert: two
+			// incidents, though both are the first of their series.
+			name: "series add up",
+			series: []Series{
+				{Labels: bits("0110"), Decisions: bits("0100"), Reasons: reasons(".g.."), Scores: []float64{0, 1, 0, 0}},
+				{Labels: bits("1100"), Decisions: bits("1001"), Reasons: reasons("g..d"), Scores: []float64{0.9, 0, 0, 0.65}},
+			},
+			delay: 7,
+			byReason: []Group{
+				{Name: "deviation", Alerts: 1, Real: 0, Caught: 0},
+				{Name: "range", Alerts: 2, Real: 2, Caught: 2},
+			},
+			bands: [6]counts{{}, {}, {1, 0, 0}, {}, {}, {2, 2, 2}},
+		},
+		{
+			// A configuration with a lower threshold; reasons not known,
+			// and one the detector does not name today.
+			name: "low scores, unknown and new reasons",
+			series: []Series{
+				{Labels: bits("0010"), Decisions: bits("1010"), Scores: []float64{0.3, 0, 0.45, 0}},
+				{Labels: bits("0000"), Decisions: bits("0100"), Reasons: reasons(".7.."), Scores: []float64{0, 0.52, 0, 0}},
+			},
+			delay: 7,
+			byReason: []Group{
+				{Name: "none", Alerts: 2, Real: 1, Caught: 1},
+				{Name: "Reason(7)", Alerts: 1, Real: 0, Caught: 0},
+			},
+			bands: [6]counts{{2, 1, 1}, {1, 0, 0}, {}, {}, {}, {}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Evaluate(tc.series, tc.delay)
+			if !slices.Equal(r.ByReason, tc.byReason) {
+				t.Errorf("by reason %+v, want %+v", r.ByReason, tc.byReason)
+			}
+			names := []string{"< 0.5", "0.5-0.6", "0.6-0.7", "0.7-0.8", "0.8-0.9", ">= 0.9"}
+			if len(r.ByBand) != len(names) {
+				t.Fatalf("%d bands, want %d: %+v", len(r.ByBand), len(names), r.ByBand)
+			}
+			for k, c := range tc.bands {
+				if want := (Group{Name: names[k], Alerts: c[0], Real: c[1], Caught: c[2]}); r.ByBand[k] != want {
+					t.Errorf("band %d: %+v, want %+v", k, r.ByBand[k], want)
+				}
+			}
+			var alerts int
+			for _, g := range r.ByReason {
+				alerts += g.Alerts
+			}
+			if alerts != r.Decision.Alerts {
+				t.Errorf("%d alerts by reason, %d at the decisions", alerts, r.Decision.Alerts)
+			}
+		})
+	}
+	if p := (Group{Alerts: 4, Real: 3}).Precision(); p != 0.75 {
+		t.Errorf("precision %v, want 3/4", p)
 	}
 }

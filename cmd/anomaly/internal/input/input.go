@@ -52,7 +52,7 @@ type Scheme interface {
 // one), line protocol otherwise (as scheme says, without labels). Errors
 // name the file and the line.
 func ReadFile(path string, scheme Scheme) ([]*Series, error) {
-	return readFile(path, scheme, "label", "")
+	return readSeriesFile(path, scheme, "label", "")
 }
 
 // ReadLabelledFile reads the series in a file as ReadFile does, with each
@@ -61,10 +61,10 @@ func ReadFile(path string, scheme Scheme) ([]*Series, error) {
 // not scored: it labels every series of its line, and a line without it is
 // an error. A CSV file without the column gives a series without Labels.
 func ReadLabelledFile(path, label string, scheme Scheme) ([]*Series, error) {
-	return readFile(path, scheme, label, label)
+	return readSeriesFile(path, scheme, label, label)
 }
 
-func readFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, error) {
+func readSeriesFile(path string, scheme Scheme, csvLabel, lpLabel string) ([]*Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -103,7 +103,7 @@ func readCSV(r io.Reader, name, label string) (*Series, error) {
 	if err != nil {
 		return nil, fmt.Errorf("line 1: reading the header: %w", err)
 	}
-	col := map[string]int{}
+	col := make(map[string]int, len(header))
 	for i, h := range header {
 		col[strings.ToLower(strings.TrimSpace(h))] = i
 	}
@@ -116,7 +116,7 @@ func readCSV(r io.Reader, name, label string) (*Series, error) {
 	s := &Series{Name: name}
 	for {
 		rec, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		line, _ := cr.FieldPos(0)
@@ -171,7 +171,7 @@ func readLineProtocol(r io.Reader, scheme Scheme, label string) ([]*Series, erro
 		return nil, err
 	}
 	dec := lineprotocol.NewDecoderWithBytes(data)
-	byName := map[string]*Series{}
+	byName := make(map[string]*Series)
 	var order []*Series
 	for entry := 1; dec.Next(); entry++ {
 		m, err := decodeMetric(dec)
@@ -253,7 +253,7 @@ func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags := map[string]string{}
+	tags := make(map[string]string)
 	for {
 		k, v, err := dec.NextTag()
 		if err != nil {
@@ -297,7 +297,7 @@ func decodeMetric(dec *lineprotocol.Decoder) (telegraf.Metric, error) {
 func lpError(line int, err error) error {
 	var de *lineprotocol.DecodeError
 	if errors.As(err, &de) {
-		return fmt.Errorf("line %d: %s", de.Line, de.Err)
+		return fmt.Errorf("line %d: %w", de.Line, de.Err)
 	}
 	return fmt.Errorf("line %d: %w", line, err)
 }

@@ -14,10 +14,12 @@ import (
 type everyField struct{}
 
 func (everyField) Series(m telegraf.Metric, yield func(string, float64)) {
-	name := m.Name()
+	var b strings.Builder
+	b.WriteString(m.Name())
 	for _, t := range m.TagList() {
-		name += "," + t.Key + "=" + t.Value
+		b.WriteString("," + t.Key + "=" + t.Value)
 	}
+	name := b.String()
 	for _, f := range m.FieldList() {
 		switch v := f.Value.(type) {
 		case float64:
@@ -41,7 +43,7 @@ cpu,host=c usage=3u 1000
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	names := make([]string, 0, len(ss))
 	for _, s := range ss {
 		names = append(names, s.Name)
 	}
@@ -104,12 +106,12 @@ kpi,id=b value=3,label=0.0 2000
 		series int
 		want   string
 	}{{0, "01"}, {1, "01"}, {2, "10"}} {
-		got := ""
+		var got strings.Builder
 		for _, l := range ss[tc.series].Labels {
-			got += map[bool]string{false: "0", true: "1"}[l]
+			got.WriteString(map[bool]string{false: "0", true: "1"}[l])
 		}
-		if got != tc.want {
-			t.Errorf("%s: labels %s, want %s", ss[tc.series].Name, got, tc.want)
+		if got.String() != tc.want {
+			t.Errorf("%s: labels %s, want %s", ss[tc.series].Name, got.String(), tc.want)
 		}
 	}
 	for _, tc := range []struct{ name, lp, want string }{

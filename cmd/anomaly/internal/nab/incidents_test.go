@@ -13,11 +13,15 @@ func TestIncidentLabels(t *testing.T) {
 	for i := range 11 {
 		f.Times = append(f.Times, at(i))
 	}
-	str := func(ls []bool) (s string) {
-		for _, l := range ls {
-			s += map[bool]string{false: "0", true: "1"}[l]
+	str := func(ls []bool) string {
+		b := make([]byte, len(ls))
+		for i, l := range ls {
+			b[i] = '0'
+			if l {
+				b[i] = '1'
+			}
 		}
-		return s
+		return string(b)
 	}
 	if got, want := str(f.WindowLabels()), "00111110110"; got != want {
 		t.Errorf("windows: %s, want %s", got, want)

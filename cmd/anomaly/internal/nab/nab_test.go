@@ -160,10 +160,14 @@ func TestProbation(t *testing.T) {
 	}
 }
 
-// synthetic returns a one-file corpus of n points a minute apart, with
-// windows given as index pairs.
-func synthetic(n int, windows ...[2]int) *Corpus {
-	f := &File{Name: "synthetic/a.csv", Times: make([]time.Time, n), Values: make([]float64, n)}
+// syntheticPoints is the length of the synthetic file: its probation is 150
+// points.
+const syntheticPoints = 1000
+
+// synthetic returns a one-file corpus of syntheticPoints points a minute
+// apart, with windows given as index pairs.
+func synthetic(windows ...[2]int) *Corpus {
+	f := &File{Name: "synthetic/a.csv", Times: make([]time.Time, syntheticPoints), Values: make([]float64, syntheticPoints)}
 	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range f.Times {
 		f.Times[i] = t0.Add(time.Duration(i) * time.Minute)
@@ -174,10 +178,10 @@ func synthetic(n int, windows ...[2]int) *Corpus {
 	return &Corpus{Files: []*File{f}}
 }
 
-// detections returns scores of n points, 1 at the given indices and 0
-// elsewhere.
-func detections(n int, at ...int) map[string][]float64 {
-	s := make([]float64, n)
+// detections returns scores of the synthetic file's points, 1 at the given
+// indices and 0 elsewhere.
+func detections(at ...int) map[string][]float64 {
+	s := make([]float64, syntheticPoints)
 	for _, i := range at {
 		s[i] = 1
 	}
@@ -189,7 +193,6 @@ var standard = Profile{Name: "standard", TP: 1, FP: 0.11, FN: 1, TN: 1}
 // TestRules checks NAB's rules on a file of 1000 points (probation 150)
 // with one window of 100 points, [400, 499], at threshold 0.5.
 func TestRules(t *testing.T) {
-	const n = 1000
 	window := [2]int{400, 499}
 	fpAfter := func(d float64) float64 { return 0.11 * scaledSigmoid(d/99) }
 	for _, tt := range []struct {
@@ -212,7 +215,7 @@ func TestRules(t *testing.T) {
 		{"TP and FP", []int{400, 900}, 1 - 0.11, 1, 1, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := ScoreAt(synthetic(n, window), []Profile{standard}, detections(n, tt.at...), 0.5)
+			r, err := ScoreAt(synthetic(window), []Profile{standard}, detections(tt.at...), 0.5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,9 +235,8 @@ func TestRules(t *testing.T) {
 // from the preceding window, and the full FP weight from three window
 // widths on.
 func TestFPDecay(t *testing.T) {
-	const n = 1000
 	cost := func(i int) float64 {
-		r, err := ScoreAt(synthetic(n, [2]int{400, 499}), []Profile{standard}, detections(n, i), 0.5)
+		r, err := ScoreAt(synthetic([2]int{400, 499}), []Profile{standard}, detections(i), 0.5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,15 +260,14 @@ func TestFPDecay(t *testing.T) {
 // TestSweep checks that Score picks the best threshold, and the higher of
 // two equally good ones.
 func TestSweep(t *testing.T) {
-	const n = 1000
-	c := synthetic(n, [2]int{400, 499}, [2]int{700, 799})
-	scores := detections(n)
+	c := synthetic([2]int{400, 499}, [2]int{700, 799})
+	scores := detections()
 	s := scores["synthetic/a.csv"]
 	s[410] = 0.9 // early in the first window
 	s[600] = 0.8 // FP between the windows
 	s[750] = 0.7 // in the second window
 	s[200] = 0.6 // FP before the windows
-	for i := 800; i < n; i++ {
+	for i := 800; i < syntheticPoints; i++ {
 		s[i] = 0.3 // many FPs after the second window
 	}
 	lowFN := Profile{Name: "reward_low_FN_rate", TP: 1, FP: 0.11, FN: 2, TN: 1}
@@ -288,7 +289,7 @@ func TestSweep(t *testing.T) {
 
 	// With every score equal, detecting nothing wins: NAB's start
 	// threshold 1.1.
-	flat := detections(n)
+	flat := detections()
 	for i := range flat["synthetic/a.csv"] {
 		flat["synthetic/a.csv"][i] = 0.5
 	}
@@ -302,8 +303,8 @@ func TestSweep(t *testing.T) {
 }
 
 func TestScoreErrors(t *testing.T) {
-	c := synthetic(1000, [2]int{400, 499})
-	bad := detections(1000)
+	c := synthetic([2]int{400, 499})
+	bad := detections()
 	bad["synthetic/a.csv"][7] = math.NaN()
 	for _, tt := range []struct {
 		name   string

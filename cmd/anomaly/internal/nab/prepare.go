@@ -1,6 +1,7 @@
 package nab
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -26,7 +27,7 @@ type input struct {
 // pass over the points.
 func prepare(c *Corpus, scores map[string][]float64) (*input, error) {
 	if len(c.Files) == 0 {
-		return nil, fmt.Errorf("nab: empty corpus")
+		return nil, errors.New("nab: empty corpus")
 	}
 	for name := range scores {
 		if c.File(name) == nil {

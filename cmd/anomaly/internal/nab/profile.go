@@ -41,7 +41,7 @@ func LoadProfiles(dir string) ([]Profile, error) {
 	slices.Sort(names)
 	names = append(slices.Clone(profileOrder), names...)
 
-	var out []Profile
+	out := make([]Profile, 0, len(names))
 	for _, name := range names {
 		p, ok := raw[name]
 		if !ok {

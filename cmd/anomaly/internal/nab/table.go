@@ -40,7 +40,7 @@ func openTable(path string, names ...string) (*table, error) {
 	header, err := r.Read()
 	if err != nil {
 		f.Close()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("nab: %s: empty file", path)
 		}
 		return nil, fmt.Errorf("nab: %s: %w", path, err)
@@ -92,7 +92,7 @@ func (t *table) String(k int) string { return t.rec[t.cols[k]] }
 func (t *table) Float(k int) float64 {
 	v, err := strconv.ParseFloat(t.String(k), 64)
 	if err != nil {
-		t.fail(k, "bad number %q", t.String(k))
+		t.failColumnf(k, "bad number %q", t.String(k))
 	}
 	return v
 }
@@ -101,7 +101,7 @@ func (t *table) Float(k int) float64 {
 func (t *table) Time(k int) time.Time {
 	v, err := time.Parse(timeLayout, t.String(k))
 	if err != nil {
-		t.fail(k, "bad timestamp %q", t.String(k))
+		t.failColumnf(k, "bad timestamp %q", t.String(k))
 	}
 	return v
 }
@@ -113,8 +113,8 @@ func (t *table) Failf(format string, args ...any) {
 	}
 }
 
-// fail records an error about column k of the current row.
-func (t *table) fail(k int, format string, args ...any) {
+// failColumnf records an error about column k of the current row.
+func (t *table) failColumnf(k int, format string, args ...any) {
 	t.Failf("%s: %s", t.names[k], fmt.Sprintf(format, args...))
 }
 

@@ -29,14 +29,14 @@ var archive []byte
 
 // Unpack writes the whole corpus into the existing folder dir: data/,
 // labels/, config/, results/ and LICENSE.txt. Nothing is written outside dir.
-func Unpack(dir string) error { return unpack(dir, true) }
+func Unpack(dir string) error { return unpackInto(dir, true) }
 
 // UnpackData writes the corpus without results/ into the existing folder
 // dir: what a detector is scored on. It takes a fifth of Unpack's time, the
 // results being four fifths of the archive and stored last.
-func UnpackData(dir string) error { return unpack(dir, false) }
+func UnpackData(dir string) error { return unpackInto(dir, false) }
 
-func unpack(dir string, withResults bool) error {
+func unpackInto(dir string, withResults bool) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("nabcorpus: %w", err)
@@ -93,19 +93,19 @@ func extract(root *os.Root, name string, typ byte, r io.Reader) error {
 // there.
 func Cached(cacheDir string) (string, error) {
 	sum := sha256.Sum256(archive)
-	return cached(cacheDir, "nab-"+hex.EncodeToString(sum[:6]), Unpack)
+	return cachedIn(cacheDir, "nab-"+hex.EncodeToString(sum[:6]), Unpack)
 }
 
 // cached returns cacheDir/name, filled by fill first if it does not exist.
 // Processes that fill it at the same time each fill a folder of their own
 // and the first to rename it into place wins, so a folder found under that
 // name is always complete.
-func cached(cacheDir, name string, fill func(dir string) error) (string, error) {
+func cachedIn(cacheDir, name string, fill func(dir string) error) (string, error) {
 	dir := filepath.Join(cacheDir, name)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+	if err := os.MkdirAll(cacheDir, 0o750); err != nil {
 		return "", fmt.Errorf("nabcorpus: %w", err)
 	}
 	tmp, err := os.MkdirTemp(cacheDir, name+".unpacking-")

@@ -17,7 +17,7 @@ func names(t *testing.T, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	out := make([]string, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, e.Name())
 	}
@@ -54,14 +54,14 @@ func TestCachedFillsOnce(t *testing.T) {
 	fill := func(dir string) error {
 		fills.Add(1)
 		time.Sleep(50 * time.Millisecond) // all callers see the folder missing
-		return os.WriteFile(filepath.Join(dir, "LICENSE.txt"), []byte("MIT"), 0o644)
+		return os.WriteFile(filepath.Join(dir, "LICENSE.txt"), []byte("MIT"), 0o600)
 	}
 	dirs := make([]string, 3)
 	var wg sync.WaitGroup
 	for i := range dirs {
 		wg.Go(func() {
 			var err error
-			if dirs[i], err = cached(cache, "nab-x", fill); err != nil {
+			if dirs[i], err = cachedIn(cache, "nab-x", fill); err != nil {
 				t.Error(err)
 			}
 		})
@@ -80,7 +80,7 @@ func TestCachedFillsOnce(t *testing.T) {
 		t.Errorf("nab-x holds %v", got)
 	}
 	before := fills.Load()
-	if d, err := cached(cache, "nab-x", fill); err != nil || d != want || fills.Load() != before {
+	if d, err := cachedIn(cache, "nab-x", fill); err != nil || d != want || fills.Load() != before {
 		t.Errorf("a later call: %q, %v, filled %d more times; want %q, no error, no fill", d, err, fills.Load()-before, want)
 	}
 }

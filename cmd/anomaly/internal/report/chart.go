@@ -219,10 +219,10 @@ func buildChart(i int, s Series) chart {
 
 	titles := c.Stats.Flagged <= maxTitles
 	for j := range s.Times {
-		if s.Labels != nil && s.Labels[j] && finite(s.Values[j]) {
+		if j < len(s.Labels) && s.Labels[j] && finite(s.Values[j]) {
 			c.Labelled = append(c.Labelled, marker{X: px(xs[j]), Y: px(yOf(s.Values[j]))})
 		}
-		if s.Anomaly == nil || !s.Anomaly[j] {
+		if j >= len(s.Anomaly) || !s.Anomaly[j] {
 			continue
 		}
 		if !finite(s.Values[j]) {
@@ -294,7 +294,7 @@ func calendarSpans(s Series, xOf func(time.Time) float64) (spans []span, mainten
 func incidentSpans(s Series, t0, t1 time.Time, xOf func(time.Time) float64) []span {
 	last := s.Times[len(s.Times)-1]
 	incidents := slices.SortedStableFunc(slices.Values(s.Incidents), func(a, b Incident) int { return a.Start.Compare(b.Start) })
-	var spans []span
+	spans := make([]span, 0, len(incidents))
 	labelEnd := math.Inf(-1)
 	for _, in := range incidents {
 		end, class := in.End, "incb"
@@ -390,13 +390,13 @@ func pointTitle(s Series, j int) string {
 	var b strings.Builder
 	b.WriteString(stamp(s.Times[j]))
 	fmt.Fprintf(&b, "\nvalue %s", strconv.FormatFloat(s.Values[j], 'g', 6, 64))
-	if s.Expected != nil && finite(s.Expected[j]) {
+	if j < len(s.Expected) && finite(s.Expected[j]) {
 		fmt.Fprintf(&b, "\nexpected %s", strconv.FormatFloat(s.Expected[j], 'g', 6, 64))
 	}
 	if s.Lower != nil && s.Upper != nil && finite(s.Lower[j]) && finite(s.Upper[j]) {
 		fmt.Fprintf(&b, "\nband %s … %s", strconv.FormatFloat(s.Lower[j], 'g', 5, 64), strconv.FormatFloat(s.Upper[j], 'g', 5, 64))
 	}
-	if s.Scores != nil && finite(s.Scores[j]) {
+	if j < len(s.Scores) && finite(s.Scores[j]) {
 		fmt.Fprintf(&b, "\nscore %s", strconv.FormatFloat(s.Scores[j], 'g', 4, 64))
 	}
 	if s.Labels != nil {
@@ -427,7 +427,7 @@ func rangeOf(a, b []float64) (lo, hi float64) {
 	return lo, hi
 }
 
-func padRange(lo, hi, frac float64) (float64, float64) {
+func padRange(lo, hi, frac float64) (paddedLo, paddedHi float64) {
 	if hi-lo <= 0 || !finite(hi-lo) {
 		d := math.Abs(lo) * 0.1
 		if d == 0 || !finite(d) {

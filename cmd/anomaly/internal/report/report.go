@@ -21,9 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
-
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 // Series is one replayed series as the report shows it.
@@ -188,14 +187,14 @@ func computeStats(s Series) stats {
 		HasIncidents: s.Incidents != nil, Incidents: len(s.Incidents)}
 	hit := make([]bool, len(s.Windows))
 	for i := range s.Times {
-		if s.Labels != nil && s.Labels[i] {
+		if i < len(s.Labels) && s.Labels[i] {
 			st.Labelled++
 		}
-		if s.Anomaly == nil || !s.Anomaly[i] {
+		if i >= len(s.Anomaly) || !s.Anomaly[i] {
 			continue
 		}
 		st.Flagged++
-		if s.Labels != nil && s.Labels[i] {
+		if i < len(s.Labels) && s.Labels[i] {
 			st.LabelledFlagged++
 		}
 		inside := false

@@ -19,9 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
-
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 var t0 = time.Date(2014, 2, 14, 14, 30, 0, 0, time.UTC)
@@ -76,7 +75,7 @@ func synth(name string, n int, seed int64, step time.Duration) Series {
 	return s
 }
 
-func write(t *testing.T, title string, series ...Series) string {
+func writePage(t *testing.T, title string, series ...Series) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := Write(&buf, title, series); err != nil {
@@ -263,16 +262,16 @@ func parsePathN(t *testing.T, d string) ([][2]float64, int) {
 	}
 	for i := 0; i < len(d); {
 		c := d[i]
-		switch {
-		case c == 'M' || c == 'l' || c == 'L':
+		switch c {
+		case 'M', 'l', 'L':
 			flush()
 			cmd = c
 			i++
-		case c == 'z':
+		case 'z':
 			flush()
 			cx, cy = sx, sy
 			i++
-		case c == ' ':
+		case ' ':
 			i++
 		default:
 			j := i
@@ -321,7 +320,8 @@ func TestWriteWellFormed(t *testing.T) {
 		big.Scores[i] *= 50 // not in 0..1: auto-scaled
 	}
 	minimal := Series{Name: "minimal", Times: []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)}, Values: []float64{1, 1, 1}}
-	single := Series{Name: "one point", Times: []time.Time{t0}, Values: []float64{3}, Anomaly: []bool{true}, Expected: []float64{2}, Lower: []float64{1}, Upper: []float64{2.5}}
+	single := Series{Name: "one point", Times: []time.Time{t0}, Values: []float64{3}, Anomaly: []bool{true},
+		Expected: []float64{2}, Lower: []float64{1}, Upper: []float64{2.5}}
 	onlyLower := synth("only lower bound", 200, 7, time.Minute)
 	onlyLower.Upper = nil
 	flagNaN := synth("flag on missing value", 200, 8, time.Minute)
@@ -346,7 +346,7 @@ func TestWriteWellFormed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			page := write(t, "Report "+tc.name, tc.series...)
+			page := writePage(t, "Report "+tc.name, tc.series...)
 			if !strings.HasPrefix(page, "<!DOCTYPE html>") || !strings.HasSuffix(strings.TrimSpace(page), "</html>") {
 				t.Errorf("page does not look like a full HTML document")
 			}
@@ -364,10 +364,10 @@ func TestWriteWellFormed(t *testing.T) {
 				checkCoords(t, svg)
 				wantFlags, wantLab := 0, 0
 				for j := range s.Times {
-					if s.Anomaly != nil && s.Anomaly[j] && finite(s.Values[j]) {
+					if j < len(s.Anomaly) && s.Anomaly[j] && finite(s.Values[j]) {
 						wantFlags++
 					}
-					if s.Labels != nil && s.Labels[j] && finite(s.Values[j]) {
+					if j < len(s.Labels) && s.Labels[j] && finite(s.Values[j]) {
 						wantLab++
 					}
 				}
@@ -429,9 +429,9 @@ func calendarRuns(s Series) (maintenance, holidays int) {
 	prev := detector.Ordinary
 	for _, i := range order {
 		c := s.Calendar[i]
-		switch {
-		case c == prev || c == detector.Ordinary:
-		case c == detector.InMaintenance:
+		switch c {
+		case prev, detector.Ordinary:
+		case detector.InMaintenance:
 			maintenance++
 		default:
 			holidays++
@@ -443,7 +443,7 @@ func calendarRuns(s Series) (maintenance, holidays int) {
 
 func TestEscaping(t *testing.T) {
 	s := synth(`<script>alert("x")</script> & 'q' </svg>`, 100, 1, time.Minute)
-	page := write(t, `</title><b onmouseover="x">T&C`, s, synth("second", 50, 2, time.Minute))
+	page := writePage(t, `</title><b onmouseover="x">T&C`, s, synth("second", 50, 2, time.Minute))
 	for _, bad := range []string{"<script>", "<b ", "</title><b", `"x")`, "& 'q'"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("unescaped %q in output", bad)
@@ -468,7 +468,7 @@ func TestMismatchedLengths(t *testing.T) {
 		{"Values", func(s *Series) { s.Values = s.Values[:19] }},
 		{"Scores", func(s *Series) { s.Scores = append(s.Scores, 1) }},
 		{"Expected", func(s *Series) { s.Expected = s.Expected[:1] }},
-		{"Lower", func(s *Series) { s.Lower = []float64{} }},
+		{"Lower", func(s *Series) { s.Lower = make([]float64, 0) }},
 		{"Upper", func(s *Series) { s.Upper = s.Upper[:5] }},
 		{"Anomaly", func(s *Series) { s.Anomaly = s.Anomaly[:3] }},
 		{"Labels", func(s *Series) { s.Labels = append(s.Labels, true) }},
@@ -496,7 +496,7 @@ func TestMismatchedLengths(t *testing.T) {
 	t.Run("nil optional fields are fine", func(t *testing.T) {
 		s := base()
 		s.Scores, s.Expected, s.Lower, s.Upper, s.Anomaly, s.Labels, s.Windows, s.Incidents, s.Calendar = nil, nil, nil, nil, nil, nil, nil, nil, nil
-		write(t, "x", s)
+		writePage(t, "x", s)
 	})
 }
 
@@ -664,7 +664,7 @@ func TestFmtValue(t *testing.T) {
 
 // TestSizes measures the page size for long series; they must stay small.
 func TestSizes(t *testing.T) {
-	one := write(t, "one", synth("long.csv", 22000, 1, 5*time.Minute))
+	one := writePage(t, "one", synth("long.csv", 22000, 1, 5*time.Minute))
 	var many []Series
 	total := 0
 	for i := 0; i < 58; i++ {
@@ -676,7 +676,7 @@ func TestSizes(t *testing.T) {
 		many = append(many, synth("series-"+strconv.Itoa(i)+".csv", n, int64(i), 5*time.Minute))
 	}
 	start := time.Now()
-	page := write(t, "many", many...)
+	page := writePage(t, "many", many...)
 	t.Logf("22,000 points: %d bytes; 58 series, %d points: %d bytes, written in %v", len(one), total, len(page), time.Since(start))
 	if len(one) > 200<<10 {
 		t.Errorf("one 22k-point series: %d bytes", len(one))
@@ -748,7 +748,7 @@ func TestBrowserRender(t *testing.T) {
 			t.Fatalf("screenshot: %v", err)
 		}
 		if keep := os.Getenv("ANOMALY_REPORT_SCREENSHOT"); keep != "" && name == "flags" {
-			if err := os.WriteFile(keep, b, 0o644); err != nil {
+			if err := os.WriteFile(keep, b, 0o600); err != nil {
 				t.Error(err)
 			}
 		}
@@ -842,7 +842,7 @@ func TestIncidentSpans(t *testing.T) {
 		{Start: times[40], End: times[41], Reason: detector.Drift, Peak: 0.554, Points: 2},
 		{Start: times[42], End: times[50], Reason: detector.Pattern, Peak: 0.5, Points: 9}, // too close to the drift for its reason
 	}
-	page := write(t, "incidents", s)
+	page := writePage(t, "incidents", s)
 	svg := charts(t, page)[0]
 	want := []struct {
 		start, end int
@@ -910,7 +910,7 @@ func TestCalendarSpans(t *testing.T) {
 	mark(20, 31, detector.HolidayAs(time.Sunday))
 	mark(32, 35, detector.HolidayAs(time.Saturday))
 	mark(50, 50, detector.InMaintenance)
-	page := write(t, "calendar", s)
+	page := writePage(t, "calendar", s)
 	svg := charts(t, page)[0]
 	want := []struct {
 		class      string
@@ -953,10 +953,10 @@ func TestCalendarSpans(t *testing.T) {
 // tables say 0; not known, they have no column for them.
 func TestWithoutIncidentsOrCalendar(t *testing.T) {
 	times, _ := minutes(30)
-	none := Series{Name: "none", Times: times, Values: make([]float64, 30), Incidents: []Incident{}, Calendar: make([]detector.Condition, 30)}
+	none := Series{Name: "none", Times: times, Values: make([]float64, 30), Incidents: make([]Incident, 0), Calendar: make([]detector.Condition, 30)}
 	unknown := Series{Name: "unknown", Times: times, Values: make([]float64, 30)}
 	for _, s := range []Series{none, unknown} {
-		page := write(t, s.Name, s)
+		page := writePage(t, s.Name, s)
 		svg := charts(t, page)[0]
 		svg.walk(func(e *elem) {
 			switch class := e.attr["class"]; class {
@@ -978,8 +978,9 @@ func TestWithoutIncidentsOrCalendar(t *testing.T) {
 		}
 	}
 	// In the summary of both, the series not known to have incidents has a dash.
-	page := write(t, "both", none, unknown)
-	if !strings.Contains(page, ">none</a></td><td>30</td><td>0</td><td>0</td></tr>") || !strings.Contains(page, ">unknown</a></td><td>30</td><td>0</td><td>–</td></tr>") {
+	page := writePage(t, "both", none, unknown)
+	if !strings.Contains(page, ">none</a></td><td>30</td><td>0</td><td>0</td></tr>") ||
+		!strings.Contains(page, ">unknown</a></td><td>30</td><td>0</td><td>–</td></tr>") {
 		t.Errorf("the summary does not give 0 incidents for the first series and a dash for the second")
 	}
 }

@@ -151,7 +151,7 @@ func timeTicks(t0, t1 time.Time, loc *time.Location, xOf func(time.Time) float64
 		}
 	}
 
-	var out []xtick
+	out := make([]xtick, 0, len(ticks))
 	prevCtx := ""
 	for _, t := range ticks {
 		t = t.In(loc)

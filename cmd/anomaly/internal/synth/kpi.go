@@ -8,7 +8,11 @@
 // seasonality; noise from smooth to spiky; short spikes and dips of a few
 // points; level shifts; sustained partial drops; bursts of noise; about a
 // third of incidents starting less than 8 hours after the previous one on
-// the same series), not any real series. The same seed gives the same set.
+// the same series), and shapes that count-like and seasonal KPIs show
+// (error counts that are zero most of the time with sparse bursts, values
+// on a coarse grid, a sharp step every day at the same minute, a level that
+// wanders a little every day, incidents mostly shorter than 10 points), not
+// any real series. The same seed gives the same set.
 // Nothing in the detector may be tuned to one of these series: the set is a
 // second opinion beside NAB, and other seeds give other sets of the same kind.
 package synth
@@ -27,18 +31,22 @@ type Series struct {
 	Values    []float64
 	Labels    []bool
 	Incidents int
+
+	params params // what it was generated from
 }
 
 // Kinds of KPI.
 const (
-	traffic = iota // counts: strong daily and weekly cycle, noise like a count's
-	success        // a success rate close to 1: incidents are dips
-	latency        // a latency: weak cycle, heavy-tailed noise, incidents are rises
-	smooth         // an aggregate: strong cycle, little noise
+	traffic     = iota // counts: strong daily and weekly cycle, noise like a count's
+	success            // a success rate close to 1: incidents are dips
+	latency            // a latency: weak cycle, heavy-tailed noise, incidents are rises
+	smooth             // an aggregate: strong cycle, little noise
+	errorCounts        // an error count: zero most of the time, sparse bursts; incidents are runs of errors
+	gauge              // a small gauge reported on a coarse grid (multiples of 0.25)
 	kinds
 )
 
-var kindNames = [kinds]string{"traffic", "success", "latency", "smooth"}
+var kindNames = [kinds]string{"traffic", "success", "latency", "smooth", "errors", "gauge"}
 
 // Kinds of incident.
 const (
@@ -56,7 +64,7 @@ var start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func KPIs(n int, seed uint64) []*Series {
 	out := make([]*Series, n)
 	for k := range out {
-		out[k] = kpi(k, rand.New(rand.NewPCG(seed, uint64(k))))
+		out[k] = kpi(k, rand.New(rand.NewPCG(seed, uint64(k)))) //nolint:gosec // reproducible test data, not secrets
 	}
 	return out
 }
@@ -72,6 +80,13 @@ type params struct {
 	trend    float64 // relative drift over the whole series
 	batchAt  float64 // hour of a nightly batch bump that is normal (-1: none)
 	interval time.Duration
+
+	// A sharp daily step that is normal: from minute stepAt of the day
+	// (-1: none) for stepMinutes, the level is 1+stepSize times higher.
+	stepAt, stepMinutes int
+	stepSize            float64
+	wander              float64 // relative spread of a slow wander of the level (0: none)
+	short               bool    // incidents mostly shorter than 10 points
 }
 
 func logUniform(rng *rand.Rand, lo, hi float64) float64 {
@@ -86,6 +101,22 @@ func studentT(rng *rand.Rand, df float64) float64 {
 		chi += g * g
 	}
 	return rng.NormFloat64() / math.Sqrt(chi/df) * math.Sqrt((df-2)/df)
+}
+
+// errorCount turns a uniform u in [0, 1) into an error count that is 0
+// with probability 0.85, one of 0.25, 0.5, 0.75, 1 and 1.25 with 0.12, an
+// integer from 1 to 20 with 0.029 and uniform from 50 to 900 with 0.001:
+// a count averaged over a few instances, mostly zero, with sparse bursts.
+func errorCount(u float64) float64 {
+	switch {
+	case u < 0.85:
+		return 0
+	case u < 0.97:
+		return 0.25 * (1 + math.Floor((u-0.85)/0.12*5))
+	case u < 0.999:
+		return 1 + math.Floor((u-0.97)/0.029*20)
+	}
+	return 50 + (u-0.999)/0.001*850
 }
 
 // kpi generates series number k.
@@ -118,24 +149,51 @@ func kpi(k int, rng *rand.Rand) *Series {
 		p.level = logUniform(rng, 1000, 1e6)
 		p.noise /= 4
 		p.tail = 30
+	case gauge:
+		p.level = logUniform(rng, 1, 8)
+		p.noise *= 3 // a few steps of the grid, or mostly one value
 	}
 	if rng.IntN(4) == 0 {
 		p.batchAt = float64(rng.IntN(6)) // a nightly job, part of normal
 	}
+	p.stepAt = -1
+	if p.kind != errorCounts {
+		if rng.IntN(4) == 0 {
+			p.stepAt, p.stepMinutes = rng.IntN(24*60), 60+rng.IntN(300)
+			p.stepSize = 0.3 + 0.7*rng.Float64()
+		}
+		if rng.IntN(3) == 0 {
+			// A little: one to three times the noise's relative spread.
+			p.wander = min(0.05, logUniform(rng, 1, 3)*p.noiseSD(p.level)/p.level)
+		}
+	}
+	p.short = p.kind == errorCounts || rng.IntN(2) == 0
 	n := int(time.Duration(days) * 24 * time.Hour / p.interval)
 	s := &Series{
-		Name:   fmt.Sprintf("kpi%02d-%s-%dm", k+1, kindNames[p.kind], int(p.interval.Minutes())),
+		Name:   p.name(k),
 		Times:  make([]int64, 0, n),
 		Values: make([]float64, 0, n),
 		Labels: make([]bool, 0, n),
+		params: p,
 	}
 
-	// The normal series first: a shape per point (cycle, trend), the noise on it.
+	// The normal series first: a shape per point (cycle, trend, wander),
+	// the noise on it. An error count has no shape: its noise is a uniform
+	// draw that errorCount turns into a count, and incidents add to it.
 	base := make([]float64, n)
 	noise := make([]float64, n)
+	// The wander is a slow autoregression: it forgets with a time constant
+	// of three hours, and its stationary spread is p.wander.
+	keep := math.Exp(-float64(p.interval) / float64(3*time.Hour))
+	wander := 0.0
 	for i := range n {
+		if p.kind == errorCounts {
+			noise[i] = rng.Float64()
+			continue
+		}
 		t := start.Add(time.Duration(i) * p.interval)
-		base[i] = p.shape(t, float64(i)/float64(n))
+		wander = keep*wander + math.Sqrt(1-keep*keep)*p.wander*rng.NormFloat64()
+		base[i] = p.shape(t, float64(i)/float64(n)) * (1 + wander)
 		noise[i] = studentT(rng, p.tail)
 	}
 	labels := make([]bool, n)
@@ -162,8 +220,29 @@ func kpi(k int, rng *rand.Rand) *Series {
 	return s
 }
 
+// name names series number k by its kind, the shapes it has beyond its
+// kind's and its interval.
+func (p params) name(k int) string {
+	traits := ""
+	if p.stepAt >= 0 {
+		traits += "-step"
+	}
+	if p.wander > 0 {
+		traits += "-wander"
+	}
+	if p.short {
+		traits += "-short"
+	}
+	return fmt.Sprintf("kpi%02d-%s%s-%dm", k+1, kindNames[p.kind], traits, int(p.interval.Minutes()))
+}
+
+// stepped reports whether minute m of the day is inside the daily step.
+func (p params) stepped(m int) bool {
+	return p.stepAt >= 0 && (m-p.stepAt+24*60)%(24*60) < p.stepMinutes
+}
+
 // shape is the normal value at time t, at share f of the series: the level
-// with its drift, daily and weekly cycle and the nightly batch.
+// with its drift, daily and weekly cycle, the nightly batch and the daily step.
 func (p params) shape(t time.Time, f float64) float64 {
 	h := float64(t.Hour()) + float64(t.Minute())/60
 	// Busiest in the afternoon, quietest before dawn, with a lunch dip.
@@ -173,6 +252,9 @@ func (p params) shape(t time.Time, f float64) float64 {
 	}
 	if p.batchAt >= 0 && h >= p.batchAt && h < p.batchAt+0.25 {
 		cycle *= 1.5
+	}
+	if p.stepped(t.Hour()*60 + t.Minute()) {
+		cycle *= 1 + p.stepSize
 	}
 	return p.level * (1 + p.trend*f) * max(cycle, 0.05)
 }
@@ -190,6 +272,10 @@ func (p params) value(shape, noise float64) float64 {
 		return math.Round(1e5*math.Min(1, math.Max(0, 1-rate))) / 1e5
 	case latency:
 		return math.Round(10*shape*math.Exp(p.noise*2*noise)) / 10
+	case errorCounts:
+		return shape + errorCount(noise)
+	case gauge:
+		return math.Max(0, math.Round(4*shape*(1+p.noise*noise))/4)
 	}
 	return math.Round(shape * (1 + p.noise*noise))
 }
@@ -241,6 +327,14 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 	if up {
 		sign = 1
 	}
+	if p.kind == errorCounts {
+		// A run of errors well above the usual handful.
+		length := shortLength(rng, p, 10+rng.IntN(31))
+		for i := at; i < min(n, at+length); i++ {
+			base[i] = math.Round(logUniform(rng, 20, 400))
+		}
+		return min(length, n-at)
+	}
 	switch kind := rng.IntN(incidentKinds); kind {
 	case spike:
 		// A labeller sees a spike when it stands out of the series' own
@@ -252,7 +346,7 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 		}
 		return length
 	case drop:
-		length := 10 + rng.IntN(111)
+		length := shortLength(rng, p, 10+rng.IntN(111))
 		factor := 1 - (0.1 + 0.5*rng.Float64())
 		if up {
 			factor = 1 + logUniform(rng, 0.2, 3)
@@ -262,7 +356,7 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 		}
 		return min(length, n-at)
 	case shift:
-		labelled := 5 + rng.IntN(26)
+		labelled := shortLength(rng, p, 5+rng.IntN(26))
 		size := logUniform(rng, 6, 25) * p.noiseSD(base[at])
 		sign = []float64{-1, 1}[rng.IntN(2)]
 		if *shifted != 0 && rng.IntN(10) < 7 {
@@ -278,13 +372,22 @@ func incident(rng *rand.Rand, p params, at int, base, noise []float64, shifted *
 		}
 		return labelled
 	default:
-		length := 10 + rng.IntN(51)
+		length := shortLength(rng, p, 10+rng.IntN(51))
 		grow := 4 + 6*rng.Float64()
 		for i := at; i < min(n, at+length); i++ {
 			noise[i] *= grow
 		}
 		return min(length, n-at)
 	}
+}
+
+// shortLength returns long, an incident's length, or on a series whose
+// incidents are mostly short, 2 to 9 points four times in five.
+func shortLength(rng *rand.Rand, p params, long int) int {
+	if p.short && rng.IntN(5) > 0 {
+		return 2 + rng.IntN(8)
+	}
+	return long
 }
 
 // extreme is the 99.9th percentile of the noise's magnitude, in standard

@@ -30,8 +30,8 @@ func benchAnswer(n int) ([]byte, []Series) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const step = int64(5 * time.Minute)
 	start := int64(1_700_000_000_000_000_000)
-	var all []historytest.Row
-	var series []Series
+	all := make([]historytest.Row, 0, n)
+	series := make([]Series, 0, n)
 	for s := range n {
 		host := fmt.Sprintf("host-%04d", s)
 		rows := make([][]any, benchPoints)

@@ -462,7 +462,7 @@ func (c *Client) run(ctx context.Context, measurement string, q *query, send fun
 		return
 	}
 	// The series read again, one unit per window and field of an identity.
-	var again []*unit
+	var again []*unit //nolint:prealloc // usually none: only series that LIMIT cut short are read again
 	type window struct {
 		field string
 		start int64
@@ -631,7 +631,7 @@ func (c *Client) attempt(ctx context.Context, endpoint, body string, q *query) *
 	d := newDecoder(resp.Body, q)
 	err = d.decode()
 	c.read.Add(int64(time.Since(answered)))
-	c.bytes.Add(d.s.read)
+	c.bytes.Add(d.in.read)
 	c.values.Add(d.values)
 	if err != nil {
 		return c.failure(ctx, actx, endpoint, err)

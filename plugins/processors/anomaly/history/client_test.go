@@ -53,15 +53,15 @@ func v(x any) map[string]any { return map[string]any{"v": x} }
 
 func tags(kv ...string) map[string]string {
 	m := map[string]string{}
-	for i := 0; i < len(kv); i += 2 {
+	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
 }
 
 func points(tv ...float64) []Point {
-	var out []Point
-	for i := 0; i < len(tv); i += 2 {
+	out := make([]Point, 0, len(tv)/2)
+	for i := 0; i+1 < len(tv); i += 2 {
 		out = append(out, Point{Time: int64(tv[i]), Value: tv[i+1]})
 	}
 	return out

@@ -1,12 +1,15 @@
 package history
 
 import (
-	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // statementError is InfluxDB's error for the statement, sent in the JSON
@@ -15,26 +18,68 @@ type statementError struct{ msg string }
 
 func (e *statementError) Error() string { return e.msg }
 
-// decoder reads InfluxDB's /query answer to a history query into its
-// units' columns, as it streams: with chunked=true the answer is a
-// sequence of JSON objects, {"results":[{"series":[...],"partial":true}]}
-// each, a stored series possibly split over several; the last is not
-// partial.
-type decoder struct {
-	s *scanner
-	q *query
+// syntaxError is a response that is not the JSON InfluxDB sends.
+type syntaxError struct {
+	offset int64
+	msg    string
+}
 
-	// The series being read: its tags as read (keys and values back to
-	// back in tagBuf, ends in tagEnds), its unit (nil: not one of ours)
-	// and stored series, and where each of its columns goes.
-	tagBuf  []byte
-	tagEnds []int
+func (e *syntaxError) Error() string { return fmt.Sprintf("at byte %d: %s", e.offset, e.msg) }
+
+// maxToken bounds the bytes read for one JSON token (a string or a number;
+// a series' tags, its columns or a row, which are read whole), and so the
+// memory an answer takes: InfluxDB's own limit on a series key is 64 KiB.
+const maxToken = 16 << 20
+
+var errTokenTooLong = fmt.Errorf("a token longer than %d bytes", maxToken)
+
+// answerReader is the answer as the JSON decoder reads it: it counts the
+// bytes, keeps the body's own error (to tell a broken connection from an
+// answer that ends early) and refuses to read more than maxToken bytes
+// between two tokens.
+type answerReader struct {
+	r      io.Reader
+	read   int64
+	budget int64 // bytes that may still be read before the next token
+	err    error // the body's error, io.EOF at its end
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	if a.budget <= 0 {
+		return 0, errTokenTooLong
+	}
+	if int64(len(p)) > a.budget {
+		p = p[:a.budget]
+	}
+	n, err := a.r.Read(p)
+	a.read += int64(n)
+	a.budget -= int64(n)
+	if err != nil {
+		a.err = err
+	}
+	return n, err
+}
+
+// decoder reads InfluxDB's /query answer to a history query into its
+// units' columns as it streams, with encoding/json's Decoder: token by
+// token, a series' tags and columns and each row read whole.
+// With chunked=true the answer is a sequence of JSON objects,
+// {"results":[{"series":[...],"partial":true}]} each, a stored series
+// possibly split over several; the last is not partial.
+type decoder struct {
+	in  *answerReader
+	dec *json.Decoder
+	q   *query
+
+	// The series being read: its tags as read, its unit (nil: not one of
+	// ours) and stored series, and where each of its columns goes.
+	tags    map[string]string
+	names   []string          // the series' column names
+	rowText []json.RawMessage // the row being read, a JSON text per column
+	cols    []int             // per column: colTime, colSkip or the query's field index
+	key     []byte
 	unit    *unit
 	stored  *stored
-	cols    []int // per column: colTime, colSkip or the query's field index
-	key     []byte
-	keyBuf  []byte // the key of the object member being read
-	pairs   []tagRef
 	values  int64 // values read, for the client's statistics
 	partial bool  // the last result said more chunks follow
 }
@@ -43,9 +88,6 @@ const (
 	colTime = -1
 	colSkip = -2
 )
-
-// tagRef is a tag of the series being read, as offsets into tagBuf.
-type tagRef struct{ k0, k1, v1 int }
 
 // stored is one series stored in InfluxDB, as it came back: how many rows
 // and the oldest, to know whether LIMIT cut it short.
@@ -56,7 +98,10 @@ type stored struct {
 }
 
 func newDecoder(r io.Reader, q *query) *decoder {
-	return &decoder{s: newScanner(r), q: q}
+	in := &answerReader{r: r, budget: maxToken}
+	dec := json.NewDecoder(in)
+	dec.UseNumber() // numbers as their text: parseValue tells integers from floats
+	return &decoder{in: in, dec: dec, q: q, tags: make(map[string]string)}
 }
 
 // decode reads the whole answer. Its errors are *syntaxError,
@@ -64,26 +109,32 @@ func newDecoder(r io.Reader, q *query) *decoder {
 func (d *decoder) decode() error {
 	storedSeries := make(map[string]*stored)
 	for {
-		if _, ok := d.s.peek(); !ok {
+		// Each chunk is an object; the answer ends between two.
+		t, err := d.dec.Token()
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err := d.object(func(key []byte) error {
-			switch string(key) {
+		if err != nil {
+			return d.failed(err)
+		}
+		d.in.budget = maxToken
+		if t != json.Delim('{') {
+			return d.syntax("want '{', found %s", describe(t))
+		}
+		if err := d.members(func(key string) error {
+			switch key {
 			case "results":
 				return d.array(func() error { return d.result(storedSeries) })
 			case "error":
 				return d.statementError()
 			}
-			return d.s.skip()
+			return d.skip()
 		}); err != nil {
 			return err
 		}
 	}
-	if d.s.err != nil && d.s.err != io.EOF {
-		return d.s.err
-	}
 	if d.partial {
-		return d.s.syntax("the response ends after a partial chunk: InfluxDB did not send the rest")
+		return d.syntax("the response ends after a partial chunk: InfluxDB did not send the rest")
 	}
 	// A stored series that came back with LIMIT rows may have more, older
 	// points: its unit is complete only from its oldest row on.
@@ -95,161 +146,243 @@ func (d *decoder) decode() error {
 	return nil
 }
 
-func (d *decoder) statementError() error {
-	msg, err := d.s.str()
+// token reads the next token; each token may take up to maxToken bytes.
+func (d *decoder) token() (json.Token, error) {
+	t, err := d.dec.Token()
+	if err != nil {
+		return nil, d.failed(err)
+	}
+	d.in.budget = maxToken
+	return t, nil
+}
+
+// failed turns the JSON decoder's error into the decoder's: the body's
+// own error when the connection broke, else a *syntaxError.
+func (d *decoder) failed(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, errTokenTooLong):
+		return d.syntax("%v", errTokenTooLong)
+	case d.in.err != nil && !errors.Is(d.in.err, io.EOF):
+		return d.in.err
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return d.syntax("the response ends early")
+	case errors.As(err, &syntax):
+		return &syntaxError{offset: syntax.Offset, msg: syntax.Error()}
+	case errors.As(err, &typ):
+		return &syntaxError{offset: typ.Offset, msg: typ.Error()}
+	}
+	return err
+}
+
+func (d *decoder) syntax(format string, args ...any) error {
+	return &syntaxError{offset: d.dec.InputOffset(), msg: fmt.Sprintf(format, args...)}
+}
+
+// expect reads the delimiter want.
+func (d *decoder) expect(want json.Delim) error {
+	t, err := d.token()
 	if err != nil {
 		return err
 	}
-	return &statementError{msg: string(msg)}
+	if t != want {
+		return d.syntax("want %s, found %s", describe(want), describe(t))
+	}
+	return nil
 }
 
-// object reads an object, calling field for each key with the scanner
-// before its value; field must consume the value, and read key before it
-// does (key is reused).
-func (d *decoder) object(field func(key []byte) error) error {
-	empty, err := d.s.open('{', '}')
-	if err != nil || empty {
+// describe names a token in an error.
+func describe(t json.Token) string {
+	switch t := t.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", rune(t))
+	case string:
+		return "a string"
+	case json.Number:
+		return "the number " + t.String()
+	case bool:
+		return "a boolean"
+	}
+	return "null"
+}
+
+// object reads an object, calling field for each key; field must read
+// the key's value.
+func (d *decoder) object(field func(key string) error) error {
+	if err := d.expect('{'); err != nil {
 		return err
 	}
-	for {
-		key, err := d.s.str()
+	return d.members(field)
+}
+
+// members reads the members of an object whose '{' was read, and its '}'.
+func (d *decoder) members(field func(key string) error) error {
+	for d.dec.More() {
+		t, err := d.token()
 		if err != nil {
 			return err
 		}
-		// The scanner's next read may move the bytes key points to.
-		d.keyBuf = append(d.keyBuf[:0], key...)
-		if err := d.s.expect(':'); err != nil {
-			return err
-		}
-		if err := field(d.keyBuf); err != nil {
-			return err
-		}
-		more, err := d.s.more('}')
-		if err != nil || !more {
+		key, _ := t.(string) // the JSON decoder checks it is one
+		if err := field(key); err != nil {
 			return err
 		}
 	}
+	return d.expect('}')
 }
 
 // array reads an array, calling elem for each element.
 func (d *decoder) array(elem func() error) error {
-	empty, err := d.s.open('[', ']')
-	if err != nil || empty {
+	if err := d.expect('['); err != nil {
 		return err
 	}
-	for {
+	for d.dec.More() {
 		if err := elem(); err != nil {
 			return err
 		}
-		more, err := d.s.more(']')
-		if err != nil || !more {
+	}
+	return d.expect(']')
+}
+
+// skip reads one value of any kind, a token at a time, so a value it
+// skips is never held whole.
+func (d *decoder) skip() error {
+	depth := 0
+	for {
+		t, err := d.token()
+		if err != nil {
 			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
 		}
 	}
 }
 
+// str reads a string.
+func (d *decoder) str(what string) (string, error) {
+	t, err := d.token()
+	if err != nil {
+		return "", err
+	}
+	s, ok := t.(string)
+	if !ok {
+		return "", d.syntax("want %s (a string), found %s", what, describe(t))
+	}
+	return s, nil
+}
+
+func (d *decoder) statementError() error {
+	msg, err := d.str("an error")
+	if err != nil {
+		return err
+	}
+	return &statementError{msg: msg}
+}
+
+// whole decodes a value read whole (a series' tags or columns) into v.
+func (d *decoder) whole(v any) error {
+	if err := d.dec.Decode(v); err != nil {
+		return d.failed(err)
+	}
+	d.in.budget = maxToken
+	return nil
+}
+
 func (d *decoder) result(storedSeries map[string]*stored) error {
 	d.partial = false
-	return d.object(func(key []byte) error {
-		switch string(key) {
+	return d.object(func(key string) error {
+		switch key {
 		case "series":
 			return d.array(func() error { return d.series(storedSeries) })
 		case "error":
 			return d.statementError()
 		case "partial":
-			var err error
-			d.partial, err = d.s.boolean()
-			return err
+			t, err := d.token()
+			if err != nil {
+				return err
+			}
+			partial, ok := t.(bool)
+			if !ok {
+				return d.syntax("want partial to be true or false, found %s", describe(t))
+			}
+			d.partial = partial
+			return nil
 		}
-		return d.s.skip()
+		return d.skip()
 	})
 }
 
 func (d *decoder) series(storedSeries map[string]*stored) error {
-	d.tagBuf, d.tagEnds, d.cols = d.tagBuf[:0], d.tagEnds[:0], d.cols[:0]
+	clear(d.tags)
+	d.cols = d.cols[:0]
 	d.unit, d.stored = nil, nil
 	sawValues := false
-	return d.object(func(key []byte) error {
-		switch string(key) {
+	return d.object(func(key string) error {
+		switch key {
 		case "tags":
 			if sawValues {
-				return d.s.syntax("a series' tags after its values")
+				return d.syntax("a series' tags after its values")
 			}
-			return d.tags()
+			return d.whole(&d.tags)
 		case "columns":
 			if sawValues {
-				return d.s.syntax("a series' columns after its values")
+				return d.syntax("a series' columns after its values")
 			}
 			return d.columns()
 		case "values":
 			sawValues = true
 			if len(d.cols) == 0 || d.cols[0] != colTime {
-				return d.s.syntax("a series whose first column is not time")
+				return d.syntax("a series whose first column is not time")
 			}
 			d.resolve(storedSeries)
 			if d.unit == nil {
-				return d.s.skip()
+				return d.skip()
 			}
 			return d.array(d.row)
 		}
-		return d.s.skip()
-	})
-}
-
-// tags reads the series' tags into tagBuf.
-func (d *decoder) tags() error {
-	return d.object(func(key []byte) error {
-		d.tagBuf = append(d.tagBuf, key...)
-		d.tagEnds = append(d.tagEnds, len(d.tagBuf))
-		value, err := d.s.str()
-		if err != nil {
-			return err
-		}
-		d.tagBuf = append(d.tagBuf, value...)
-		d.tagEnds = append(d.tagEnds, len(d.tagBuf))
-		return nil
+		return d.skip()
 	})
 }
 
 // columns maps each column to the query's field it holds.
 func (d *decoder) columns() error {
-	return d.array(func() error {
-		name, err := d.s.str()
-		if err != nil {
-			return err
-		}
+	if err := d.whole(&d.names); err != nil {
+		return err
+	}
+	for _, name := range d.names {
 		col := colSkip
-		if string(name) == "time" {
+		if name == "time" {
 			col = colTime
-		} else if i, ok := slices.BinarySearch(d.q.fields, string(name)); ok {
+		} else if i, ok := slices.BinarySearch(d.q.fields, name); ok {
 			col = i
 		}
 		d.cols = append(d.cols, col)
-		return nil
-	})
+	}
+	return nil
 }
 
 // resolve finds the unit of the series just read, by its identifying
 // tags (an empty value is an absent tag, as InfluxDB sends them with
 // GROUP BY *), and its stored series, by all its tags.
 func (d *decoder) resolve(storedSeries map[string]*stored) {
-	d.pairs = d.pairs[:0]
-	start := 0
-	for i := 0; i+1 < len(d.tagEnds); i += 2 {
-		k0, k1, v1 := start, d.tagEnds[i], d.tagEnds[i+1]
-		start = v1
-		if k1 == v1 || !d.q.identity.identifies(string(d.tagBuf[k0:k1])) {
-			continue
-		}
-		d.pairs = append(d.pairs, tagRef{k0, k1, v1})
+	keys := make([]string, 0, len(d.tags))
+	for k := range d.tags {
+		keys = append(keys, k)
 	}
-	slices.SortFunc(d.pairs, func(a, b tagRef) int {
-		return bytes.Compare(d.tagBuf[a.k0:a.k1], d.tagBuf[b.k0:b.k1])
-	})
+	slices.Sort(keys)
 	d.key = d.key[:0]
-	for _, p := range d.pairs {
-		d.key = appendKeyPart(d.key, d.tagBuf[p.k0:p.k1])
-		d.key = appendKeyPart(d.key, d.tagBuf[p.k1:p.v1])
+	for _, k := range keys {
+		if v := d.tags[k]; v != "" && d.q.identity.identifies(k) {
+			d.key = appendKeyPart(d.key, k)
+			d.key = appendKeyPart(d.key, v)
+		}
 	}
 	d.unit = d.q.byKey[string(d.key)]
 	if d.unit == nil {
@@ -257,123 +390,76 @@ func (d *decoder) resolve(storedSeries map[string]*stored) {
 	}
 	// The whole tag set names the stored series: it may come back in
 	// several chunks, and LIMIT counts its rows over all of them.
-	key := string(d.tagBuf) + string(binaryEnds(d.tagEnds))
-	st := storedSeries[key]
+	d.key = d.key[:0]
+	for _, k := range keys {
+		d.key = appendKeyPart(d.key, k)
+		d.key = appendKeyPart(d.key, d.tags[k])
+	}
+	st := storedSeries[string(d.key)]
 	if st == nil {
 		st = &stored{unit: d.unit, oldest: math.MaxInt64}
-		storedSeries[key] = st
+		storedSeries[string(d.key)] = st
 	}
 	d.stored = st
 }
 
-// binaryEnds encodes where each key and value of tagBuf ends, so two tag
-// sets whose concatenations are equal are told apart.
-func binaryEnds(ends []int) []byte {
-	var b []byte
-	for _, e := range ends {
-		b = binary.AppendUvarint(b, uint64(e))
-	}
-	return b
-}
-
 // appendKeyPart appends s to a series key with its length first, so keys
 // are unambiguous whatever bytes the tags hold.
-func appendKeyPart[S string | []byte](key []byte, s S) []byte {
+func appendKeyPart(key []byte, s string) []byte {
 	key = binary.AppendUvarint(key, uint64(len(s)))
 	return append(key, s...)
 }
 
-// row reads one row, [time, value, ...], into the unit's columns.
+// row reads one row, [time, value, ...], into the unit's columns. The row
+// is decoded whole, each value as its JSON text (reusing the texts'
+// memory from row to row), and each text's first byte says its type.
 func (d *decoder) row() error {
-	if err := d.s.expect('['); err != nil {
+	if err := d.whole(&d.rowText); err != nil {
 		return err
 	}
-	c, err := d.s.next()
+	if len(d.rowText) != len(d.cols) {
+		return d.syntax("a row of %d values for %d columns", len(d.rowText), len(d.cols))
+	}
+	at, err := strconv.ParseInt(string(d.rowText[0]), 10, 64)
 	if err != nil {
-		return err
+		return d.syntax("a time that is not an integer: %.40s (the query asks for epoch=ns)", d.rowText[0])
 	}
-	if c != '-' && (c < '0' || c > '9') {
-		return d.s.syntax("a time that is not an integer (the query asks for epoch=ns)")
-	}
-	text, float, err := d.s.number()
-	if err != nil {
-		return err
-	}
-	if float {
-		return d.s.syntax("a time that is not an integer: %q (the query asks for epoch=ns)", text)
-	}
-	t, ok := parseInt(text)
-	if !ok {
-		return d.s.syntax("a time out of range: %q", text)
-	}
-	for _, col := range d.cols[1:] {
-		if err := d.s.expect(','); err != nil {
-			return err
+	for i, col := range d.cols[1:] {
+		if col >= 0 {
+			d.value(&d.unit.cols[col], d.rowText[i+1], at)
 		}
-		if err := d.value(col, t); err != nil {
-			return err
-		}
-	}
-	if err := d.s.expect(']'); err != nil {
-		return err
 	}
 	d.stored.rows++
-	d.stored.oldest = min(d.stored.oldest, t)
+	d.stored.oldest = min(d.stored.oldest, at)
 	return nil
 }
 
-// value reads the value of column col at time t into the unit's points,
-// or records why it is not learned.
-func (d *decoder) value(col int, t int64) error {
-	c, err := d.s.next()
-	if err != nil {
-		return err
+// value reads the value text (valid JSON) at time t into dst's points, or
+// records why it is not learned.
+func (d *decoder) value(dst *column, text []byte, t int64) {
+	switch text[0] {
+	case 'n': // null: no value in this column at t
+	case '"', 't', 'f', '{', '[':
+		dst.skip(t, skipNotNumeric)
+	default:
+		d.values++
+		v, ok := parseValue(string(text))
+		if !ok {
+			dst.skip(t, skipOverflow)
+			return
+		}
+		dst.points = append(dst.points, Point{Time: t, Value: v})
 	}
-	switch c {
-	case 'n':
-		return d.s.literal("null")
-	case 't', 'f':
-		if _, err := d.s.boolean(); err != nil {
-			return err
-		}
-		if col >= 0 {
-			d.unit.cols[col].skip(t, skipNotNumeric)
-		}
-		return nil
-	case '"':
-		if _, err := d.s.str(); err != nil {
-			return err
-		}
-		if col >= 0 {
-			d.unit.cols[col].skip(t, skipNotNumeric)
-		}
-		return nil
-	}
-	text, float, err := d.s.number()
-	if err != nil || col < 0 {
-		return err
-	}
-	d.values++
-	v, ok := parseValue(text, float)
-	if !ok {
-		if _, err := strconv.ParseFloat(string(text), 64); err != nil {
-			return d.s.syntax("a bad number %q", text)
-		}
-		d.unit.cols[col].skip(t, skipOverflow)
-		return nil
-	}
-	dst := &d.unit.cols[col]
-	dst.points = append(dst.points, Point{Time: t, Value: v})
-	return nil
 }
 
 // maxExactInt is the largest integer magnitude a float64 holds exactly:
 // the processor skips integers beyond it, and so does history.
 const maxExactInt = 1 << 53
 
-// parseValue converts a number as the processor converts a field: a float
-// as it is, an integer when a float64 holds it exactly. It returns false
-// for an integer beyond ±2^53, and for a malformed number.
+// parseValue converts a number (valid JSON) as the processor converts a
+// field: a float as it is, an integer when a float64 holds it exactly. It
+// returns false for an integer beyond ±2^53, and for a number beyond
+// float64's range.
 //
 // JSON does not say whether a number was an integer or a float field, and
 // InfluxDB writes a float with an integral value as an integer (2 for
@@ -384,111 +470,21 @@ const maxExactInt = 1 << 53
 // float when it is that shortest form. The one ambiguity left is an
 // integer field whose value is itself such a shortest form (its digits
 // end in zeros, as 10000000000000000 does): it is read as a float.
-func parseValue(text []byte, float bool) (float64, bool) {
-	if float {
-		return parseFloat(text)
+func parseValue(text string) (float64, bool) {
+	if strings.ContainsAny(text, ".eE") {
+		f, err := strconv.ParseFloat(text, 64)
+		return f, err == nil
 	}
-	if i, ok := parseInt(text); ok && -maxExactInt <= i && i <= maxExactInt {
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil && -maxExactInt <= i && i <= maxExactInt {
 		if i == 0 && text[0] == '-' {
 			return math.Copysign(0, -1), true // -0 is a float: no integer is
 		}
 		return float64(i), true
 	}
-	f, err := strconv.ParseFloat(string(text), 64)
+	f, err := strconv.ParseFloat(text, 64)
 	if err != nil {
 		return 0, false
 	}
 	var buf [32]byte
-	if string(strconv.AppendFloat(buf[:0], f, 'f', -1, 64)) != string(text) {
-		return 0, false
-	}
-	return f, true
-}
-
-// parseInt parses a decimal integer; false if it is not one or overflows.
-func parseInt(b []byte) (int64, bool) {
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg, b = true, b[1:]
-	}
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	var u uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		u = u*10 + uint64(c-'0')
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, false
-		}
-		return -int64(u), true
-	}
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
-}
-
-// pow10 are the powers of ten a float64 holds exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseFloat parses a JSON number exactly: when its digits fit in 2^53 and
-// its power of ten is exact, one correctly rounded multiplication or
-// division gives the nearest float64 (Clinger's fast path); otherwise
-// strconv does it.
-func parseFloat(b []byte) (float64, bool) {
-	i := 0
-	neg := false
-	if i < len(b) && b[i] == '-' {
-		neg = true
-		i++
-	}
-	var mant uint64
-	digits, exp := 0, 0
-	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		mant = mant*10 + uint64(b[i]-'0')
-		digits++
-	}
-	if i < len(b) && b[i] == '.' {
-		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			mant = mant*10 + uint64(b[i]-'0')
-			digits++
-			exp--
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			eneg = b[i] == '-'
-			i++
-		}
-		e := 0
-		for ; i < len(b) && '0' <= b[i] && b[i] <= '9' && e < 10000; i++ {
-			e = e*10 + int(b[i]-'0')
-		}
-		if eneg {
-			e = -e
-		}
-		exp += e
-	}
-	if i == len(b) && digits > 0 && digits <= 19 && mant <= maxExactInt && -22 <= exp && exp <= 22 {
-		f := float64(mant)
-		if exp >= 0 {
-			f *= pow10[exp]
-		} else {
-			f /= pow10[-exp]
-		}
-		if neg {
-			f = -f
-		}
-		return f, true
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	return f, err == nil
+	return f, string(strconv.AppendFloat(buf[:0], f, 'f', -1, 64)) == text
 }

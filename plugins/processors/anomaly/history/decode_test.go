@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -38,12 +37,11 @@ func TestParseValueReadsNumbersAsTheProcessorConvertsFields(t *testing.T) {
 		{"1152921504606847000", 1 << 60, true},
 		{"100000000000000000000", 1e20, true},
 		{"-12345678901234567000", -12345678901234567e3, true},
-		{"--1", 0, false},
+		{"1e400", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
-			text := []byte(tt.text)
-			got, ok := parseValue(text, bytes.ContainsAny(text, ".eE"))
+			got, ok := parseValue(tt.text)
 			require.Equal(t, tt.ok, ok)
 			if ok {
 				require.Equal(t, math.Float64bits(tt.want), math.Float64bits(got), "got %v", got)
@@ -52,14 +50,13 @@ func TestParseValueReadsNumbersAsTheProcessorConvertsFields(t *testing.T) {
 	}
 }
 
-// Every float64 InfluxDB sends reads back bit for bit, whichever path
-// (fast or strconv) parses it.
+// Every float64 InfluxDB sends reads back bit for bit.
 func TestParseValueReadsEveryFloatExactly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	check := func(f float64) {
 		text, err := json.Marshal(f) // as InfluxDB writes it
 		require.NoError(t, err)
-		got, ok := parseValue(text, bytes.ContainsAny(text, ".eE"))
+		got, ok := parseValue(string(text))
 		require.True(t, ok, "%s", text)
 		require.Equal(t, math.Float64bits(f), math.Float64bits(got), "%s read as %v", text, got)
 	}
@@ -80,40 +77,41 @@ func TestParseValueReadsEveryFloatExactly(t *testing.T) {
 	}
 }
 
-func TestScannerReadsStrings(t *testing.T) {
-	tests := []struct {
-		in, want, err string
-	}{
-		{in: `"plain"`, want: "plain"},
-		{in: `""`, want: ""},
-		{in: `"a\"b\\c\/d\ne\tf\r\b\f"`, want: "a\"b\\c/d\ne\tf\r\b\f"},
-		{in: `"\u00e9\u4e2d\ud83d\ude00"`, want: "é中😀"},
-		{in: `"\ud83d alone"`, want: "\ufffd alone"},
-		{in: `"bad \x escape"`, err: `a bad escape \x`},
-		{in: `"bad \u12 escape"`, err: `a bad \u escape`},
-		{in: `"unterminated`, err: "the response ends early"},
+// A series' tags are matched to the series asked for after JSON's escapes
+// are undone, whatever they spell.
+func TestDecoderReadsEscapedTags(t *testing.T) {
+	tests := []struct{ json, value string }{
+		{json: `"plain"`, value: "plain"},
+		{json: `"a\"b\\c\/d\ne\tf\b\f"`, value: "a\"b\\c/d\ne\tf\b\f"}, // InfluxQL cannot say \r
+		{json: `"\u00e9\u4e2d\ud83d\ude00"`, value: "é中😀"},
+		{json: `"\ud83d alone"`, value: "\ufffd alone"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			s := newScanner(iotest.OneByteReader(strings.NewReader(tt.in)))
-			got, err := s.str()
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, string(got))
+		t.Run(tt.json, func(t *testing.T) {
+			answer := `{"results":[{"series":[{"name":"m","tags":{"host":` + tt.json + `},"columns":["time","v"],"values":[[10,1.5]]}]}]}`
+			q := decodeOne(t, []Series{{Tags: tags("host", tt.value), Field: "v", Start: 100}}, iotest.OneByteReader(strings.NewReader(answer)))
+			require.Equal(t, []Point{{Time: 10, Value: 1.5}}, q.units[0].cols[0].points)
 		})
 	}
 }
 
-// An answer decodes the same whatever the reads' sizes: a token is never
-// split, whether the stream comes a byte at a time or in pieces larger
-// than the buffer; and a token longer than the buffer makes it grow.
+// decodeOne plans the one query for series and decodes answer into it.
+func decodeOne(t *testing.T, series []Series, answer io.Reader) *query {
+	t.Helper()
+	c, err := New(benchConfig("http://127.0.0.1:1"), Identity{AnomalyTag: "anomaly"})
+	require.NoError(t, err)
+	queries := c.plan(c.units("m", series, nil), startSpread, false)
+	require.Len(t, queries, 1)
+	require.NoError(t, newDecoder(answer, queries[0]).decode())
+	return queries[0]
+}
+
+// An answer decodes the same whatever the reads' sizes: a byte at a time,
+// in halves, or whole; and with a tag value longer than the JSON decoder's
+// first buffers.
 func TestDecoderReadsTheSameWhateverTheReadSizes(t *testing.T) {
 	answer, series := benchAnswer(10)
-	// A series whose tag value is longer than the scanner's buffer.
-	long := strings.Repeat("ü", scanBuffer)
+	long := strings.Repeat("ü", 64<<10)
 	answer = append(answer, historytest.Chunk([]historytest.Row{{
 		Name: "cpu", Tags: map[string]string{"host": long, "cpu": "cpu-total"}, Columns: []string{"time", "usage_idle"},
 		Values: [][]any{{int64(1_600_000_000_000_000_000), 1.5}},
@@ -140,15 +138,25 @@ func TestDecoderReadsTheSameWhateverTheReadSizes(t *testing.T) {
 	require.Equal(t, 10*benchPoints+1, total)
 }
 
-func TestParseInt(t *testing.T) {
-	for _, s := range []string{"0", "-1", "1700000000000000000", "9223372036854775807", "-9223372036854775808"} {
-		want, _ := strconv.ParseInt(s, 10, 64)
-		got, ok := parseInt([]byte(s))
-		require.True(t, ok, s)
-		require.Equal(t, want, got)
-	}
-	for _, s := range []string{"", "-", "9223372036854775808", "-9223372036854775809", "12345678901234567890", "1x"} {
-		_, ok := parseInt([]byte(s))
-		require.False(t, ok, s)
+// A token longer than maxToken ends the decoding with a syntax error rather
+// than growing the decoder's buffer without bound, wherever it is.
+func TestDecoderBoundsAToken(t *testing.T) {
+	long := strings.Repeat("x", maxToken+64<<10) // beyond the bytes read ahead
+	const series = `{"results":[{"series":[{"name":"m","tags":{"host":"a"},"columns":["time","v"],"values":`
+	for name, answer := range map[string]string{
+		"a tag value":     `{"results":[{"series":[{"name":"m","tags":{"host":"` + long + `"}}]}]}`,
+		"a value":         series + `[[10,"` + long + `"]]}]}]}`,
+		"a value skipped": `{"results":[{"statement_id":0,"messages":["` + long + `"]}]}`,
+		"a number":        series + `[[10,1` + strings.Repeat("0", len(long)) + `]]}]}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := New(benchConfig("http://127.0.0.1:1"), Identity{AnomalyTag: "anomaly"})
+			require.NoError(t, err)
+			queries := c.plan(c.units("m", []Series{{Tags: tags("host", "a"), Field: "v", Start: 100}}, nil), startSpread, false)
+			err = newDecoder(strings.NewReader(answer), queries[0]).decode()
+			var syntax *syntaxError
+			require.ErrorAs(t, err, &syntax)
+			require.ErrorContains(t, err, "a token longer than")
+		})
 	}
 }

@@ -29,7 +29,7 @@
 // definition, whatever the batching (TestFetchEqualsTheDefinition).
 //
 // The answer is read with chunked=true and epoch=ns and decoded as it
-// streams, straight into the series' points, with every float64 read back
-// bit for bit; see README.md for the measured speed and what each setting
-// costs the database.
+// streams by encoding/json's Decoder, straight into the series' points,
+// with every float64 read back bit for bit; see README.md for the measured
+// speed and what each setting costs the database.
 package history

@@ -27,7 +27,8 @@ func answer(status int, body string, header ...string) http.HandlerFunc {
 }
 
 // someRows is the first chunk of a good answer.
-const someRows = `{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","v"],"values":[[20,2],[10,1]],"partial":true}],"partial":true}]}` + "\n"
+const someRows = `{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","v"],` +
+	`"values":[[20,2],[10,1]],"partial":true}],"partial":true}]}` + "\n"
 
 func TestFetchFaults(t *testing.T) {
 	tests := []struct {
@@ -41,7 +42,7 @@ func TestFetchFaults(t *testing.T) {
 		{name: "InfluxDB down", reason: ReasonConnection, message: "connection refused"},
 		{
 			name: "no answer within timeout",
-			handler: func(w http.ResponseWriter, r *http.Request) {
+			handler: func(_ http.ResponseWriter, r *http.Request) {
 				_ = r.ParseForm() // a server notices a client gone only once it has read the request
 				<-r.Context().Done()
 			},
@@ -101,12 +102,17 @@ func TestFetchFaults(t *testing.T) {
 		{
 			name:    "malformed JSON",
 			handler: answer(200, `{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","v"],"values":[[10,1,]]}]}]}`),
-			reason:  ReasonDecode, message: "want a value, found ']'",
+			reason:  ReasonDecode, message: "invalid character ']' looking for beginning of value",
+		},
+		{
+			name:    "results that are not a list",
+			handler: answer(200, `{"results":{"statement_id":0}}`),
+			reason:  ReasonDecode, message: `want '[', found '{'`,
 		},
 		{
 			name:    "a page that is not JSON",
 			handler: answer(200, "<html>maintenance</html>"),
-			reason:  ReasonDecode, message: "want '{', found '<'",
+			reason:  ReasonDecode, message: "invalid character '<' looking for beginning of value",
 		},
 		{
 			name:    "an answer cut in the middle of an object",
@@ -132,9 +138,10 @@ func TestFetchFaults(t *testing.T) {
 			reason: ReasonConnection, message: "unexpected EOF",
 		},
 		{
-			name:    "times that are not nanoseconds since the epoch",
-			handler: answer(200, `{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","v"],"values":[["1970-01-01T00:00:00.00000001Z",1]]}]}]}`),
-			reason:  ReasonDecode, message: "a time that is not an integer",
+			name: "times that are not nanoseconds since the epoch",
+			handler: answer(200, `{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"host":"a"},"columns":["time","v"],`+
+				`"values":[["1970-01-01T00:00:00.00000001Z",1]]}]}]}`),
+			reason: ReasonDecode, message: "a time that is not an integer",
 		},
 		{
 			name:    "the caller stops waiting",
@@ -238,7 +245,7 @@ func TestFetchFailsWhenEveryURLFails(t *testing.T) {
 
 func TestFetchStopsWaitingForAQueryWhenCanceled(t *testing.T) {
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():

@@ -38,7 +38,7 @@ func TestFetchEqualsTheDefinition(t *testing.T) {
 			f := historytest.New(t)
 			f.ChunkSize, f.NotChunked = mode.chunkSize, mode.notChunked
 			// Stored series: host × dc (absent or not) × anomaly (absent, up, down).
-			var stored []map[string]string
+			stored := make([]map[string]string, 0, 3*2*3)
 			for _, host := range []string{"a", "b", "c"} {
 				for _, dc := range []string{"", "x"} {
 					for _, anomaly := range []string{"", "up", "down"} {
@@ -78,7 +78,7 @@ func TestFetchEqualsTheDefinition(t *testing.T) {
 			c, err := New(cfg, id)
 			require.NoError(t, err)
 
-			var series []Series
+			series := make([]Series, 0, 4*3*2)
 			for _, host := range []string{"a", "b", "c", "d"} {
 				for _, dc := range []string{"", "x", "y"} {
 					for _, field := range []string{"v", "w"} {
@@ -137,7 +137,7 @@ func definition(all []historytest.Point, id *Identity, s Series, lookback int64,
 		Point
 		key string
 	}
-	var in []candidate
+	in := make([]candidate, 0, len(all))
 	for _, p := range all {
 		value, ok := p.Fields[s.Field]
 		if !ok || p.Time < s.Start-lookback || p.Time >= s.Start || identity(p.Tags) != identity(s.Tags) {

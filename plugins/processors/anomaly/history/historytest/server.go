@@ -103,7 +103,7 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	form := map[string]string{}
+	form := make(map[string]string)
 	for k := range r.PostForm {
 		form[k] = r.PostForm.Get(k)
 	}
@@ -189,7 +189,7 @@ func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 		return nil, fmt.Errorf("want one source, have %d", len(stmt.Sources))
 	}
 	m := stmt.Sources[0].(*influxql.Measurement).Name
-	var fields []string
+	fields := make([]string, 0, len(stmt.Fields))
 	for _, fl := range stmt.Fields {
 		ref, ok := fl.Expr.(*influxql.VarRef)
 		if !ok {
@@ -201,8 +201,8 @@ func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 		return nil, fmt.Errorf("want GROUP BY *, have %s", stmt.Dimensions)
 	}
 	desc := len(stmt.SortFields) == 1 && !stmt.SortFields[0].Ascending
-	tagKeys := map[string]bool{}
-	bySeries := map[string]*Row{}
+	tagKeys := make(map[string]bool)
+	bySeries := make(map[string]*Row)
 	var keys []string
 	for _, p := range f.points {
 		if p.Measurement != m {
@@ -220,7 +220,8 @@ func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		row := []any{p.Time}
+		row := make([]any, 0, 1+len(fields))
+		row = append(row, p.Time)
 		hasValue := false
 		for _, fl := range fields {
 			v, has := p.Fields[fl]
@@ -230,7 +231,7 @@ func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 		if !ok || !hasValue {
 			continue
 		}
-		tags := map[string]string{}
+		tags := make(map[string]string, len(tagKeys))
 		for k := range tagKeys {
 			tags[k] = p.Tags[k]
 		}
@@ -253,7 +254,7 @@ func (f *Server) answer(stmt *influxql.SelectStatement) ([]Row, error) {
 	if desc {
 		slices.Reverse(keys)
 	}
-	var out []Row
+	out := make([]Row, 0, len(keys))
 	for _, k := range keys {
 		s := bySeries[k]
 		slices.SortFunc(s.Values, func(a, b []any) int {

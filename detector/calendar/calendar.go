@@ -1,4 +1,19 @@
-package detector
+// Package calendar declares periods in which a series is not expected to
+// behave as on an ordinary day of its week:
+//
+//   - maintenance: planned work. Its points are scored but never flagged and
+//     never learned, so after the window the model goes on as if it had not
+//     happened.
+//   - holiday: a day expected to look like another day of the week (Sunday
+//     unless said otherwise). Its points are scored, flagged and learned as
+//     points at the same local time on that weekday.
+//
+// Periods come from the configuration (Entry) and from iCalendar files
+// (Source), possibly recurring. A Calendar answers, per point, which periods
+// are in force (At); which of them apply to a series (a tag filter, say) is
+// its caller's decision, folded by ConditionOf into the detector.Condition
+// the point is scored under.
+package calendar
 
 import (
 	"cmp"
@@ -9,49 +24,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/teambition/rrule-go"
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
-// A calendar declares periods in which a series is not expected to behave as
-// on an ordinary day of its week:
-//
-//   - maintenance: planned work. Its points are scored but never flagged and
-//     never learned, so after the window the model goes on as if it had not
-//     happened.
-//   - holiday: a day expected to look like another day of the week (Sunday
-//     unless said otherwise). Its points are scored, flagged and learned as
-//     points at the same local time on that weekday.
-//
-// Periods come from the configuration (CalendarEntry) and from iCalendar
-// files (CalendarSource), possibly recurring. A Calendar answers, per point,
-// which periods are in force (At); which of them apply to a series (a tag
-// filter, say) is its caller's decision, folded into a Condition per point
-// by ConditionOf.
-
-// PeriodKind is what a calendar period means for the points in it.
-type PeriodKind uint8
-
-// The kinds of period.
-const (
-	Maintenance PeriodKind = iota + 1
-	Holiday
-)
-
-var periodKindNames = [...]string{Maintenance: "maintenance", Holiday: "holiday"}
-
-// String returns the kind's name as used in configuration.
-func (k PeriodKind) String() string {
-	if k > 0 && int(k) < len(periodKindNames) {
-		return periodKindNames[k]
-	}
-	return fmt.Sprintf("PeriodKind(%d)", uint8(k))
-}
-
-// ParsePeriodKind returns the kind named "maintenance" or "holiday".
-func ParsePeriodKind(name string) (PeriodKind, error) {
-	for k, n := range periodKindNames {
-		if k > 0 && strings.EqualFold(n, name) {
-			return PeriodKind(k), nil
+// ParseKind returns the kind named "maintenance" or "holiday", in any case.
+func ParseKind(name string) (detector.PeriodKind, error) {
+	for _, k := range [...]detector.PeriodKind{detector.Maintenance, detector.Holiday} {
+		if strings.EqualFold(k.String(), name) {
+			return k, nil
 		}
 	}
 	return 0, fmt.Errorf("unknown kind %q: want maintenance or holiday", name)
@@ -74,7 +54,7 @@ func ParseWeekday(name string) (time.Weekday, error) {
 // Period is one span of time a calendar declares: [Start, End) in
 // nanoseconds since the Unix epoch.
 type Period struct {
-	Kind       PeriodKind
+	Kind       detector.PeriodKind
 	Start, End int64
 	// Name is the entry's or the event's name, for logs and reports; it may be empty.
 	Name string
@@ -86,84 +66,36 @@ type Period struct {
 }
 
 // Condition returns the condition of a point in p.
-func (p *Period) Condition() Condition {
-	if p.Kind == Maintenance {
-		return InMaintenance
+func (p *Period) Condition() detector.Condition {
+	if p.Kind == detector.Maintenance {
+		return detector.InMaintenance
 	}
-	return HolidayAs(p.AsWeekday)
-}
-
-// Condition is what the calendar says about one point of one series: an
-// ordinary point, a point in maintenance, or a point of a holiday expected to
-// look like a given weekday. The zero value is an ordinary point.
-type Condition uint8
-
-// The conditions that are not a holiday.
-const (
-	Ordinary      Condition = 0
-	InMaintenance Condition = 1
-	// holidayBase + the weekday is a holiday's condition.
-	holidayBase Condition = 2
-)
-
-// HolidayAs returns the condition of a point of a holiday expected to look like weekday w.
-func HolidayAs(w time.Weekday) Condition { return holidayBase + Condition(w%7) }
-
-// Holiday reports whether c is a holiday's, and the weekday it is expected to look like.
-func (c Condition) Holiday() (time.Weekday, bool) {
-	if c < holidayBase {
-		return 0, false
-	}
-	return time.Weekday(c - holidayBase), true
-}
-
-// Kind returns the kind of period a point in condition c is in:
-// Maintenance, Holiday, or 0 for an ordinary point.
-func (c Condition) Kind() PeriodKind {
-	switch c {
-	case Ordinary:
-		return 0
-	case InMaintenance:
-		return Maintenance
-	}
-	return Holiday
-}
-
-// String names the condition: "ordinary", "maintenance" or "holiday as Sunday".
-func (c Condition) String() string {
-	switch c {
-	case Ordinary:
-		return "ordinary"
-	case InMaintenance:
-		return "maintenance"
-	}
-	w, _ := c.Holiday()
-	return "holiday as " + w.String()
+	return detector.HolidayAs(p.AsWeekday)
 }
 
 // ConditionOf returns the condition of a point for which the periods active
 // are in force (as At returns them), keeping those for which applies(Index)
 // is true (all of them when applies is nil). Maintenance wins over a
 // holiday; of several holidays, the one that started first.
-func ConditionOf(active []Period, applies func(index int) bool) Condition {
-	c := Ordinary
+func ConditionOf(active []Period, applies func(index int) bool) detector.Condition {
+	c := detector.Ordinary
 	for i := range active {
 		p := &active[i]
 		if applies != nil && !applies(p.Index) {
 			continue
 		}
-		if p.Kind == Maintenance {
-			return InMaintenance
+		if p.Kind == detector.Maintenance {
+			return detector.InMaintenance
 		}
-		if c == Ordinary {
+		if c == detector.Ordinary {
 			c = p.Condition()
 		}
 	}
 	return c
 }
 
-// CalendarEntry is one period declared in the configuration.
-type CalendarEntry struct {
+// Entry is one period declared in the configuration.
+type Entry struct {
 	// Kind is "maintenance" or "holiday".
 	Kind string
 	// Start and End are RFC 3339 times; End is not part of the period.
@@ -177,8 +109,8 @@ type CalendarEntry struct {
 
 // Period checks e and returns its period, with index as its Index. Errors name
 // the entry by its position (index+1, as a person counts) and its name.
-func (e CalendarEntry) Period(index int) (Period, error) {
-	p, err := e.period(index)
+func (e Entry) Period(index int) (Period, error) {
+	p, err := e.parsePeriod(index)
 	if err != nil {
 		name := ""
 		if e.Name != "" {
@@ -189,15 +121,15 @@ func (e CalendarEntry) Period(index int) (Period, error) {
 	return p, nil
 }
 
-func (e CalendarEntry) period(index int) (Period, error) {
-	kind, err := ParsePeriodKind(e.Kind)
+func (e Entry) parsePeriod(index int) (Period, error) {
+	kind, err := ParseKind(e.Kind)
 	if err != nil {
 		return Period{}, err
 	}
 	p := Period{Kind: kind, Name: e.Name, Index: index}
 	switch {
 	case e.AsWeekday == "":
-	case kind != Holiday:
+	case kind != detector.Holiday:
 		return Period{}, fmt.Errorf("as_weekday %q is for holidays, not %s", e.AsWeekday, kind)
 	default:
 		if p.AsWeekday, err = ParseWeekday(e.AsWeekday); err != nil {
@@ -235,20 +167,18 @@ func parseRFC3339(what, s string) (time.Time, error) {
 //
 // The answer is cached for the span of time in which it holds, up to the
 // next start or end of a period, so that At costs two comparisons on almost
-// every point. Recurring events are expanded a block of time (about 417
-// days) at a time, when a point first falls in it; a few blocks are kept, so
-// that series from different years interleaved do not expand them again and
+// every point. Recurring events are expanded a block of time (a day and a
+// half) at a time, when a point first falls in it: a window that moves with
+// the points' time, whatever the rules' DTSTART. A few blocks are kept, so
+// that series from different days interleaved do not expand them again and
 // again. At mutates that cache: a Calendar is for one goroutine at a time.
 // Reload reads only what never changes, so it may run beside At.
 type Calendar struct {
 	loc     *time.Location
 	entries []Period
 	files   []*calendarFile
-	// events are the entries' and the files' events together; lookback is
-	// the longest one's length, ns: how long before a block an occurrence
-	// may start and still be in force in it.
-	events   []event
-	lookback int64
+	// events are the entries' and the files' events together.
+	events []event
 
 	// The answer in force for [from, until).
 	from, until int64
@@ -256,24 +186,19 @@ type Calendar struct {
 
 	blocks    [calendarBlocks]block
 	nextBlock int
+	// Scratch of expand: the occurrences in force in a block, and by
+	// condition key those that have started, in the order they started.
+	spans   []occurrence
+	started [][]int32
 }
 
 // calendarBlocks is how many expanded blocks a Calendar keeps.
 const calendarBlocks = 4
 
-// blockShift makes a block 2^55 ns long, 417 days: a year of recurrences
-// is expanded at once, and a block's index is a shift of the time.
-const blockShift = 55
-
-// maxOccurrences bounds the occurrences of one event expanded in a block (an
-// hourly event has 10,000) and the steps of its rule towards the block
-// (from its start, as rrule-go iterates): events beyond are not expanded
-// further, rather than stalling the caller. Hourly rules are the finest
-// accepted, so this bounds only a block tens of years from a rule's start.
-const (
-	maxOccurrences = 1 << 16
-	maxRuleSteps   = 1 << 22
-)
+// blockShift makes a block 2^47 ns long, 39 hours: it holds the
+// occurrences of a day or two, which a file's bound a day (maxFileLoad)
+// keeps small, and a block's index is a shift of the time.
+const blockShift = 47
 
 // block is a Calendar's expansion of [start, end): segments in which the
 // periods in force do not change. Segment i starts at starts[i] and its
@@ -287,17 +212,35 @@ type block struct {
 	valid      bool
 }
 
+// occurrence is a period of an event in a block, with its event's key and
+// place in Calendar.events.
+type occurrence struct {
+	Period
+	key, event int32
+}
+
 // event is one period of a calendar, recurring or not.
 type event struct {
 	Period // the only occurrence, or the first one of a recurring event
-	// rule generates the starts of a recurring event's occurrences; nil
-	// for a single one.
-	rule *rrule.Set
+	// rule generates the starts of a recurring event's occurrences, and
+	// rdates are more of them, by time; both are nil for a single
+	// occurrence. exdates are starts left out, ns, in order.
+	rule    *recurrence
+	rdates  []time.Time
+	exdates []int64
 	// An occurrence starting at s ends days calendar days (in s's
 	// location) plus exact after s: all-day events last whole days, 23 or
 	// 25 hours across a daylight-saving change.
 	days  int
 	exact time.Duration
+	// key tells apart the events whose periods a caller tells apart: by
+	// Index and condition (see expand).
+	key int32
+	// No occurrence of rule starts in [quietFrom, quietUntil), as its last
+	// walk found: the blocks within are expanded without walking it, so
+	// that a rule is walked once through a long gap (a yearly holiday, a
+	// leap day), not once per block.
+	quietFrom, quietUntil int64
 }
 
 // longest is the length of e's longest occurrence, ns, or more: a calendar
@@ -311,12 +254,12 @@ func (e *event) endOf(s time.Time) time.Time {
 	return s.AddDate(0, 0, e.days).Add(e.exact)
 }
 
-// CalendarSource is one iCalendar file of a Calendar and how to read it.
-type CalendarSource struct {
+// Source is one iCalendar file of a Calendar and how to read it.
+type Source struct {
 	// Path is the file's path.
 	Path string
-	// Kind is that of the file's events whose CATEGORIES name no kind; 0 means Holiday.
-	Kind PeriodKind
+	// Kind is that of the file's events whose CATEGORIES name no kind; 0 means holiday.
+	Kind detector.PeriodKind
 	// AsWeekday is the weekday of the file's holidays that do not name one
 	// (X-ANOMALY-AS-WEEKDAY); the zero value is Sunday.
 	AsWeekday time.Weekday
@@ -327,7 +270,7 @@ type CalendarSource struct {
 // calendarFile is a source's events as last read successfully, and the
 // file as last seen.
 type calendarFile struct {
-	source CalendarSource
+	source Source
 	// read is the file whose events these are; seen, the file as the last
 	// look found it (read, or one that could not be read).
 	read, seen fileStamp
@@ -341,13 +284,13 @@ type fileStamp struct {
 	missing       bool
 }
 
-// NewCalendar returns the calendar of entries (periods made by
-// CalendarEntry.Period) and of the iCalendar files of sources. loc is the
+// New returns the calendar of entries (periods made by
+// Entry.Period) and of the iCalendar files of sources. loc is the
 // time zone of the files' all-day dates and of their times that name no
 // zone: that of the detector's seasons, as a person reads a calendar in
 // their own zone. The error names the file and the line of the first
 // problem.
-func NewCalendar(loc *time.Location, entries []Period, sources []CalendarSource) (*Calendar, error) {
+func New(loc *time.Location, entries []Period, sources []Source) (*Calendar, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -370,9 +313,20 @@ func newCalendar(loc *time.Location, entries []Period, files []*calendarFile) *C
 	for _, f := range files {
 		c.events = append(c.events, f.events...)
 	}
-	for i := range c.events {
-		c.lookback = max(c.lookback, c.events[i].longest())
+	type conditionKey struct {
+		index     int
+		condition detector.Condition
 	}
+	keys := make(map[conditionKey]int32)
+	for i := range c.events {
+		e := &c.events[i]
+		k := conditionKey{e.Index, e.Condition()}
+		if _, ok := keys[k]; !ok {
+			keys[k] = int32(len(keys))
+		}
+		e.key = keys[k]
+	}
+	c.started = make([][]int32, len(keys))
 	c.from, c.until = 0, 0 // the first point finds its answer
 	if len(c.events) == 0 {
 		c.from, c.until = math.MinInt64, math.MaxInt64
@@ -402,7 +356,8 @@ func (c *Calendar) Reload() (*Calendar, error) {
 		}
 		if err != nil {
 			g = &calendarFile{source: f.source, read: f.read, seen: stamp, events: f.events}
-			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)))
+			version := time.Unix(0, f.read.modTime).UTC().Format(time.RFC3339)
+			errs = append(errs, fmt.Errorf("%w; its events read from the version of %s stay in force", err, version))
 		}
 		if files == nil {
 			files = slices.Clone(c.files)
@@ -417,9 +372,11 @@ func (c *Calendar) Reload() (*Calendar, error) {
 }
 
 // At returns the periods in force at t (ns since the Unix epoch), in the
-// order they started. The slice is the Calendar's: it is valid until the
-// next call and must not be changed. At does not allocate but when t falls
-// in a block of time not yet expanded.
+// order they started: of the periods of one entry or file that give a point
+// the same condition, the one that started first (all that ConditionOf and
+// a caller's filter by Index can tell apart). The slice is the Calendar's:
+// it is valid until the next call and must not be changed. At does not
+// allocate but when t falls in a block of time not yet expanded.
 func (c *Calendar) At(t int64) []Period {
 	if t >= c.from && t < c.until {
 		return c.active
@@ -468,11 +425,16 @@ func (c *Calendar) expand(b *block, k int64) {
 		b.end = math.MaxInt64
 	}
 	// The occurrences in force somewhere in the block, by start.
-	var spans []Period
+	spans := c.spans[:0]
 	for i := range c.events {
-		spans = c.events[i].occurrences(spans, b.start, b.end, c.lookback)
+		spans = c.events[i].occurrences(spans, int32(i), b.start, b.end)
 	}
-	slices.SortStableFunc(spans, func(a, b Period) int { return cmp.Compare(a.Start, b.Start) })
+	// An event's occurrences start at different times: ties are between
+	// events, which keep their order.
+	slices.SortFunc(spans, func(a, b occurrence) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.event, b.event))
+	})
+	c.spans = spans
 
 	// Segments start at the block's start and wherever a span starts or ends.
 	b.starts = append(b.starts[:0], b.start)
@@ -486,59 +448,105 @@ func (c *Calendar) expand(b *block, k int64) {
 	slices.Sort(b.starts)
 	b.starts = slices.Compact(b.starts)
 
-	// Sweep: at each segment's start, the spans that started by then and
-	// have not ended are in force, in the order they started.
+	// Sweep: at each segment's start, of the spans that started by then
+	// and have not ended, the first to start of each key, in the order
+	// they started. A segment holds at most one period per key, however
+	// many occurrences of a file overlap: started[key] lists the key's
+	// spans in the order they started, and drops those at its head that
+	// have ended (one that ended behind a longer one stays until it is at
+	// the head, which is all that is read).
 	b.bounds = append(b.bounds[:0], 0)
 	b.periods = b.periods[:0]
-	var active []int
+	for key := range c.started {
+		c.started[key] = c.started[key][:0]
+	}
+	var live []int32 // the keys with started spans
+	var heads []int32
 	next := 0
 	for _, at := range b.starts {
-		for next < len(spans) && spans[next].Start <= at {
-			active = append(active, next)
-			next++
+		for ; next < len(spans) && spans[next].Start <= at; next++ {
+			key := spans[next].key
+			if len(c.started[key]) == 0 {
+				live = append(live, key)
+			}
+			c.started[key] = append(c.started[key], int32(next))
 		}
-		active = slices.DeleteFunc(active, func(i int) bool { return spans[i].End <= at })
-		for _, i := range active {
-			b.periods = append(b.periods, spans[i])
+		heads = heads[:0]
+		stillLive := live[:0]
+		for _, key := range live {
+			q := c.started[key]
+			for len(q) > 0 && spans[q[0]].End <= at {
+				q = q[1:]
+			}
+			c.started[key] = q
+			if len(q) > 0 {
+				stillLive = append(stillLive, key)
+				heads = append(heads, q[0])
+			}
+		}
+		live = stillLive
+		slices.Sort(heads) // spans are in the order they started
+		for _, i := range heads {
+			b.periods = append(b.periods, spans[i].Period)
 		}
 		b.bounds = append(b.bounds, int32(len(b.periods)))
 	}
 }
 
-// occurrences appends to spans the occurrences of e in force somewhere in
-// [from, until): those that start from lookback before it.
-func (e *event) occurrences(spans []Period, from, until, lookback int64) []Period {
-	if e.rule == nil {
+// occurrences appends to spans the occurrences of e, the index-th event,
+// in force somewhere in [from, until).
+func (e *event) occurrences(spans []occurrence, index int32, from, until int64) []occurrence {
+	if e.rule == nil && e.rdates == nil {
 		if e.Start < until && e.End > from {
-			spans = append(spans, e.Period)
+			spans = append(spans, occurrence{e.Period, e.key, index})
 		}
 		return spans
 	}
-	earliest := from - lookback
+	// Those that start from e's longest occurrence before from.
+	earliest := from - e.longest()
 	if earliest > from { // overflowed: the first block
 		earliest = math.MinInt64
 	}
-	next := e.rule.Iterator()
-	found := 0
-	for steps := 0; steps < maxRuleSteps && found < maxOccurrences; steps++ {
-		s, ok := next()
-		if !ok {
-			break
-		}
+	first := len(spans)
+	add := func(s time.Time) {
 		start := s.UnixNano()
-		if start >= until {
-			break
+		if _, excluded := slices.BinarySearch(e.exdates, start); excluded {
+			return
 		}
-		if start < earliest {
-			continue
-		}
-		end := e.endOf(s).UnixNano()
-		if end > from {
+		if end := e.endOf(s).UnixNano(); end > from {
 			p := e.Period
 			p.Start, p.End = start, end
-			spans = append(spans, p)
-			found++
+			spans = append(spans, occurrence{p, e.key, index})
 		}
+	}
+	if e.rule != nil && (earliest < e.quietFrom || until > e.quietUntil) {
+		// The walk learns where the rule is quiet: from its last
+		// occurrence before until to its next one.
+		e.quietFrom, e.quietUntil = earliest, int64(math.MaxInt64)
+		next := e.rule.from(time.Unix(0, earliest)).Iterator()
+		for {
+			s, ok := next()
+			if !ok {
+				break
+			}
+			if start := s.UnixNano(); start >= until {
+				e.quietUntil = start
+				break
+			} else if start >= earliest {
+				e.quietFrom = start + 1
+				add(s)
+			}
+		}
+	}
+	i, _ := slices.BinarySearchFunc(e.rdates, earliest, func(t time.Time, at int64) int { return cmp.Compare(t.UnixNano(), at) })
+	for ; i < len(e.rdates) && e.rdates[i].UnixNano() < until; i++ {
+		add(e.rdates[i])
+	}
+	if e.rule != nil && len(e.rdates) > 0 { // an RDATE the rule has too is one occurrence
+		own := spans[first:]
+		slices.SortFunc(own, func(a, b occurrence) int { return cmp.Compare(a.Start, b.Start) })
+		own = slices.CompactFunc(own, func(a, b occurrence) bool { return a.Start == b.Start })
+		spans = spans[:first+len(own)]
 	}
 	return spans
 }

@@ -1,4 +1,4 @@
-package detector
+package calendar
 
 import (
 	"math/rand/v2"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 func rfc(t testing.TB, s string) int64 {
@@ -30,45 +32,46 @@ func berlin(t testing.TB) *time.Location {
 // names returns the names of the periods At gives at s (RFC 3339).
 func names(t testing.TB, c *Calendar, s string) string {
 	t.Helper()
-	var out []string
-	for _, p := range c.At(rfc(t, s)) {
+	periods := c.At(rfc(t, s))
+	out := make([]string, 0, len(periods))
+	for _, p := range periods {
 		out = append(out, p.Name)
 	}
 	return strings.Join(out, ", ")
 }
 
 func TestCalendarEntryPeriod(t *testing.T) {
-	p, err := CalendarEntry{Kind: "Holiday", Start: "2025-12-24T00:00:00+01:00", End: "2025-12-27T00:00:00+01:00",
+	p, err := Entry{Kind: "Holiday", Start: "2025-12-24T00:00:00+01:00", End: "2025-12-27T00:00:00+01:00",
 		Name: "Christmas", AsWeekday: "saturday"}.Period(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Period{Kind: Holiday, Start: rfc(t, "2025-12-23T23:00:00Z"), End: rfc(t, "2025-12-26T23:00:00Z"),
+	want := Period{Kind: detector.Holiday, Start: rfc(t, "2025-12-23T23:00:00Z"), End: rfc(t, "2025-12-26T23:00:00Z"),
 		Name: "Christmas", AsWeekday: time.Saturday, Index: 3}
 	if p != want {
 		t.Errorf("period %+v, want %+v", p, want)
 	}
-	if p, err := (CalendarEntry{Kind: "holiday", Start: "2025-12-24T00:00:00Z", End: "2025-12-25T00:00:00Z"}).Period(0); err != nil || p.AsWeekday != time.Sunday {
+	if p, err := (Entry{Kind: "holiday", Start: "2025-12-24T00:00:00Z", End: "2025-12-25T00:00:00Z"}).Period(0); err != nil || p.AsWeekday != time.Sunday {
 		t.Errorf("a holiday without as_weekday: %+v, %v; want Sunday", p, err)
 	}
 
 	for _, c := range []struct {
-		entry CalendarEntry
+		entry Entry
 		want  string
 	}{
-		{CalendarEntry{Kind: "maintenance", Start: "2025-06-02T00:00:00Z", End: "2025-06-01T00:00:00Z", Name: "upgrade"},
+		{Entry{Kind: "maintenance", Start: "2025-06-02T00:00:00Z", End: "2025-06-01T00:00:00Z", Name: "upgrade"},
 			`calendar entry 2 "upgrade": end 2025-06-01T00:00:00Z is not after start 2025-06-02T00:00:00Z`},
-		{CalendarEntry{Kind: "maintenance", Start: "2025-06-01T00:00:00Z", End: "2025-06-01T00:00:00Z"},
+		{Entry{Kind: "maintenance", Start: "2025-06-01T00:00:00Z", End: "2025-06-01T00:00:00Z"},
 			`calendar entry 2: end 2025-06-01T00:00:00Z is not after start`},
-		{CalendarEntry{Kind: "outage", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z"},
+		{Entry{Kind: "outage", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z"},
 			`calendar entry 2: unknown kind "outage": want maintenance or holiday`},
-		{CalendarEntry{Kind: "holiday", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z", AsWeekday: "sonntag"},
+		{Entry{Kind: "holiday", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z", AsWeekday: "sonntag"},
 			`calendar entry 2: unknown weekday "sonntag"`},
-		{CalendarEntry{Kind: "maintenance", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z", AsWeekday: "sunday"},
+		{Entry{Kind: "maintenance", Start: "2025-06-01T00:00:00Z", End: "2025-06-02T00:00:00Z", AsWeekday: "sunday"},
 			`as_weekday "sunday" is for holidays, not maintenance`},
-		{CalendarEntry{Kind: "holiday", Start: "2025-06-01", End: "2025-06-02T00:00:00Z"},
+		{Entry{Kind: "holiday", Start: "2025-06-01", End: "2025-06-02T00:00:00Z"},
 			`calendar entry 2: start "2025-06-01": want an RFC 3339 time`},
-		{CalendarEntry{Kind: "holiday", Start: "2025-06-01T00:00:00Z"},
+		{Entry{Kind: "holiday", Start: "2025-06-01T00:00:00Z"},
 			`calendar entry 2: no end`},
 	} {
 		_, err := c.entry.Period(1)
@@ -93,56 +96,46 @@ func TestParseWeekday(t *testing.T) {
 	}
 }
 
-func TestCondition(t *testing.T) {
-	h := Period{Kind: Holiday, Name: "h", AsWeekday: time.Saturday, Index: 0}
-	h2 := Period{Kind: Holiday, Name: "h2", AsWeekday: time.Sunday, Index: 1}
-	m := Period{Kind: Maintenance, Name: "m", Index: 2}
+func TestConditionOf(t *testing.T) {
+	h := Period{Kind: detector.Holiday, Name: "h", AsWeekday: time.Saturday, Index: 0}
+	h2 := Period{Kind: detector.Holiday, Name: "h2", AsWeekday: time.Sunday, Index: 1}
+	m := Period{Kind: detector.Maintenance, Name: "m", Index: 2}
 	all := func(int) bool { return true }
 	for _, c := range []struct {
 		active  []Period
 		applies func(int) bool
-		want    Condition
+		want    detector.Condition
 	}{
-		{nil, all, Ordinary},
-		{[]Period{h, h2}, nil, HolidayAs(time.Saturday)}, // the first to start
-		{[]Period{h, m}, nil, InMaintenance},             // maintenance wins
-		{[]Period{h, m}, func(i int) bool { return i != 2 }, HolidayAs(time.Saturday)},
-		{[]Period{h, h2, m}, func(i int) bool { return i == 1 }, HolidayAs(time.Sunday)},
-		{[]Period{h, m}, func(int) bool { return false }, Ordinary},
+		{nil, all, detector.Ordinary},
+		{[]Period{h, h2}, nil, detector.HolidayAs(time.Saturday)}, // the first to start
+		{[]Period{h, m}, nil, detector.InMaintenance},             // maintenance wins
+		{[]Period{h, m}, func(i int) bool { return i != 2 }, detector.HolidayAs(time.Saturday)},
+		{[]Period{h, h2, m}, func(i int) bool { return i == 1 }, detector.HolidayAs(time.Sunday)},
+		{[]Period{h, m}, func(int) bool { return false }, detector.Ordinary},
 	} {
 		if got := ConditionOf(c.active, c.applies); got != c.want {
 			t.Errorf("%v: %v, want %v", c.active, got, c.want)
 		}
-	}
-	if w, ok := HolidayAs(time.Saturday).Holiday(); !ok || w != time.Saturday {
-		t.Errorf("HolidayAs(Saturday).Holiday() = %v, %v", w, ok)
-	}
-	for _, c := range []Condition{Ordinary, InMaintenance} {
-		if _, ok := c.Holiday(); ok {
-			t.Errorf("%v is a holiday", c)
-		}
-	}
-	if s := HolidayAs(time.Saturday).String(); s != "holiday as Saturday" {
-		t.Errorf("String: %q", s)
 	}
 }
 
 // TestCalendarAtEntries checks the periods in force around the edges of
 // overlapping entries: a start is in its period, an end is not.
 func TestCalendarAtEntries(t *testing.T) {
-	var entries []Period
-	for i, e := range []CalendarEntry{
+	given := []Entry{
 		{Kind: "holiday", Start: "2025-12-24T00:00:00Z", End: "2025-12-27T00:00:00Z", Name: "Christmas"},
 		{Kind: "maintenance", Start: "2025-12-26T06:00:00Z", End: "2025-12-26T08:00:00Z", Name: "upgrade"},
 		{Kind: "maintenance", Start: "2023-03-01T00:00:00Z", End: "2023-03-01T01:00:00Z", Name: "old"},
-	} {
+	}
+	entries := make([]Period, 0, len(given))
+	for i, e := range given {
 		p, err := e.Period(i)
 		if err != nil {
 			t.Fatal(err)
 		}
 		entries = append(entries, p)
 	}
-	c, err := NewCalendar(time.UTC, entries, nil)
+	c, err := New(time.UTC, entries, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +155,7 @@ func TestCalendarAtEntries(t *testing.T) {
 			t.Errorf("at %s: %q, want %q", q.at, got, q.want)
 		}
 	}
-	empty, err := NewCalendar(nil, nil, nil)
+	empty, err := New(nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,14 +170,17 @@ func TestCalendarAtEntries(t *testing.T) {
 func TestCalendarAtRandomOrder(t *testing.T) {
 	loc := berlin(t)
 	rng := rand.New(rand.NewPCG(3, 4))
-	var entries, all []Period
-	for i := range 200 {
+	const count = 200
+	entries := make([]Period, 0, count)
+	var all []Period
+	for i := range count {
 		start := time.Date(1990+rng.IntN(50), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), rng.IntN(24), 0, 0, 0, loc)
-		p := Period{Kind: Maintenance, Start: start.UnixNano(), End: start.Add(time.Duration(1+rng.IntN(96)) * time.Hour).UnixNano(), Index: i}
+		end := start.Add(time.Duration(1+rng.IntN(96)) * time.Hour)
+		p := Period{Kind: detector.Maintenance, Start: start.UnixNano(), End: end.UnixNano(), Index: i}
 		entries = append(entries, p)
 		all = append(all, p)
 	}
-	c, err := NewCalendar(loc, entries, []CalendarSource{{Path: filepath.Join("testdata", "holidays.ics"), Index: 1000}})
+	c, err := New(loc, entries, []Source{{Path: filepath.Join("testdata", "holidays.ics"), Index: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +188,8 @@ func TestCalendarAtRandomOrder(t *testing.T) {
 		if year == 2027 { // its EXDATE
 			continue
 		}
-		all = append(all, Period{Start: time.Date(year, 12, 25, 0, 0, 0, 0, loc).UnixNano(), End: time.Date(year, 12, 26, 0, 0, 0, 0, loc).UnixNano(), Name: "Christmas Day"})
+		start, end := time.Date(year, 12, 25, 0, 0, 0, 0, loc), time.Date(year, 12, 26, 0, 0, 0, 0, loc)
+		all = append(all, Period{Start: start.UnixNano(), End: end.UnixNano(), Name: "Christmas Day"})
 	}
 	from := time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	until := time.Date(2045, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -227,17 +224,17 @@ func TestCalendarAtRandomOrder(t *testing.T) {
 }
 
 func TestCalendarAtDoesNotAllocate(t *testing.T) {
-	c, err := NewCalendar(berlin(t), nil, []CalendarSource{{Path: filepath.Join("testdata", "holidays.ics")}})
+	c, err := New(berlin(t), nil, []Source{{Path: filepath.Join("testdata", "holidays.ics")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := rfc(t, "2025-12-25T12:00:00Z"), rfc(t, "2031-05-01T12:00:00Z")
-	c.At(a)
-	c.At(b) // both blocks expanded
+	// Two series of 100 points 10 minutes apart, interleaved: each within
+	// two blocks, expanded in AllocsPerRun's warm-up run and kept.
 	if n := testing.AllocsPerRun(100, func() {
 		for i := range int64(100) {
-			c.At(a + i*int64(time.Hour))
-			c.At(b + i*int64(time.Hour))
+			c.At(a + i*int64(10*time.Minute))
+			c.At(b + i*int64(10*time.Minute))
 		}
 	}); n != 0 {
 		t.Errorf("At allocates %v times per run", n)
@@ -250,7 +247,7 @@ func TestCalendarAtDoesNotAllocate(t *testing.T) {
 // one occurrence moved, one across New York's autumn change through a
 // Mozilla TZID, and a cancelled event.
 func TestCalendarFile(t *testing.T) {
-	c, err := NewCalendar(berlin(t), nil, []CalendarSource{{Path: filepath.Join("testdata", "holidays.ics"), AsWeekday: time.Sunday, Index: 7}})
+	c, err := New(berlin(t), nil, []Source{{Path: filepath.Join("testdata", "holidays.ics"), AsWeekday: time.Sunday, Index: 7}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,12 +294,12 @@ func TestCalendarFile(t *testing.T) {
 	}
 	for _, q := range []struct {
 		at   string
-		want Condition
+		want detector.Condition
 	}{
-		{"2031-12-25T12:00:00Z", HolidayAs(time.Sunday)},
-		{"2031-05-01T12:00:00Z", HolidayAs(time.Saturday)}, // X-ANOMALY-AS-WEEKDAY:SA
-		{"2025-01-12T01:30:00Z", InMaintenance},
-		{"2025-01-13T01:30:00Z", Ordinary},
+		{"2031-12-25T12:00:00Z", detector.HolidayAs(time.Sunday)},
+		{"2031-05-01T12:00:00Z", detector.HolidayAs(time.Saturday)}, // X-ANOMALY-AS-WEEKDAY:SA
+		{"2025-01-12T01:30:00Z", detector.InMaintenance},
+		{"2025-01-13T01:30:00Z", detector.Ordinary},
 	} {
 		active := c.At(rfc(t, q.at))
 		if got := ConditionOf(active, nil); got != q.want {
@@ -321,14 +318,14 @@ func TestCalendarFileKinds(t *testing.T) {
 	path := writeCalendar(t, t.TempDir(), "",
 		"BEGIN:VEVENT", "SUMMARY:plain", "DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VEVENT",
 		"BEGIN:VEVENT", "SUMMARY:holiday", "CATEGORIES:work,HOLIDAY", "DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VEVENT")
-	for _, kind := range []PeriodKind{0, Holiday, Maintenance} {
-		c, err := NewCalendar(nil, nil, []CalendarSource{{Path: path, Kind: kind}})
+	for _, kind := range []detector.PeriodKind{0, detector.Holiday, detector.Maintenance} {
+		c, err := New(nil, nil, []Source{{Path: path, Kind: kind}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]PeriodKind{"plain": kind, "holiday": Holiday}
+		want := map[string]detector.PeriodKind{"plain": kind, "holiday": detector.Holiday}
 		if kind == 0 {
-			want["plain"] = Holiday
+			want["plain"] = detector.Holiday
 		}
 		for _, p := range c.At(rfc(t, "2025-01-01T00:30:00Z")) {
 			if p.Kind != want[p.Name] {
@@ -347,7 +344,7 @@ func writeCalendar(t testing.TB, dir, name string, lines ...string) string {
 	}
 	all := append(append([]string{"BEGIN:VCALENDAR", "VERSION:2.0"}, lines...), "END:VCALENDAR")
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(strings.Join(all, "\r\n")+"\r\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Join(all, "\r\n")+"\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -371,33 +368,52 @@ func TestCalendarFileErrors(t *testing.T) {
 		{name: "unterminated quote", lines: event(`DTSTART;TZID="Europe/Berlin:20250101T000000`, "DTEND:20250101T010000Z"), want: "line 6:"},
 		{name: "folded", lines: event("DTSTART:20250101T000000Z", "DTEND;TZID=", ` "Europe/Berlin:2025`, " 0101T010000"), want: "line 7:"},
 		{name: "last line", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR;X=\"", want: "line 4:"},
-		{name: "mismatched end", lines: event("DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VTODO"), want: "line 8: END:VTODO where BEGIN:VEVENT of line 3 is open"},
-		{name: "cut short", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20250101T000000Z\r\n", want: "line 3: the file ends inside BEGIN:VEVENT of line 2"},
+		{name: "mismatched end", lines: event("DTSTART:20250101T000000Z", "DTEND:20250101T010000Z", "END:VTODO"),
+			want: "line 8: END:VTODO where BEGIN:VEVENT of line 3 is open"},
+		{name: "cut short", raw: "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20250101T000000Z\r\n",
+			want: "line 3: the file ends inside BEGIN:VEVENT of line 2"},
 		{name: "not a calendar", raw: "holiday,2025-12-25\r\n", want: "line 1: not an iCalendar file"},
 		{name: "empty", raw: "", want: "empty"},
-		{name: "byte-order mark", raw: "\ufeffBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", want: `line 3: DTSTART "2025"`},
-		{name: "end before start", lines: event("DTSTART;VALUE=DATE:20251225", "DTEND;VALUE=DATE:20251224"), want: `line 7: event "x": DTEND 20251224 is not after DTSTART 20251225`},
-		{name: "unknown zone", lines: event("DTSTART;TZID=Europe/Atlantis:20250101T000000", "DTEND:20250101T010000Z"), want: `line 6: DTSTART: unknown time zone "Europe/Atlantis"`},
+		{name: "byte-order mark", raw: "\ufeffBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+			want: `line 3: DTSTART "2025"`},
+		{name: "end before start", lines: event("DTSTART;VALUE=DATE:20251225", "DTEND;VALUE=DATE:20251224"),
+			want: `line 7: event "x": DTEND 20251224 is not after DTSTART 20251225`},
+		{name: "unknown zone", lines: event("DTSTART;TZID=Europe/Atlantis:20250101T000000", "DTEND:20250101T010000Z"),
+			want: `line 6: DTSTART: unknown time zone "Europe/Atlantis"`},
 		{name: "bad date", lines: event("DTSTART:2025-01-01", "DTEND:20250101T010000Z"), want: `line 6: DTSTART "2025-01-01": want a date`},
 		{name: "no start", lines: event("DTEND:20250101T010000Z"), want: `line 3: event "x": no DTSTART`},
 		{name: "no end", lines: event("DTSTART:20250101T000000Z"), want: `line 6: event "x": no DTEND or DURATION`},
 		{name: "bad duration", lines: event("DTSTART:20250101T000000Z", "DURATION:1H"), want: `line 7: event "x": DURATION "1H"`},
 		{name: "bad rule", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=FORTNIGHTLY"), want: `line 8: event "x":`},
-		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"), want: `line 8: event "x": FREQ=MINUTELY: too frequent`},
+		{name: "too frequent", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=MINUTELY"),
+			want: `line 8: event "x": RRULE:FREQ=MINUTELY: too frequent`},
+		{name: "hour out of range", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=DAILY;BYHOUR=24"),
+			want: `line 8: event "x": RRULE:FREQ=DAILY;BYHOUR=24: byhour must be between 0 and 23`},
+		{name: "every 10 minutes", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50"),
+			want: `line 8: event "x": RRULE:FREQ=HOURLY;BYMINUTE=0,10,20,30,40,50: recurs up to 144 times a day, more than the 96`},
+		{name: "long duration", lines: event("DTSTART:20250101T000000Z", "DURATION:PT99999999999H"),
+			want: `line 7: event "x": DURATION "PT99999999999H" is longer than 10000 days`},
+		{name: "long occurrences", lines: event("DTSTART;VALUE=DATE:20250101", "DTEND;VALUE=DATE:20260103", "RRULE:FREQ=YEARLY"),
+			want: `line 6: event "x": an occurrence lasts more than 366 days`},
+		{name: "never", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1H", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"),
+			want: `line 8: event "x": RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: has no occurrence`},
+		{name: "count", lines: event("DTSTART:20250101T000000Z", "DURATION:PT1M", "RRULE:FREQ=HOURLY;COUNT=100001"),
+			want: `line 8: event "x": RRULE:FREQ=HOURLY;COUNT=100001: brings the file's COUNT rules to 100001 occurrences, more than the 100000`},
 		{name: "unknown weekday", lines: event("X-ANOMALY-AS-WEEKDAY:XX", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": unknown weekday "XX"`},
 		{name: "two kinds", lines: event("CATEGORIES:Holiday,Maintenance", "DTSTART;VALUE=DATE:20251225"), want: `line 6: event "x": CATEGORIES name both`},
-		{name: "orphan override", lines: event("RECURRENCE-ID:20250101T000000Z", "DTSTART:20250101T000000Z", "DURATION:PT1H"), want: `line 6: RECURRENCE-ID of UID "1"`},
+		{name: "orphan override", lines: event("RECURRENCE-ID:20250101T000000Z", "DTSTART:20250101T000000Z", "DURATION:PT1H"),
+			want: `line 6: RECURRENCE-ID of UID "1"`},
 	} {
 		var path string
 		if c.lines != nil {
 			path = writeCalendar(t, dir, c.name+".ics", c.lines...)
 		} else {
 			path = filepath.Join(dir, c.name+".ics")
-			if err := os.WriteFile(path, []byte(c.raw), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(c.raw), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
-		_, err := NewCalendar(nil, nil, []CalendarSource{{Path: path}})
+		_, err := New(nil, nil, []Source{{Path: path}})
 		if err == nil {
 			t.Errorf("%s: no error", c.name)
 			continue
@@ -406,7 +422,7 @@ func TestCalendarFileErrors(t *testing.T) {
 			t.Errorf("%s: error %q, want one naming the file and %q", c.name, err, c.want)
 		}
 	}
-	if _, err := NewCalendar(nil, nil, []CalendarSource{{Path: filepath.Join(dir, "missing.ics")}}); err == nil || !strings.Contains(err.Error(), "missing.ics") {
+	if _, err := New(nil, nil, []Source{{Path: filepath.Join(dir, "missing.ics")}}); err == nil || !strings.Contains(err.Error(), "missing.ics") {
 		t.Errorf("a missing file: error %v", err)
 	}
 }
@@ -440,7 +456,7 @@ func TestCalendarReload(t *testing.T) {
 		return next
 	}
 	path := write("first", "20250101", 4*time.Second)
-	c, err := NewCalendar(nil, nil, []CalendarSource{{Path: path}})
+	c, err := New(nil, nil, []Source{{Path: path}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +471,7 @@ func TestCalendarReload(t *testing.T) {
 		t.Errorf("after the replacement: %q, want second alone", got)
 	}
 
-	if err := os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20250303\r\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20250303\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c = reload("bad file", c, true, "calendar file "+path+", line 3")
@@ -480,11 +496,35 @@ func TestCalendarReload(t *testing.T) {
 	}
 }
 
+// BenchmarkCalendarStream measures At per point of a series scored in time
+// order, a point a minute for 60 days: the expansion of each block, shared
+// by its points.
+func BenchmarkCalendarStream(b *testing.B) {
+	c, err := New(berlin(b), nil, []Source{{Path: filepath.Join("testdata", "holidays.ics")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const points = 60 * 24 * 60
+	start := rfc(b, "2031-01-01T00:00:00Z")
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range int64(points) {
+			n += len(c.At(start + i*int64(time.Minute)))
+		}
+	}
+	sink = n
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*points), "ns/point")
+}
+
+// sink keeps the benchmarks' results alive.
+var sink int
+
 // BenchmarkCalendarAt measures At per point: in the cached span between
 // periods (the common case), and alternating between two years (a binary
 // search in an expanded block per point).
 func BenchmarkCalendarAt(b *testing.B) {
-	c, err := NewCalendar(berlin(b), nil, []CalendarSource{{Path: filepath.Join("testdata", "holidays.ics")}})
+	c, err := New(berlin(b), nil, []Source{{Path: filepath.Join("testdata", "holidays.ics")}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -504,17 +544,7 @@ func BenchmarkCalendarAt(b *testing.B) {
 					n += len(c.At(q.b))
 				}
 			}
-			sink = int64(n)
+			sink = n
 		})
-	}
-}
-
-// TestConditionKind protects the names the processor and the tools mark
-// points with: the kind of period of each condition.
-func TestConditionKind(t *testing.T) {
-	for c, want := range map[Condition]PeriodKind{Ordinary: 0, InMaintenance: Maintenance, HolidayAs(time.Sunday): Holiday, HolidayAs(time.Saturday): Holiday} {
-		if got := c.Kind(); got != want {
-			t.Errorf("%v: kind %v, want %v", c, got, want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package detector
+package calendar
 
 import (
 	"bytes"
@@ -7,12 +7,15 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	ics "github.com/arran4/golang-ical"
 	"github.com/teambition/rrule-go"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
 )
 
 // iCalendar files (RFC 5545) are parsed by github.com/arran4/golang-ical and
@@ -58,7 +61,7 @@ func stampOf(path string) (fileStamp, error) {
 }
 
 // readCalendarFile reads the events of source's file.
-func readCalendarFile(source CalendarSource, loc *time.Location) (*calendarFile, error) {
+func readCalendarFile(source Source, loc *time.Location) (*calendarFile, error) {
 	path := source.Path
 	file, err := os.Open(path)
 	if err != nil {
@@ -77,7 +80,7 @@ func readCalendarFile(source CalendarSource, loc *time.Location) (*calendarFile,
 		return nil, fmt.Errorf("calendar file: %w", err)
 	}
 	if source.Kind == 0 {
-		source.Kind = Holiday
+		source.Kind = detector.Holiday
 	}
 	events, err := parseCalendar(path, data, source, loc)
 	if err != nil {
@@ -158,7 +161,7 @@ func indexLines(path string, data []byte) (*icsLines, error) {
 				return nil, calendarError(path, line, "BEGIN:%s outside the VCALENDAR", value)
 			}
 			if len(stack) == 1 && value == "VEVENT" {
-				x.events = append(x.events, icsEventLines{begin: line, props: map[string]int{}})
+				x.events = append(x.events, icsEventLines{begin: line, props: make(map[string]int)})
 			}
 			stack = append(stack, open{value, line})
 		case "END":
@@ -228,7 +231,7 @@ func (f *lineFeeder) failedAt() int {
 }
 
 // parseCalendar returns the events of a calendar file's contents.
-func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Location) ([]event, error) {
+func parseCalendar(path string, data []byte, source Source, loc *time.Location) ([]event, error) {
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte-order mark, as some editors write
 	x, err := indexLines(path, data)
 	if err != nil {
@@ -243,7 +246,7 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 	if len(vevents) != len(x.events) {
 		return nil, calendarError(path, 0, "%d events parsed where %d begin", len(vevents), len(x.events))
 	}
-	r := icsReader{path: path, loc: loc, source: source, zones: map[string]*time.Location{}}
+	r := icsReader{path: path, loc: loc, source: source, zones: make(map[string]*time.Location)}
 	for _, tz := range cal.Timezones() {
 		r.addZone(tz)
 	}
@@ -256,7 +259,7 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 	}
 	var overrides []override
 	var events []event
-	byUID := map[string]int{} // index in events of each recurring event
+	byUID := make(map[string]int) // index in events of each recurring event
 	for i, ve := range vevents {
 		lines := &x.events[i]
 		e, keep, err := r.event(ve, lines)
@@ -270,7 +273,7 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 				return nil, err
 			}
 			overrides = append(overrides, override{uid, at, lines.line("RECURRENCE-ID")})
-		} else if e.rule != nil && uid != "" {
+		} else if (e.rule != nil || e.rdates != nil) && uid != "" {
 			byUID[uid] = len(events)
 		}
 		if keep {
@@ -282,7 +285,10 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 		if !ok {
 			return nil, calendarError(path, o.line, "RECURRENCE-ID of UID %q, which has no recurring event", o.uid)
 		}
-		events[i].rule.ExDate(o.at)
+		events[i].exdates = append(events[i].exdates, o.at.UnixNano())
+	}
+	for i := range events {
+		slices.Sort(events[i].exdates)
 	}
 	return events, nil
 }
@@ -291,8 +297,11 @@ func parseCalendar(path string, data []byte, source CalendarSource, loc *time.Lo
 type icsReader struct {
 	path   string
 	loc    *time.Location
-	source CalendarSource
+	source Source
 	zones  map[string]*time.Location // VTIMEZONE TZIDs with an IANA X-LIC-LOCATION
+	// load is the occurrences a day of the rules read so far, each counted
+	// on every day it spans; counted, the occurrences of their COUNTs.
+	load, counted int
 }
 
 // addZone makes a VTIMEZONE's TZID stand for the IANA zone its
@@ -391,24 +400,15 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 	if len(rules) == 0 && len(rdates) == 0 {
 		return e, true, nil
 	}
-	e.rule = &rrule.Set{}
-	e.rule.DTStart(start)
+	if e.days > maxRecurringDays || e.exact > maxRecurringDays*24*time.Hour {
+		return e, false, fail("DTSTART", "an occurrence lasts more than %d days, which a recurring event may not", maxRecurringDays)
+	}
 	if len(rules) == 1 {
-		opt, err := rrule.StrToROptionInLocation(rules[0].Value, start.Location())
-		if err != nil {
-			return e, false, fail("RRULE", "%v", err)
+		if e.rule, err = r.recurrence(rules[0].Value, start, e.longest()); err != nil {
+			return e, false, fail("RRULE", "RRULE:%s: %v", rules[0].Value, err)
 		}
-		if opt.Freq == rrule.MINUTELY || opt.Freq == rrule.SECONDLY {
-			return e, false, fail("RRULE", "FREQ=%s: too frequent for a calendar, want HOURLY or longer", opt.Freq)
-		}
-		opt.Dtstart = start
-		rule, err := rrule.NewRRule(*opt)
-		if err != nil {
-			return e, false, fail("RRULE", "%v", err)
-		}
-		e.rule.RRule(rule)
 	} else {
-		e.rule.RDate(start) // DTSTART is the first occurrence of RDATEs
+		e.rdates = []time.Time{start} // DTSTART is the first occurrence of RDATEs
 	}
 	for _, p := range rdates {
 		if strings.EqualFold(paramValue(p, "VALUE"), "PERIOD") {
@@ -418,38 +418,67 @@ func (r *icsReader) event(ve *ics.VEvent, lines *icsEventLines) (e event, keep b
 		if err != nil {
 			return e, false, err
 		}
-		for _, t := range ts {
-			e.rule.RDate(t)
-		}
+		e.rdates = append(e.rdates, ts...)
 	}
+	slices.SortFunc(e.rdates, time.Time.Compare)
+	e.rdates = slices.CompactFunc(e.rdates, time.Time.Equal)
 	for _, p := range ve.GetProperties(ics.ComponentPropertyExdate) {
 		ts, err := r.times(p, lines.line("EXDATE"))
 		if err != nil {
 			return e, false, err
 		}
 		for _, t := range ts {
-			e.rule.ExDate(t)
+			e.exdates = append(e.exdates, t.UnixNano())
 		}
 	}
 	return e, true, nil
 }
 
+// recurrence reads an event's RRULE, which starts at start and whose
+// occurrences last up to longest ns, and counts what it costs against the
+// file's bounds.
+func (r *icsReader) recurrence(value string, start time.Time, longest int64) (*recurrence, error) {
+	opt, err := rrule.StrToROptionInLocation(value, start.Location())
+	if err != nil {
+		return nil, err
+	}
+	opt.Dtstart = start
+	rule, err := newRecurrence(*opt)
+	if err != nil {
+		return nil, err
+	}
+	// Each occurrence counts on every day it spans.
+	days := 1 + int((longest+int64(24*time.Hour)-1)/int64(24*time.Hour))
+	if r.load += rule.perDay * days; r.load > maxFileLoad {
+		return nil, fmt.Errorf("brings the file's recurring events to %d occurrences a day "+
+			"(%d times a day, each on the %d days it spans), more than the %d a calendar file accepts",
+			r.load, rule.perDay, days, maxFileLoad)
+	}
+	if r.counted += opt.Count; r.counted > maxFileCount {
+		return nil, fmt.Errorf("brings the file's COUNT rules to %d occurrences, more than the %d a calendar file accepts: want UNTIL", r.counted, maxFileCount)
+	}
+	if err := rule.settle(); err != nil {
+		return nil, err
+	}
+	return rule, nil
+}
+
 // kind is the event's kind, from its CATEGORIES or else the source's.
-func (r *icsReader) kind(ve *ics.VEvent) (PeriodKind, error) {
-	var kind PeriodKind
+func (r *icsReader) kind(ve *ics.VEvent) (detector.PeriodKind, error) {
+	var kind detector.PeriodKind
 	for _, p := range ve.GetProperties(ics.ComponentPropertyCategories) {
 		for _, c := range strings.Split(p.Value, ",") {
-			var k PeriodKind
+			var k detector.PeriodKind
 			switch strings.ToLower(strings.TrimSpace(c)) {
 			case "maintenance":
-				k = Maintenance
+				k = detector.Maintenance
 			case "holiday", "holidays":
-				k = Holiday
+				k = detector.Holiday
 			default:
 				continue
 			}
 			if kind != 0 && kind != k {
-				return 0, errors.New("CATEGORIES name both maintenance and holiday")
+				return 0, errors.New("CATEGORIES name both maintenance and holiday") //nolint:revive // CATEGORIES is the iCalendar property
 			}
 			kind = k
 		}
@@ -500,13 +529,16 @@ func (r *icsReader) values(p *ics.IANAProperty, line int) ([]time.Time, bool, er
 		if loc, ok = r.zones[tzid]; !ok {
 			var err error
 			if loc, err = time.LoadLocation(tzid); err != nil {
-				return nil, false, calendarError(r.path, line, "%s: unknown time zone %q: want an IANA name such as Europe/Berlin, or a VTIMEZONE of that TZID with an X-LIC-LOCATION that is one", p.IANAToken, tzid)
+				return nil, false, calendarError(r.path, line,
+					"%s: unknown time zone %q: want an IANA name such as Europe/Berlin, or a VTIMEZONE of that TZID with an X-LIC-LOCATION that is one",
+					p.IANAToken, tzid)
 			}
 		}
 	}
 	allDay := strings.EqualFold(paramValue(p, "VALUE"), "DATE")
-	var ts []time.Time
-	for _, v := range strings.Split(p.Value, ",") {
+	values := strings.Split(p.Value, ",")
+	ts := make([]time.Time, 0, len(values))
+	for _, v := range values {
 		v = strings.TrimSpace(v)
 		var t time.Time
 		var err error
@@ -527,6 +559,10 @@ func (r *icsReader) values(p *ics.IANAProperty, line int) ([]time.Time, bool, er
 	return ts, allDay, nil
 }
 
+// maxEventDays bounds an event's DURATION, so that its time in
+// nanoseconds cannot overflow.
+const maxEventDays = 10_000
+
 // icalDuration is an RFC 5545 duration: P, then weeks, or days and a time.
 var icalDuration = regexp.MustCompile(`^\+?P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?)$`)
 
@@ -534,16 +570,19 @@ var icalDuration = regexp.MustCompile(`^\+?P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?
 func parseICalDuration(s string) (days int, exact time.Duration, err error) {
 	m := icalDuration.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(s)))
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
-		return 0, 0, fmt.Errorf("DURATION %q: want a positive duration such as P1D or PT2H30M", s)
+		return 0, 0, fmt.Errorf("DURATION %q: want a positive duration such as P1D or PT2H30M", s) //nolint:revive // DURATION is the iCalendar property
 	}
 	n := func(i int) int64 {
 		v, _ := strconv.ParseInt(m[i], 10, 32) // an empty group is 0
 		return v
 	}
+	switch seconds := (7*n(1)+n(2))*86400 + n(3)*3600 + n(4)*60 + n(5); {
+	case seconds == 0:
+		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s) //nolint:revive // DURATION is the iCalendar property
+	case seconds > maxEventDays*86400:
+		return 0, 0, fmt.Errorf("DURATION %q is longer than %d days", s, maxEventDays) //nolint:revive // DURATION is the iCalendar property
+	}
 	days = int(7*n(1) + n(2))
 	exact = time.Duration(n(3))*time.Hour + time.Duration(n(4))*time.Minute + time.Duration(n(5))*time.Second
-	if days == 0 && exact == 0 {
-		return 0, 0, fmt.Errorf("DURATION %q is empty: want a positive duration", s)
-	}
 	return days, exact, nil
 }
