@@ -236,7 +236,7 @@ type fieldReader struct {
 	err *Error
 }
 
-func (r *fieldReader) fail(kind, format string, args ...any) {
+func (r *fieldReader) failf(kind, format string, args ...any) {
 	if r.err == nil {
 		r.err = invalid(kind, format, args...)
 	}
@@ -245,13 +245,13 @@ func (r *fieldReader) fail(kind, format string, args ...any) {
 func (r *fieldReader) get(name string) (any, bool) {
 	v, ok := r.m.GetField(name)
 	if !ok {
-		r.fail("missing field", "field %s is missing", name)
+		r.failf("missing field", "field %s is missing", name)
 	}
 	return v, ok
 }
 
 func (r *fieldReader) wrongType(name, want string, v any) {
-	r.fail("wrong field type", "field %s is %T, want %s", name, v, want)
+	r.failf("wrong field type", "field %s is %T, want %s", name, v, want)
 }
 
 func (r *fieldReader) str(name string) string {

@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -36,7 +35,7 @@ func TestMetricIsTheContract(t *testing.T) {
 		}, started.Add(30*time.Minute))
 	got := e.Metric(DefaultMeasurement)
 	testutil.RequireMetricEqual(t, want, got)
-	var order []string
+	order := make([]string, 0, len(got.FieldList()))
 	for _, f := range got.FieldList() {
 		order = append(order, f.Key)
 	}
@@ -94,7 +93,7 @@ func TestFromMetricRefusesWhatIsNotAnIncident(t *testing.T) {
 			tt.change(m)
 			_, _, err := FromMetric(m)
 			var ie *Error
-			require.True(t, errors.As(err, &ie), "%v", err)
+			require.ErrorAs(t, err, &ie)
 			require.Equal(t, tt.kind, ie.Kind)
 		})
 	}
@@ -107,7 +106,7 @@ func TestFromMetricRefusesWhatIsNotAnIncident(t *testing.T) {
 	got, incomplete, err := FromMetric(m)
 	require.NoError(t, err)
 	var ie *Error
-	require.True(t, errors.As(incomplete, &ie))
+	require.ErrorAs(t, incomplete, &ie)
 	require.Equal(t, "missing field", ie.Kind, "the first gap")
 	e.PeakScore, e.Points = 0, 0
 	require.Equal(t, e, got)

@@ -257,8 +257,8 @@ func (p *Anomaly) Add(m telegraf.Metric, acc telegraf.Accumulator) error {
 	incidents := p.scorer.Score(m)
 	p.mu.Unlock()
 	acc.AddMetric(m)
-	for _, incident := range incidents {
-		acc.AddMetric(incident)
+	for _, e := range incidents {
+		acc.AddMetric(e)
 	}
 	return nil
 }

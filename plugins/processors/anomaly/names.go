@@ -118,7 +118,10 @@ func (n *outputNames) all() [8]string {
 }
 
 // suffixKeys are the configuration keys of Scorer.suffixes, in order.
-var suffixKeys = [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"}
+var suffixKeys = [...]string{
+	"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix",
+	"anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix",
+}
 
 // initNames checks p's output names and prepares IsOutput's lookup.
 func (s *Scorer) initNames(p *Anomaly) error {

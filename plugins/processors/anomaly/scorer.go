@@ -130,7 +130,7 @@ func (s *Scorer) Score(m telegraf.Metric) []telegraf.Metric {
 // outcomes, its anomaly tag included; its incident events are left in
 // s.incidents.
 func (s *Scorer) scoreAndMark(m telegraf.Metric, upstream bool) {
-	s.score()
+	s.scorePoints()
 	s.watchSilence(m)
 	replaced, up, down := s.mark(m, upstream)
 	if replaced {
@@ -236,10 +236,10 @@ func (s *Scorer) eachScored(m telegraf.Metric, count bool, yield func(f *telegra
 	return upstream
 }
 
-// score scores the collected points into s.outcomes. They are scored
+// scorePoints scores the collected points into s.outcomes. They are scored
 // together: in a large table, UpdateBatch fetches their models from memory
 // at once rather than one after the other.
-func (s *Scorer) score() {
+func (s *Scorer) scorePoints() {
 	if cap(s.outcomes) < len(s.points) {
 		s.outcomes = make([]detector.Outcome, len(s.points))
 	}

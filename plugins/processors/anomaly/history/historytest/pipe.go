@@ -7,6 +7,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // PipeURL is the url of a server served by Pipe.
@@ -24,7 +25,7 @@ func Pipe(t testing.TB, h http.Handler) (dial func(ctx context.Context, network,
 		l.Close()
 		return l.dial
 	}
-	srv := &http.Server{Handler: h}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute}
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -44,6 +45,7 @@ type pipeListener struct {
 	closed sync.Once
 }
 
+// Accept returns the server's end of the next connection dialed.
 func (l *pipeListener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
@@ -53,15 +55,17 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 	}
 }
 
+// Close refuses the dials to come.
 func (l *pipeListener) Close() error {
 	l.closed.Do(func() { close(l.done) })
 	return nil
 }
 
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+// Addr is the listener's address, PipeURL's host.
+func (*pipeListener) Addr() net.Addr { return pipeAddr{} }
 
 // dial connects to the listener, or is refused once it is closed.
-func (l *pipeListener) dial(ctx context.Context, network, address string) (net.Conn, error) {
+func (l *pipeListener) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	client, server := net.Pipe()
 	select {
 	case l.conns <- server:
@@ -77,7 +81,11 @@ func (l *pipeListener) dial(ctx context.Context, network, address string) (net.C
 	}
 }
 
+// pipeAddr is the address of a Pipe server.
 type pipeAddr struct{}
 
+// Network names the in-process network.
 func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "historytest.pipe:8086" }
+
+// String is PipeURL's host.
+func (pipeAddr) String() string { return "historytest.pipe:8086" }
