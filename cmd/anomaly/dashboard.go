@@ -69,6 +69,7 @@ func dashboardSettings(path string) (dashboard.Settings, error) {
 	}
 	return dashboard.Settings{
 		Processor:    st.plugin,
+		Scorer:       st.scorer,
 		Threshold:    cfg.ScoreThreshold(),
 		Internal:     tables["inputs.internal"],
 		Alertmanager: tables["outputs.alertmanager"],

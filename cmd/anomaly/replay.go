@@ -75,11 +75,11 @@ func replay(d *detector.Detector, s *input.Series) []detector.Result {
 	return rs
 }
 
-// incident is one incident of a replayed series, as the model held it after
+// replayedIncident is one incident of a replayed series, as the model held it after
 // the point that resolved it or, while it is still open, after the series'
 // last point; resolvedAt is the index of the point that resolved it, -1
 // while it is open.
-type incident struct {
+type replayedIncident struct {
 	detector.Incident
 	resolvedAt int
 }
@@ -89,10 +89,10 @@ type incident struct {
 // on the learned point that resolves it (Result.Resolved). A point scored
 // but not learned opens and resolves nothing, whatever its Result says: the
 // model does not keep its verdict, and the incident stays as it was.
-func replayIncidents(d *detector.Detector, s *input.Series) ([]detector.Result, []incident) {
+func replayIncidents(d *detector.Detector, s *input.Series) ([]detector.Result, []replayedIncident) {
 	var m detector.Model
 	out := make([]detector.Result, len(s.Values))
-	var incidents []incident
+	var incidents []replayedIncident
 	for i, v := range s.Values {
 		var cond detector.Condition // ordinary, unless the calendar says otherwise
 		if s.Conditions != nil {
@@ -105,10 +105,10 @@ func replayIncidents(d *detector.Detector, s *input.Series) ([]detector.Result, 
 		case err != nil: // scored, not learned
 		case r.Anomaly:
 			in, _ := m.Incident()
-			incidents = append(incidents, incident{Incident: in, resolvedAt: -1})
+			incidents = append(incidents, replayedIncident{Incident: in, resolvedAt: -1})
 		case r.Resolved: // a fresh model resolves only an incident it opened
 			in, _ := m.Incident() // the whole incident, its peak included
-			incidents[len(incidents)-1] = incident{Incident: in, resolvedAt: i}
+			incidents[len(incidents)-1] = replayedIncident{Incident: in, resolvedAt: i}
 		}
 		out[i] = r
 	}

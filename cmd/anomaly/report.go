@@ -58,7 +58,7 @@ func reportCmd(args []string, stdout io.Writer) error {
 
 // toReport is what the page draws of series s: its points scored rs, its
 // incidents, its calendar's conditions and its labelled windows.
-func toReport(s *input.Series, rs []detector.Result, incidents []incident, labelled []windows.Window) report.Series {
+func toReport(s *input.Series, rs []detector.Result, incidents []replayedIncident, labelled []windows.Window) report.Series {
 	n := len(s.Values)
 	r := report.Series{
 		Name: s.Name, Values: s.Values, Labels: s.Labels, Windows: labelled, Calendar: s.Conditions,

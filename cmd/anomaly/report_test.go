@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 // calendarTable declares a maintenance window of the bundled EC2 series, a
@@ -82,14 +84,16 @@ func TestReportDrawsThePluginsIncidents(t *testing.T) {
 		if m.Name() != p.IncidentMeasurement {
 			continue
 		}
-		f := m.Fields()
-		if f["state"] == "open" {
-			events = append(events, summary{started: f["started"].(int64), reason: f["reason"].(string)})
+		e, incomplete, err := incident.FromMetric(m)
+		require.NoError(t, err)
+		require.NoError(t, incomplete)
+		if e.State == incident.StateOpen {
+			events = append(events, summary{started: e.Started.UnixNano(), reason: e.Reason})
 			continue
 		}
 		last := &events[len(events)-1]
-		require.Equal(t, last.started, f["started"], "a resolved event closes the incident opened last")
-		last.resolved, last.peak, last.points = m.Time().UnixNano(), f["peak_score"].(float64), f["points"].(int64)
+		require.Equal(t, last.started, e.Started.UnixNano(), "a resolved event closes the incident opened last")
+		last.resolved, last.peak, last.points = e.Time.UnixNano(), e.PeakScore, e.Points
 	}
 	require.NotEmpty(t, events, "the series has labelled incidents: a test of equal incidents needs some")
 	require.Zero(t, events[len(events)-1].resolved, "the series ends in an incident: the test covers one still open")

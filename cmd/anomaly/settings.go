@@ -12,14 +12,15 @@ import (
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 
-// settings are what the tools score with: a [[processors.anomaly]] table as
-// a collector uses it, read by Telegraf's own loader, so that a backtest
-// decides as production does. It is the input.Scheme of line-protocol
-// inputs: their series are the plugin's.
+// settings are what the tools score with: the scorer of a
+// [[processors.anomaly]] table as a collector uses it, read by Telegraf's
+// own loader, so that a backtest decides as production does. It is the
+// input.Scheme of line-protocol inputs: their series are the plugin's.
 type settings struct {
-	plugin   *anomaly.Anomaly
-	filter   *models.Filter // the table's namepass, tagpass, ...
-	detector *detector.Detector
+	plugin   *anomaly.Anomaly   // the table's settings, as read: not initialised
+	scorer   *anomaly.Scorer    // built from them
+	filter   *models.Filter     // the table's namepass, tagpass, ...
+	detector *detector.Detector // the scorer's
 }
 
 // settingsFlags adds --config and --sensitivity to fs and returns the
@@ -38,24 +39,14 @@ func loadSettings(path, sensitivity string) (*settings, error) {
 		return nil, err
 	}
 	p := rp.Processor.(*anomaly.Anomaly)
-	// A backtest starts from no models and must not read or write the
-	// state of a collector that may use the same file.
-	p.StateFile = ""
 	if sensitivity != "" {
 		p.Sensitivity, p.Threshold = sensitivity, 0
 	}
-	if err := rp.Init(); err != nil {
+	s, err := p.NewScorer()
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path, "the plugin's defaults"), err)
 	}
-	cfg, err := p.DetectorConfig()
-	if err != nil {
-		return nil, err
-	}
-	d, err := detector.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &settings{plugin: p, filter: &rp.Config.Filter, detector: d}, nil
+	return &settings{plugin: p, scorer: s, filter: &rp.Config.Filter, detector: s.Detector()}, nil
 }
 
 // Series is input.Scheme: the fields of m the plugin would score, named by
@@ -70,12 +61,12 @@ func (s *settings) Series(m telegraf.Metric, yield func(series string, v float64
 		return
 	}
 	s.filter.Modify(m)
-	s.plugin.ScoredFields(m, func(field string, v float64) { yield(s.plugin.SeriesName(m, field), v) })
+	s.scorer.ScoredFields(m, func(field string, v float64) { yield(s.scorer.SeriesName(m, field), v) })
 }
 
 // Condition is input.Scheme's: what the table's calendar says of a point.
 func (s *settings) Condition(tags []*telegraf.Tag, t int64) detector.Condition {
-	return s.plugin.Condition(tags, t)
+	return s.scorer.Condition(tags, t)
 }
 
 // readSeries reads every series of the input files, in order.

@@ -23,6 +23,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/outputs"
 	"github.com/influxdata/telegraf/selfstat"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 //go:embed sample.conf
@@ -137,7 +139,7 @@ func newAlertmanager() *Alertmanager {
 	return &Alertmanager{
 		URLs:           []string{"http://127.0.0.1:9093"},
 		Timeout:        config.Duration(5 * time.Second),
-		Measurement:    "anomaly_incident",
+		Measurement:    incident.DefaultMeasurement,
 		Alertname:      "AnomalyDetected",
 		ResendInterval: config.Duration(time.Minute),
 		MaxAge:         defaultMaxAge,
@@ -396,19 +398,19 @@ func (a *Alertmanager) apply(metrics []telegraf.Metric, now time.Time) []*delive
 		inc, incomplete, err := parseIncident(m)
 		if err != nil {
 			a.stats.invalidMetrics.Incr(1)
-			var ie *invalidMetricError
+			var ie *incident.Error
 			kind := err.Error()
 			if errors.As(err, &ie) {
-				kind = ie.kind
+				kind = ie.Kind
 			}
 			a.logOnce("invalid "+kind, a.Log.Errorf, "Incident metric dropped, %v (%s %v %v; further ones with this problem are only counted in invalid_metrics)",
 				err, m.Name(), m.Tags(), m.Fields())
 			continue
 		}
 		if incomplete != nil {
-			var ie *invalidMetricError
+			var ie *incident.Error
 			if errors.As(incomplete, &ie) {
-				a.logOnce("incomplete "+ie.kind, a.Log.Warnf, "Incident %s sent with a poorer description: %v (further ones are not logged)", inc.ID, incomplete)
+				a.logOnce("incomplete "+ie.Kind, a.Log.Warnf, "Incident %s sent with a poorer description: %v (further ones are not logged)", inc.ID, incomplete)
 			}
 		}
 		d := a.record(inc, now)
@@ -444,10 +446,10 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 	}
 
 	switch {
-	case inc.State == stateOpen && t != nil && t.resolved():
+	case inc.State == incident.StateOpen && t != nil && t.resolved():
 		a.Log.Debugf("Open event of incident %s ignored: it is resolved", inc.ID)
 		return nil
-	case t != nil && inc.State == stateResolved && !t.resolved():
+	case t != nil && inc.State == incident.StateResolved && !t.resolved():
 		t.resolvedAt, t.pending, t.delivered = now, a.allEndpoints(), false
 		fallthrough
 	case t != nil:
@@ -466,7 +468,7 @@ func (a *Alertmanager) record(inc *Incident, now time.Time) *delivery {
 		return &delivery{alert: al}
 	}
 	t = &tracked{id: inc.ID, alert: al, heardAt: now}
-	if inc.State == stateResolved {
+	if inc.State == incident.StateResolved {
 		t.resolvedAt, t.pending = now, a.allEndpoints()
 	}
 	a.incidents[inc.ID] = t
@@ -481,7 +483,7 @@ func (a *Alertmanager) newAlert(inc *Incident) alert {
 		Labels:   make(map[string]string, len(inc.Tags)+5),
 		StartsAt: inc.Started,
 	}
-	if inc.State == stateResolved {
+	if inc.State == incident.StateResolved {
 		al.EndsAt = inc.Time.UTC()
 	}
 	// Series tags first: a tag whose name becomes another's label name

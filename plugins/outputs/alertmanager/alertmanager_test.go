@@ -18,6 +18,8 @@ import (
 	"github.com/influxdata/telegraf/models"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 const id1, id2, id3 = "00000000000000a1", "00000000000000a2", "00000000000000a3"
@@ -304,7 +306,7 @@ func TestMaxIncidentsBoundsTheKeptSet(t *testing.T) {
 }
 
 func TestBadMetricsAreCountedAndLoggedOnce(t *testing.T) {
-	good := event{stateOpen, id1, started, 0.7, 12}.metric()
+	good := event{incident.StateOpen, id1, started, 0.7, 12}.metric()
 	without := func(field string) telegraf.Metric {
 		m := good.Copy()
 		m.RemoveField(field)
@@ -329,7 +331,7 @@ func TestBadMetricsAreCountedAndLoggedOnce(t *testing.T) {
 		{"unknown state", with("state", "closed"), `state "closed" is neither "open" nor "resolved"`},
 		{"empty id", with("id", ""), "field id is empty"},
 		{"started at 0", with("started", int64(0)), "started 0 is not a time after 1970"},
-		{"resolved before started", event{stateResolved, id1, started.Add(-time.Second), 0.7, 1}.metric(), "before it started"},
+		{"resolved before started", event{incident.StateResolved, id1, started.Add(-time.Second), 0.7, 1}.metric(), "before it started"},
 		{"no field tag", func() telegraf.Metric { m := good.Copy(); m.RemoveTag("field"); return m }(), "tags measurement and field are required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"github.com/influxdata/telegraf/selfstat"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 // started is when the test incidents start; wall is the output's clock.
@@ -132,7 +134,7 @@ type event struct {
 
 func (e event) metric() telegraf.Metric {
 	points := int64(1)
-	if e.state == stateResolved {
+	if e.state == incident.StateResolved {
 		points = 14
 	}
 	return metric.New("anomaly_incident",
@@ -145,11 +147,11 @@ func (e event) metric() telegraf.Metric {
 }
 
 func openEvent(id string) telegraf.Metric {
-	return event{stateOpen, id, started, 0.47, 12}.metric()
+	return event{incident.StateOpen, id, started, 0.47, 12}.metric()
 }
 
 func resolvedEvent(id string) telegraf.Metric {
-	return event{stateResolved, id, started.Add(30 * time.Minute), 0.93, 75.1}.metric()
+	return event{incident.StateResolved, id, started.Add(30 * time.Minute), 0.93, 75.1}.metric()
 }
 
 // stat reads one of the output's statistics.

@@ -21,7 +21,7 @@ import (
 // its first point; one restored from the state file by its next one.
 
 // silence is the processor's side of absence: the detector's watch, the
-// series' names, and its counters. Its methods run under p.mu.
+// series' names, and its counters. Its methods run under the scorer's lock.
 type silence struct {
 	watch *detector.Absence // nil: absent_after = 0, only endings are reported
 	// names holds the name of each series in the table, or of most: a
@@ -51,8 +51,8 @@ type metricName struct {
 	tags        []string
 }
 
-func newSilence(p *Anomaly, cfg detector.Config) *silence {
-	reg := func(field string) selfstat.Stat { return p.stats.c.Register("anomaly", field, nil) }
+func newSilence(st *stats, cfg detector.Config) *silence {
+	reg := func(field string) selfstat.Stat { return st.c.Register("anomaly", field, nil) }
 	return &silence{
 		watch:  detector.NewAbsence(cfg),
 		names:  map[uint64]seriesName{},
@@ -73,42 +73,42 @@ func newSilence(p *Anomaly, cfg detector.Config) *silence {
 // series, reports the absent incidents they resolved, shows them to the
 // watch, which sweeps the table when due, and reports what it found and
 // the incidents of series that left the table. The events go to
-// p.incidents, before those of m's own points.
-func (p *Anomaly) watchSilence(m telegraf.Metric) {
-	s := p.silence
+// s.incidents, before those of m's own points.
+func (s *Scorer) watchSilence(m telegraf.Metric) {
+	w := s.silence
 	var name *metricName
 	// Only while the table may hold unnamed series (more series than names
 	// of series still held) is each point's series looked up: a map
 	// lookup per point would cost a cache miss on a large table.
-	lookup := len(s.names)-s.churn(p.table) < p.table.Len()
-	for i := range p.points {
-		o := &p.outcomes[i]
-		key := p.points[i].Key
+	lookup := len(w.names)-w.churn(s.table) < s.table.Len()
+	for i := range s.points {
+		o := &s.outcomes[i]
+		key := s.points[i].Key
 		if o.Created || lookup {
-			if _, ok := s.names[key]; !ok || o.Created {
+			if _, ok := w.names[key]; !ok || o.Created {
 				if name == nil {
-					name = p.metricName(m)
+					name = s.metricName(m)
 				}
-				s.names[key] = seriesName{metric: name, field: strings.Clone(p.scored[i].Key)}
+				w.names[key] = seriesName{metric: name, field: strings.Clone(s.scored[i].Key)}
 			}
 		}
 		if o.Returned.Reason == detector.Absent {
 			returned := *o
 			returned.Incident = o.Returned
-			p.incident(m, p.scored[i], &p.points[i], &returned)
+			s.incident(m, s.scored[i], &s.points[i], &returned)
 		}
 	}
-	s.notices = s.notices[:0]
-	if s.watch != nil {
-		s.watch.Observe(p.points, p.wall)
+	w.notices = w.notices[:0]
+	if w.watch != nil {
+		w.watch.Observe(s.points, s.wall)
 		var crowd detector.Crowd
-		s.notices, crowd = s.watch.Sweep(p.table, s.notices)
+		w.notices, crowd = w.watch.Sweep(s.table, w.notices)
 		if crowd.Series > 0 {
-			s.crowds.Incr(1)
-			s.together.Incr(int64(crowd.Series))
-			logf := p.Log.Debugf
-			if s.crowds.Get() == 1 {
-				logf = p.Log.Warnf
+			w.crowds.Incr(1)
+			w.together.Incr(int64(crowd.Series))
+			logf := s.stats.log.Debugf
+			if w.crowds.Get() == 1 {
+				logf = s.stats.log.Warnf
 			}
 			logf("%d of %d series fell silent together (last seen %s to %s): no absent incident is opened for them, "+
 				"the cause is taken to be elsewhere (an agent or Kafka stopped, a rebalance moved partitions away); "+
@@ -116,18 +116,18 @@ func (p *Anomaly) watchSilence(m telegraf.Metric) {
 				crowd.Series, crowd.Watched, time.Unix(0, crowd.From).UTC().Format(time.RFC3339), time.Unix(0, crowd.To).UTC().Format(time.RFC3339))
 		}
 	}
-	s.notices = append(s.notices, p.table.TakeEnded()...)
-	for i := range s.notices {
-		p.notice(&s.notices[i])
+	w.notices = append(w.notices, s.table.TakeEnded()...)
+	for i := range w.notices {
+		s.notice(&w.notices[i])
 	}
-	p.pruneNames()
+	s.pruneNames()
 }
 
 // metricName is the name of m's series, but for their fields.
-func (p *Anomaly) metricName(m telegraf.Metric) *metricName {
+func (s *Scorer) metricName(m telegraf.Metric) *metricName {
 	n := &metricName{measurement: strings.Clone(m.Name())}
 	for _, tag := range m.TagList() {
-		if p.Identifies(tag.Key) {
+		if s.Identifies(tag.Key) {
 			n.tags = append(n.tags, strings.Clone(tag.Key), strings.Clone(tag.Value))
 		}
 	}
@@ -146,24 +146,24 @@ func (n *metricName) tagMap() map[string]string {
 
 // notice reports an incident that no point made: an absent one opened, or
 // one ended (the field ended says why).
-func (p *Anomaly) notice(n *detector.Notice) {
-	s := p.silence
-	name, ok := s.names[n.Key]
+func (s *Scorer) notice(n *detector.Notice) {
+	w := s.silence
+	name, ok := w.names[n.Key]
 	if !ok {
-		s.unnamed.Incr(1)
+		w.unnamed.Incr(1)
 		return
 	}
 	inc := &n.Incident
 	switch n.Why {
 	case detector.NotEnded:
-		s.absent.Incr(1)
+		w.absent.Incr(1)
 	case detector.Expired:
-		s.expired.Incr(1)
+		w.expired.Incr(1)
 	case detector.Evicted:
-		s.evicted.Incr(1)
+		w.evicted.Incr(1)
 	}
-	p.stats.onIncident(inc)
-	if p.IncidentMeasurement == "" {
+	s.stats.onIncident(inc)
+	if s.incidentMeasurement == "" {
 		return
 	}
 	// An absent incident opens when the series' points were due; one that
@@ -172,13 +172,13 @@ func (p *Anomaly) notice(n *detector.Notice) {
 	if inc.Open {
 		at = inc.Started
 	}
-	e := p.incidentEvent(name.metric.tagMap(), name.metric.measurement, name.field, inc, n.Key, time.Unix(0, at),
+	e := incidentEvent(name.metric.tagMap(), name.metric.measurement, name.field, inc, n.Key, time.Unix(0, at),
 		eventPoint{time: at, value: n.Level, expected: n.Level, lower: n.Lower, upper: n.Upper})
-	e.AddField("last_seen", n.LastSeen)
+	e.LastSeen = time.Unix(0, n.LastSeen)
 	if n.Why != detector.NotEnded {
-		e.AddField("ended", n.Why.String())
+		e.Ended = n.Why.String()
 	}
-	p.incidents = append(p.incidents, e)
+	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
 }
 
 // churn is how many series left the table since the last prune: at most
@@ -190,11 +190,11 @@ func (s *silence) churn(t *detector.Table) int {
 // pruneNames forgets the names of series that left the table, once more
 // than an eighth of the names may be of such series: a prune reads every
 // name, which costs, per series that left, reading eight.
-func (p *Anomaly) pruneNames() {
-	s, t := p.silence, p.table
-	if churn := s.churn(t); churn == 0 || churn < len(s.names)/8 {
+func (s *Scorer) pruneNames() {
+	w, t := s.silence, s.table
+	if churn := w.churn(t); churn == 0 || churn < len(w.names)/8 {
 		return
 	}
-	s.expiries, s.evictions = t.Expiries(), t.Evictions()
-	maps.DeleteFunc(s.names, func(key uint64, _ seriesName) bool { return !t.Has(key) })
+	w.expiries, w.evictions = t.Expiries(), t.Evictions()
+	maps.DeleteFunc(w.names, func(key uint64, _ seriesName) bool { return !t.Has(key) })
 }

@@ -96,7 +96,7 @@ func TestAbsentIncidentEvents(t *testing.T) {
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{open}, events, testutil.IgnoreFields("value", "expected", "lower", "upper"))
 	level, _ := events[0].GetField("value")
 	require.InDelta(t, 100, level, 3, "the series' level when last seen")
-	require.Equal(t, int64(1), p.silence.absent.Get())
+	require.Equal(t, int64(1), p.scorer.silence.absent.Get())
 
 	back := t0.Add(120 * time.Minute)
 	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "h0"}, map[string]any{"value": 100.5}, back), acc))
@@ -119,8 +119,8 @@ func TestSeriesSilentTogetherOpenNothing(t *testing.T) {
 	minutes(t, p, acc, rng, 0, 100, hosts...)
 	minutes(t, p, acc, rng, 100, 200, hosts[5:]...)
 	require.Empty(t, absence(acc))
-	require.Equal(t, int64(1), p.silence.crowds.Get())
-	require.GreaterOrEqual(t, p.silence.together.Get(), int64(3))
+	require.Equal(t, int64(1), p.scorer.silence.crowds.Get())
+	require.GreaterOrEqual(t, p.scorer.silence.together.Get(), int64(3))
 }
 
 // TestAbsentCanBeTurnedOff protects absent_after = 0.
@@ -166,7 +166,7 @@ func TestIncidentsOfSeriesThatLeaveEnd(t *testing.T) {
 	id, _ := events[2].GetField("id")
 	endedID, _ := events[3].GetField("id")
 	require.Equal(t, id, endedID)
-	require.GreaterOrEqual(t, p.silence.expired.Get(), int64(1))
+	require.GreaterOrEqual(t, p.scorer.silence.expired.Get(), int64(1))
 }
 
 // BenchmarkSeriesNamesBytes measures the memory of the names kept for the
@@ -186,7 +186,7 @@ func BenchmarkSeriesNamesBytes(b *testing.B) {
 		names := make(map[uint64]seriesName)
 		for i := range metrics {
 			m := metric.New("measurement", map[string]string{"host": fmt.Sprintf("host-%d", i), "region": "eu-west-1", "service": "api"}, nil, t0)
-			name := p.metricName(m)
+			name := p.scorer.metricName(m)
 			for f, field := range fieldNames {
 				names[uint64(i*fields+f)] = seriesName{metric: name, field: field}
 			}
@@ -212,13 +212,13 @@ func TestRestoredSeriesAreNamedByTheirNextPoint(t *testing.T) {
 	p.Stop()
 
 	p, acc = newSilencePlugin(t, withState)
-	require.Equal(t, 10, p.table.Len(), "restored")
+	require.Equal(t, 10, p.scorer.table.Len(), "restored")
 	minutes(t, p, acc, rng, 100, 101, hosts[1:]...) // h0 is not seen again
 	minutes(t, p, acc, rng, 101, 120, hosts[2:]...) // h1 stops after one point
 	events := absence(acc)
 	require.Len(t, events, 1, "h1's absent incident, h0's unnamed: %v", events)
 	require.Equal(t, "h1", events[0].Tags()["host"])
-	require.Equal(t, int64(1), p.silence.unnamed.Get())
+	require.Equal(t, int64(1), p.scorer.silence.unnamed.Get())
 }
 
 // TestNamesOfEvictedSeriesAreForgotten: a flood of new series through a
@@ -230,6 +230,6 @@ func TestNamesOfEvictedSeriesAreForgotten(t *testing.T) {
 		m := metric.New("cpu", map[string]string{"host": fmt.Sprintf("h%d", i)}, map[string]any{"value": 1.0}, t0)
 		require.NoError(t, p.Add(m, acc))
 	}
-	require.Equal(t, 80, p.table.Len())
-	require.LessOrEqual(t, len(p.silence.names), 80+80/8+1)
+	require.Equal(t, 80, p.scorer.table.Len())
+	require.LessOrEqual(t, len(p.scorer.silence.names), 80+80/8+1)
 }

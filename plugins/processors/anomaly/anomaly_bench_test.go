@@ -58,10 +58,11 @@ func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
 	// its key as the processor makes it, then Update, a point at a time.
 	for s := range series {
 		m := metric.New("bench", hosts[s], map[string]any{"value": 0.0}, t0)
-		p.collect(m, p.identify(m))
-		model, _ := p.table.Get(p.points[0].Key, p.wall)
+		sc := p.scorer
+		sc.collect(m, sc.identify(m))
+		model, _ := sc.table.Get(sc.points[0].Key, sc.wall)
 		for k := range learned {
-			if _, err := p.detector.Update(model, timeOf(k).UnixNano(), level(s)+rng.NormFloat64()); err != nil {
+			if _, err := sc.detector.Update(model, timeOf(k).UnixNano(), level(s)+rng.NormFloat64()); err != nil {
 				b.Fatal(err)
 			}
 		}

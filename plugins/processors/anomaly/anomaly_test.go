@@ -164,7 +164,7 @@ func TestSeriesIdentity(t *testing.T) {
 			map[string]any{"value": 1.0, "other": 2.0}, t0.Add(time.Duration(i)*time.Second))
 		require.NoError(t, p.Add(m, acc))
 	}
-	require.Equal(t, 2, p.table.Len(), "one series per field of host a")
+	require.Equal(t, 2, p.scorer.table.Len(), "one series per field of host a")
 
 	// By default every tag identifies the series, and so does the measurement.
 	p, acc = newPlugin(t, nil)
@@ -172,7 +172,7 @@ func TestSeriesIdentity(t *testing.T) {
 		m := metric.New(name, map[string]string{"pid": string(rune('0' + i))}, map[string]any{"value": 1.0}, t0)
 		require.NoError(t, p.Add(m, acc))
 	}
-	require.Equal(t, 3, p.table.Len())
+	require.Equal(t, 3, p.scorer.table.Len())
 }
 
 func TestBadInputPassesThroughUnscoredAndIsCounted(t *testing.T) {
@@ -248,7 +248,7 @@ func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
 	// has no credit beside it, so it is a field of its own.
 	m := metric.New("m", nil, map[string]any{"value": 1.0, "value_score": 0.2, "value_warming": true, "credit_score": 700.0}, t0)
 	require.NoError(t, p.Add(m, acc))
-	require.Equal(t, 2, p.table.Len(), "value and credit_score are series; the output fields are not")
+	require.Equal(t, 2, p.scorer.table.Len(), "value and credit_score are series; the output fields are not")
 	require.Equal(t, int64(2), p.stats.output.Get())
 	fields := last(acc).Fields()
 	require.Contains(t, fields, "credit_score_warming")
@@ -261,7 +261,7 @@ func TestOutputOfAnUpstreamScoringIsNotScored(t *testing.T) {
 	flagged := metric.New("m", map[string]string{"anomaly": "up"},
 		map[string]any{"value": 9.0, "value_score": 0.7, "value_expected": 1.0, "value_anomaly": true, "credit_score": 700.0}, t0.Add(time.Minute))
 	require.NoError(t, p.Add(flagged, acc))
-	require.Equal(t, 2, p.table.Len(), "the anomaly tag does not make a series of its own")
+	require.Equal(t, 2, p.scorer.table.Len(), "the anomaly tag does not make a series of its own")
 	want := metric.New("m", nil, map[string]any{"value": 9.0, "value_warming": true, "credit_score": 700.0, "credit_score_warming": true}, t0.Add(time.Minute))
 	testutil.RequireMetricEqual(t, want, last(acc), testutil.SortMetrics())
 }
@@ -283,7 +283,7 @@ func TestMaxSeriesEvicts(t *testing.T) {
 		m := metric.New("m", map[string]string{"id": string(rune(0x4e00 + i))}, map[string]any{"v": 1.0}, t0)
 		require.NoError(t, p.Add(m, acc))
 	}
-	require.Equal(t, 100, p.table.Len())
+	require.Equal(t, 100, p.scorer.table.Len())
 	require.Equal(t, int64(900), p.stats.evictions.Get())
 	require.Equal(t, int64(100), p.stats.series.Get())
 	require.Len(t, acc.GetTelegrafMetrics(), 1000, "every metric passes")
@@ -304,7 +304,7 @@ func TestSeriesExpireAfterTTL(t *testing.T) {
 		require.NoError(t, p.Add(metric.New("m", map[string]string{"h": "a"}, map[string]any{"v": 1.0}, clock), acc))
 		p.housekeep(clock)
 	}
-	require.Equal(t, 1, p.table.Len())
+	require.Equal(t, 1, p.scorer.table.Len())
 	require.Equal(t, int64(1), p.stats.expired.Get())
 }
 
@@ -337,7 +337,7 @@ func TestDefaultsAreTheDetectorDefaults(t *testing.T) {
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
 	require.NoError(t, p.Init())
-	require.Equal(t, detector.DefaultConfig(), p.detector.Config())
+	require.Equal(t, detector.DefaultConfig(), p.scorer.detector.Config())
 }
 
 func TestSampleConfigLoads(t *testing.T) {

@@ -26,12 +26,16 @@ import (
 // bounds the queries in flight. Known series never wait: a metric whose tag
 // set holds nothing goes on at once.
 //
+// The loader is a type of its own beside the processor: it shares the
+// processor's Scorer and the lock that guards it (with the housekeeping),
+// and passes metrics on in the order they were scored (ordered.go), whichever
+// goroutine scored them: Add's, a fetch's or the one that watches max_wait.
 // History is learned with the same Detector.Update as live points, into a
-// model of its own outside the processor's lock, which then takes the
-// series' place in the table; the held metrics are then scored in order
-// (collect, score, mark, as Add does) and passed on. So a series
-// bootstrapped from its complete history scores its live points exactly as
-// if it had been streamed whole.
+// model of its own outside the lock, which then takes the series' place in
+// the table; the held metrics are then scored in order (collect, score,
+// mark, as Score does) and passed on. So a series bootstrapped from its
+// complete history scores its live points exactly as if it had been
+// streamed whole.
 //
 // A series whose history has not come after max_wait (or that could not be
 // held: max_held_metrics metrics are held, or max_wait is 0) goes on in
@@ -65,23 +69,34 @@ const (
 // would pass it is not rebuilt (bootstrap_failed_overflow).
 const maxKeptPoints = 1 << 20
 
-// bootstrap is the state of the history bootstrap. Its fields are guarded
-// by the processor's mu, but for those set once in Start.
-type bootstrap struct {
+// loader is the history bootstrap: it scores the metrics of the processor
+// with history on, and holds those of new series while their history is read.
+// Its fields are guarded by mu, but for those set once in newLoader and start.
+type loader struct {
 	client  *history.Client
 	maxWait time.Duration
+	timeout time.Duration
 	maxHeld int
+	log     telegraf.Logger
+	now     func() time.Time // the processor's clock
+	stats   *bootStats
 
-	acc    telegraf.Accumulator // Start's: for the metrics released off Add's goroutine
-	ctx    context.Context      // canceled by Stop: the fetches still running are dropped
+	// mu guards the scorer, shared with the processor's housekeeping, and
+	// the loader's state below.
+	mu     *sync.Mutex
+	scorer *Scorer
+	// order passes metrics on in the order they were scored: a turn is
+	// taken under mu, so a metric released by a goroutine is not overtaken
+	// by a later one of its series scored by Add.
+	order ordered
+	idle  *sync.Cond // on mu: signalled when holding falls to 0
+
+	acc    telegraf.Accumulator // start's: for the metrics released off Add's goroutine
+	ctx    context.Context      // canceled by stop: the fetches still running are dropped
 	cancel context.CancelFunc
 	wake   chan struct{} // the deadline goroutine: a first series is held
 	quit   chan struct{}
 	wg     sync.WaitGroup // the deadline goroutine and the fetches
-	// emit passes metrics on in the order they were scored: it is taken
-	// before mu is released, so a metric released by a goroutine is not
-	// overtaken by a later one of its series scored by Add.
-	emit sync.Mutex
 
 	series    map[uint64]*pending // by tag set (base key)
 	queue     []*pending          // holding, in the order of their deadlines
@@ -89,7 +104,7 @@ type bootstrap struct {
 	holding   int                 // series holding metrics
 	held      int                 // metrics held
 	kept      int                 // live points kept for rebuilds
-	idle      *sync.Cond          // on mu: signalled when holding falls to 0
+	fresh     []int               // scratch: the points of new series
 
 	backoffUntil time.Time
 	failedInRow  int
@@ -140,459 +155,479 @@ type gather struct {
 	timer       *time.Timer
 }
 
-// newBootstrap makes the client of p's history sub-table.
-func newBootstrap(p *Anomaly) (*bootstrap, error) {
-	client, err := history.New(&p.History, history.Identity{Tags: p.seriesTags, AnomalyTag: p.AnomalyTag})
+// newLoader makes the loader of the history sub-table cfg, scoring with s
+// under mu, on the clock now.
+func newLoader(cfg *history.Config, s *Scorer, mu *sync.Mutex, now func() time.Time, log telegraf.Logger) (*loader, error) {
+	client, err := history.New(cfg, history.Identity{Tags: s.seriesTags, AnomalyTag: s.anomalyTag})
 	if err != nil {
 		return nil, err
 	}
-	b := &bootstrap{
+	l := &loader{
 		client:    client,
-		maxWait:   time.Duration(p.History.MaxWait),
-		maxHeld:   p.History.MaxHeld,
+		maxWait:   time.Duration(cfg.MaxWait),
+		timeout:   time.Duration(cfg.Timeout),
+		maxHeld:   cfg.MaxHeld,
+		log:       log,
+		now:       now,
+		stats:     s.stats.boot,
+		mu:        mu,
+		scorer:    s,
+		idle:      sync.NewCond(mu),
 		wake:      make(chan struct{}, 1),
 		series:    make(map[uint64]*pending),
 		gathering: make(map[string]*gather),
 		logged:    make(map[history.Reason]bool),
 	}
-	b.idle = sync.NewCond(&p.mu)
-	return b, nil
+	l.order.init()
+	return l, nil
 }
 
-// startBootstrap starts the goroutine that releases the series whose max_wait passed.
-func (p *Anomaly) startBootstrap(acc telegraf.Accumulator) {
-	b := p.boot
-	b.acc = acc
-	b.ctx, b.cancel = context.WithCancel(context.Background())
-	b.quit = make(chan struct{})
-	b.wg.Add(1)
+// start starts the goroutine that releases the series whose max_wait
+// passed; the metrics released off Add's goroutine go to acc.
+func (l *loader) start(acc telegraf.Accumulator) {
+	l.acc = acc
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	l.quit = make(chan struct{})
+	l.wg.Add(1)
 	go func() {
-		defer b.wg.Done()
-		p.releaseOnDeadlines()
+		defer l.wg.Done()
+		l.releaseOnDeadlines()
 	}()
 }
 
-// addWithHistory is Add when history is on. p.mu is held; it is released here.
-func (p *Anomaly) addWithHistory(m telegraf.Metric, base xxhash.Digest, acc telegraf.Accumulator) {
-	b := p.boot
+// add is the processor's Add with history on: m is scored and passed on to
+// acc, after the metrics it releases, or held while the history of its
+// new series is read.
+func (l *loader) add(m telegraf.Metric, acc telegraf.Accumulator) {
+	s := l.scorer
+	base := s.identify(m)
+	l.mu.Lock()
 	var rec *pending
-	if len(b.series) > 0 {
-		rec = b.series[base.Sum64()]
+	if len(l.series) > 0 {
+		rec = l.series[base.Sum64()]
 	}
-	upstream := p.collect(m, base)
-	if fresh := p.unknown(rec); len(fresh) > 0 {
-		if now := time.Now(); now.Before(b.backoffUntil) {
-			p.stats.boot.failure(reasonBackoff).Incr(int64(len(fresh)))
+	upstream := s.collect(m, base)
+	if fresh := l.unknown(rec); len(fresh) > 0 {
+		if now := l.now(); now.Before(l.backoffUntil) {
+			l.stats.failure(reasonBackoff).Incr(int64(len(fresh)))
 		} else {
-			rec = p.request(rec, m, base, fresh, now)
+			rec = l.request(rec, m, base, fresh, now)
 		}
 	}
-	var out []telegraf.Metric // metrics released before m
+	var before []telegraf.Metric // metrics released before m
 	if rec != nil && rec.holding {
-		if b.held < b.maxHeld {
+		if l.held < l.maxHeld {
 			rec.held = append(rec.held, m)
-			b.held++
-			p.stats.boot.held.Set(int64(b.held))
-			p.mu.Unlock()
+			l.held++
+			l.stats.held.Set(int64(l.held))
+			l.mu.Unlock()
 			return
 		}
 		// The bound: this tag set goes on in warm-up, m after its held
 		// metrics, and is rebuilt when its history comes.
-		p.stats.boot.overflow.Incr(int64(len(rec.held)) + 1)
-		out = p.release(rec, true)
-		upstream = p.collect(m, base)
+		l.stats.overflow.Incr(int64(len(rec.held)) + 1)
+		before = l.release(rec, true)
+		upstream = s.recollect(m, base)
 	}
-	p.scoreAndMark(m, upstream)
+	s.scoreAndMark(m, upstream)
 	if rec != nil {
-		p.keep(rec)
+		l.keep(rec)
 	}
-	incidents := p.takeIncidents()
-	b.emit.Lock()
-	p.mu.Unlock()
-	for _, r := range out {
-		acc.AddMetric(r)
-	}
-	acc.AddMetric(m)
-	for _, e := range incidents {
-		acc.AddMetric(e)
-	}
-	b.emit.Unlock()
+	incidents := s.appendIncidents(nil)
+	turn := l.order.take()
+	l.mu.Unlock()
+	l.order.pass(turn, func() {
+		for _, r := range before {
+			acc.AddMetric(r)
+		}
+		acc.AddMetric(m)
+		for _, e := range incidents {
+			acc.AddMetric(e)
+		}
+	})
 }
 
 // unknown returns the indexes of the collected points whose series have no
 // model and no history awaited in rec: new series.
-func (p *Anomaly) unknown(rec *pending) []int {
-	p.fresh = p.fresh[:0]
-	for i := range p.points {
-		key := p.points[i].Key
-		if !p.table.Has(key) && (rec == nil || rec.find(key) == nil) {
-			p.fresh = append(p.fresh, i)
+func (l *loader) unknown(rec *pending) []int {
+	s := l.scorer
+	l.fresh = l.fresh[:0]
+	for i := range s.points {
+		key := s.points[i].Key
+		if !s.table.Has(key) && (rec == nil || rec.find(key) == nil) {
+			l.fresh = append(l.fresh, i)
 		}
 	}
-	return p.fresh
+	return l.fresh
 }
 
 // request asks for the history of the new series among the points of m (the
 // indexes fresh), adding them to rec, which it makes if nil: a tag set that
 // holds its metrics while max_wait is above 0.
-func (p *Anomaly) request(rec *pending, m telegraf.Metric, base xxhash.Digest, fresh []int, now time.Time) *pending {
-	b := p.boot
+func (l *loader) request(rec *pending, m telegraf.Metric, base xxhash.Digest, fresh []int, now time.Time) *pending {
+	s := l.scorer
 	if rec == nil {
-		rec = &pending{base: base, key: base.Sum64(), holding: b.maxWait > 0, since: now, deadline: now.Add(b.maxWait)}
-		if p.calendars != nil {
+		rec = &pending{base: base, key: base.Sum64(), holding: l.maxWait > 0, since: now, deadline: now.Add(l.maxWait)}
+		if s.calendars != nil {
 			for _, t := range m.TagList() { // copied: mark changes the anomaly tag in place
 				rec.tags = append(rec.tags, &telegraf.Tag{Key: t.Key, Value: t.Value})
 			}
 		}
-		b.series[rec.key] = rec
+		l.series[rec.key] = rec
 		if rec.holding {
-			b.holding++
-			b.queue = append(b.queue, rec)
-			if len(b.queue) == 1 {
+			l.holding++
+			l.queue = append(l.queue, rec)
+			if len(l.queue) == 1 {
 				select {
-				case b.wake <- struct{}{}:
+				case l.wake <- struct{}{}:
 				default:
 				}
 			}
 		}
 	}
-	g := b.gathering[m.Name()]
+	g := l.gathering[m.Name()]
 	if g == nil {
 		g = &gather{measurement: m.Name()}
-		b.gathering[g.measurement] = g
+		l.gathering[g.measurement] = g
 		g.timer = time.AfterFunc(gatherDelay, func() {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			p.send(g)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.send(g)
 		})
 	}
 	tags := m.Tags()
 	start := m.Time().UnixNano()
 	if !rec.holding {
-		p.stats.boot.late.Incr(int64(len(fresh)))
+		l.stats.late.Incr(int64(len(fresh)))
 	}
 	for _, i := range fresh {
-		w := &want{key: p.points[i].Key, start: start}
+		w := &want{key: s.points[i].Key, start: start}
 		rec.wants = append(rec.wants, w)
 		rec.waiting++
-		g.series = append(g.series, history.Series{Tags: tags, Field: p.scored[i].Key, Start: start})
+		g.series = append(g.series, history.Series{Tags: tags, Field: s.scored[i].Key, Start: start})
 		g.wants = append(g.wants, w)
 		g.owners = append(g.owners, rec)
 	}
 	if len(g.series) >= gatherSeries {
 		g.timer.Stop()
-		p.send(g)
+		l.send(g)
 	}
 	return rec
 }
 
 // send fetches the gathered series on a goroutine of their own, unless they
-// were sent already. p.mu is held.
-func (p *Anomaly) send(g *gather) {
-	b := p.boot
-	if b.gathering[g.measurement] != g {
+// were sent already. mu is held.
+func (l *loader) send(g *gather) {
+	if l.gathering[g.measurement] != g {
 		return
 	}
-	delete(b.gathering, g.measurement)
-	b.wg.Add(1)
+	delete(l.gathering, g.measurement)
+	l.wg.Add(1)
 	go func() {
-		defer b.wg.Done()
-		start := time.Now()
-		b.client.Fetch(b.ctx, g.measurement, g.series, func(i int, r *history.Result) { p.deliver(g, i, r) })
-		p.Log.Debugf("History of %d series of %q read in %s", len(g.series), g.measurement, time.Since(start).Round(time.Millisecond))
+		defer l.wg.Done()
+		start := l.now()
+		l.client.Fetch(l.ctx, g.measurement, g.series, func(i int, r *history.Result) { l.deliver(g, i, r) })
+		l.log.Debugf("History of %d series of %q read in %s", len(g.series), g.measurement, l.now().Sub(start).Round(time.Millisecond))
 	}()
 }
 
 // deliver learns the history of the i-th series of g, on the fetching
 // goroutine, and installs it in the table; the tag set's held metrics go
 // on once its last series is in.
-func (p *Anomaly) deliver(g *gather, i int, r *history.Result) {
+func (l *loader) deliver(g *gather, i int, r *history.Result) {
 	w, rec := g.wants[i], g.owners[i]
-	var model detector.Model
-	learned := 0
-	if r.Err == nil && len(r.Points) > 0 {
-		start := time.Now()
-		// What the calendar says of each point is read under mu, as Add
-		// reads it: the calendar caches its last answer (Calendar.At), and
-		// housekeeping replaces it when its files change.
-		var conds []detector.Condition
-		if p.calendars != nil {
-			conds = make([]detector.Condition, len(r.Points))
-			p.mu.Lock()
-			for i, pt := range r.Points {
-				conds[i] = p.calendars.condition(rec.tags, pt.Time)
-			}
-			p.mu.Unlock()
-		}
-		// Learned outside mu, beside Add: with a detector of its own, as
-		// the detector caches the time zone's offset.
-		d := p.detector.Fork()
-		for i, pt := range r.Points {
-			cond := detector.Ordinary
-			if conds != nil {
-				cond = conds[i]
-			}
-			if _, err := d.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
-				learned++
-			}
-		}
-		p.stats.boot.learnNs.Incr(time.Since(start).Nanoseconds())
-	}
-
-	b := p.boot
-	p.mu.Lock()
-	if b.series[rec.key] != rec || w.done { // stopped, or abandoned (maxKeptPoints)
-		p.mu.Unlock()
+	model, learned := l.learn(rec, r)
+	l.mu.Lock()
+	out := l.install(rec, w, r, &model, learned)
+	if out == nil {
+		l.mu.Unlock()
 		return
+	}
+	turn := l.order.take()
+	l.mu.Unlock()
+	l.passOn(turn, out)
+}
+
+// learn learns the points of r, the history of a series of rec, into a
+// model of its own, outside mu, and returns it and how many points it
+// learned.
+func (l *loader) learn(rec *pending, r *history.Result) (model detector.Model, learned int) {
+	if r.Err != nil || len(r.Points) == 0 {
+		return model, 0
+	}
+	s := l.scorer
+	start := l.now()
+	// What the calendar says of each point is read under mu, as Score
+	// reads it: the calendar caches its last answer (Calendar.At), and
+	// housekeeping replaces it when its files change.
+	var conds []detector.Condition
+	if s.calendars != nil {
+		conds = make([]detector.Condition, len(r.Points))
+		l.mu.Lock()
+		for i, pt := range r.Points {
+			conds[i] = s.calendars.condition(rec.tags, pt.Time)
+		}
+		l.mu.Unlock()
+	}
+	// Learned outside mu, beside Score: with a detector of its own, as
+	// the detector caches the time zone's offset.
+	d := s.detector.Fork()
+	for i, pt := range r.Points {
+		cond := detector.Ordinary
+		if conds != nil {
+			cond = conds[i]
+		}
+		if _, err := d.UpdateIn(&model, pt.Time, pt.Value, cond); err == nil {
+			learned++
+		}
+	}
+	l.stats.learnNs.Incr(l.now().Sub(start).Nanoseconds())
+	return model, learned
+}
+
+// install counts the history r of w, a series of rec, and puts its model
+// (learned points of it) in the table; it returns the held metrics of rec,
+// scored, once its last series is in, to pass on. mu is held.
+func (l *loader) install(rec *pending, w *want, r *history.Result, model *detector.Model, learned int) []telegraf.Metric {
+	s := l.scorer
+	if l.series[rec.key] != rec || w.done { // stopped, or abandoned (maxKeptPoints)
+		return nil
 	}
 	w.done = true
 	rec.waiting--
 	switch {
 	case r.Err != nil:
-		p.failed(r.Err)
+		l.failed(r.Err)
 	case len(r.Points) == 0:
-		p.succeeded()
-		p.stats.boot.empty.Incr(1)
+		l.succeeded()
+		l.stats.empty.Incr(1)
 	default:
-		p.succeeded()
+		l.succeeded()
 		if rec.holding {
-			p.stats.boot.bootstrapped.Incr(1)
+			l.stats.bootstrapped.Incr(1)
 		} else {
 			// Late: its live points went on in warm-up. The model is the
 			// history and the points the warm-up model learned since.
 			for _, pt := range w.kept {
-				_, _ = p.detector.UpdateIn(&model, pt.Time, pt.Value, pt.Condition)
+				_, _ = s.detector.UpdateIn(model, pt.Time, pt.Value, pt.Condition)
 			}
-			p.stats.boot.rebuilt.Incr(1)
+			l.stats.rebuilt.Incr(1)
 		}
-		m, created := p.table.Get(w.key, p.wall)
-		*m = model
+		m, created := s.table.Get(w.key, s.wall)
+		*m = *model
 		if created {
-			p.stats.onSeriesCreated(p.table)
+			s.stats.onSeriesCreated(s.table)
 		}
-		p.stats.boot.points.Incr(int64(learned))
+		l.stats.points.Incr(int64(learned))
 	}
-	b.kept -= len(w.kept)
+	l.kept -= len(w.kept)
 	w.kept = nil
 	if rec.waiting > 0 {
-		p.mu.Unlock()
-		return
+		return nil
 	}
-	b.forget(rec)
+	l.forget(rec)
 	if !rec.holding {
-		p.mu.Unlock()
-		return
+		return nil
 	}
-	p.passOn(p.release(rec, false))
+	return l.release(rec, false)
 }
 
 // release scores the held metrics of rec in order and returns them, each
 // followed by its incident events; late says its max_wait passed or its
 // metrics went past max_held_metrics, and its series not delivered yet go on
-// in warm-up. A tag set with history still awaited stays in b.series, its
-// live points kept for a rebuild. p.mu is held.
-func (p *Anomaly) release(rec *pending, late bool) []telegraf.Metric {
-	b := p.boot
+// in warm-up. A tag set with history still awaited stays in l.series, its
+// live points kept for a rebuild. mu is held.
+func (l *loader) release(rec *pending, late bool) []telegraf.Metric {
+	s := l.scorer
 	rec.holding = false
-	b.holding--
-	if b.holding == 0 {
-		b.idle.Broadcast()
+	l.holding--
+	if l.holding == 0 {
+		l.idle.Broadcast()
 	}
-	p.stats.boot.latency.Incr(time.Since(rec.since).Nanoseconds())
+	l.stats.latency.Incr(l.now().Sub(rec.since).Nanoseconds())
 	if late {
 		for _, w := range rec.wants {
 			if !w.done {
-				p.stats.boot.late.Incr(1)
+				l.stats.late.Incr(1)
 			}
 		}
 	}
 	out := make([]telegraf.Metric, 0, len(rec.held))
 	for _, m := range rec.held {
-		p.scoreAndMark(m, p.collect(m, rec.base))
-		p.keep(rec)
-		out = append(out, m)
-		out = append(out, p.incidents...)
-		clear(p.incidents)
-		p.incidents = p.incidents[:0]
+		s.scoreAndMark(m, s.recollect(m, rec.base))
+		l.keep(rec)
+		out = s.appendIncidents(append(out, m))
 	}
-	b.held -= len(rec.held)
-	p.stats.boot.held.Set(int64(b.held))
+	l.held -= len(rec.held)
+	l.stats.held.Set(int64(l.held))
 	clear(rec.held)
 	rec.held = nil
 	if rec.waiting == 0 {
-		b.forget(rec)
+		l.forget(rec)
 	}
 	return out
 }
 
 // keep keeps the points just scored and learned of rec's series whose
-// history is awaited after they went on in warm-up. p.mu is held.
-func (p *Anomaly) keep(rec *pending) {
-	b := p.boot
+// history is awaited after they went on in warm-up. mu is held.
+func (l *loader) keep(rec *pending) {
+	s := l.scorer
 	if rec.holding || rec.waiting == 0 {
 		return
 	}
-	for i := range p.points {
-		if p.outcomes[i].Err != nil {
+	for i := range s.points {
+		if s.outcomes[i].Err != nil {
 			continue
 		}
-		w := rec.find(p.points[i].Key)
+		w := rec.find(s.points[i].Key)
 		if w == nil || w.done {
 			continue
 		}
-		if b.kept >= maxKeptPoints {
-			p.abandon(rec)
+		if l.kept >= maxKeptPoints {
+			l.abandon(rec)
 			return
 		}
-		w.kept = append(w.kept, p.points[i])
-		b.kept++
+		w.kept = append(w.kept, s.points[i])
+		l.kept++
 	}
 }
 
 // abandon gives up rebuilding rec's series: they keep their warm-up models.
-func (p *Anomaly) abandon(rec *pending) {
-	b := p.boot
+func (l *loader) abandon(rec *pending) {
 	for _, w := range rec.wants {
 		if !w.done {
 			w.done = true
-			b.kept -= len(w.kept)
+			l.kept -= len(w.kept)
 			w.kept = nil
-			p.stats.boot.failure(reasonOverflow).Incr(1)
+			l.stats.failure(reasonOverflow).Incr(1)
 		}
 	}
 	rec.waiting = 0
-	b.forget(rec)
+	l.forget(rec)
 }
 
 // forget drops rec, whose history is all in (or given up).
-func (b *bootstrap) forget(rec *pending) {
-	if b.series[rec.key] == rec {
-		delete(b.series, rec.key)
+func (l *loader) forget(rec *pending) {
+	if l.series[rec.key] == rec {
+		delete(l.series, rec.key)
 	}
 }
 
-// passOn passes out on in order, releasing p.mu once its place in the
-// order is taken.
-func (p *Anomaly) passOn(out []telegraf.Metric) {
-	b := p.boot
-	b.emit.Lock()
-	p.mu.Unlock()
-	for _, m := range out {
-		b.acc.AddMetric(m)
-	}
-	b.emit.Unlock()
+// passOn passes out on to start's accumulator in its turn.
+func (l *loader) passOn(turn uint64, out []telegraf.Metric) {
+	l.order.pass(turn, func() {
+		for _, m := range out {
+			l.acc.AddMetric(m)
+		}
+	})
 }
 
 // releaseOnDeadlines releases the tag sets whose max_wait passed, until
-// Stop. Deadlines come in the order series are held (max_wait after), so
+// stop. Deadlines come in the order series are held (max_wait after), so
 // the queue is in their order.
-func (p *Anomaly) releaseOnDeadlines() {
-	b := p.boot
+func (l *loader) releaseOnDeadlines() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		p.mu.Lock()
-		now := time.Now()
+		l.mu.Lock()
+		now := l.now()
 		var out []telegraf.Metric
-		for len(b.queue) > 0 {
-			rec := b.queue[0]
+		for len(l.queue) > 0 {
+			rec := l.queue[0]
 			if rec.holding && rec.deadline.After(now) {
 				break
 			}
-			b.queue[0] = nil
-			b.queue = b.queue[1:]
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
 			if rec.holding {
-				p.noteMaxWait(rec)
-				out = append(out, p.release(rec, true)...)
+				l.noteMaxWait(rec)
+				out = append(out, l.release(rec, true)...)
 			}
 		}
 		next := time.Hour
-		if len(b.queue) > 0 {
-			next = b.queue[0].deadline.Sub(now)
+		if len(l.queue) > 0 {
+			next = l.queue[0].deadline.Sub(now)
 		}
+		var turn uint64
 		if len(out) > 0 {
-			p.passOn(out)
-		} else {
-			p.mu.Unlock()
+			turn = l.order.take()
+		}
+		l.mu.Unlock()
+		if len(out) > 0 {
+			l.passOn(turn, out)
 		}
 		timer.Reset(next)
 		select {
-		case <-b.quit:
+		case <-l.quit:
 			return
-		case <-b.wake:
+		case <-l.wake:
 		case <-timer.C:
 		}
 	}
 }
 
-// Drain passes on every metric held for its series' history: it sends the
-// series being gathered at once and waits for their history, at most
-// max_wait, then returns. Stop drains too; Drain is for a host that closes
-// the processor's accumulator before it calls Stop (Telegraf's execd shim,
-// see cmd/anomaly-execd). Without history it does nothing.
-func (p *Anomaly) Drain() {
-	b := p.boot
-	if b == nil || b.quit == nil {
+// drain passes on every metric held: it sends the series being gathered at
+// once, waits for their history, at most max_wait, and for the metrics
+// released to be passed on.
+func (l *loader) drain() {
+	if l.quit == nil {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, g := range b.gathering {
+	l.mu.Lock()
+	for _, g := range l.gathering {
 		g.timer.Stop()
-		p.send(g)
+		l.send(g)
 	}
-	for b.holding > 0 {
-		b.idle.Wait()
+	for l.holding > 0 {
+		l.idle.Wait()
 	}
-	// The last release may still be passing its metrics on: it took emit
-	// before it let go of mu.
-	b.emit.Lock()
-	b.emit.Unlock() //nolint:staticcheck // an empty critical section: waiting for the holder is the point
+	l.mu.Unlock()
+	// The last release may still be passing its metrics on: it took its
+	// turn before it let go of mu.
+	l.order.wait()
 }
 
-// stopBootstrap drains, drops the fetches still running (for rebuilds) and
-// waits for every goroutine, so nothing is passed on once Stop returns.
-func (p *Anomaly) stopBootstrap() {
-	b := p.boot
-	if b.quit == nil {
+// stop drains, drops the fetches still running (for rebuilds) and waits
+// for every goroutine, so nothing is passed on once it has returned.
+func (l *loader) stop() {
+	if l.quit == nil {
 		return
 	}
-	p.Drain()
-	b.cancel()
-	close(b.quit)
-	b.wg.Wait()
-	b.quit = nil
-	p.mu.Lock()
-	clear(b.series)
-	b.kept = 0
-	p.mu.Unlock()
-	b.client.Close()
+	l.drain()
+	l.cancel()
+	close(l.quit)
+	l.wg.Wait()
+	l.quit = nil
+	l.mu.Lock()
+	clear(l.series)
+	l.kept = 0
+	l.mu.Unlock()
+	l.client.Close()
 }
 
 // failed counts a series whose history could not be read, and, once per
 // failed query, backs off; the first failure of each kind since the last
-// answered query is logged. p.mu is held.
-func (p *Anomaly) failed(err error) {
-	b := p.boot
+// answered query is logged. mu is held.
+func (l *loader) failed(err error) {
 	reason := history.ReasonConnection
 	var he *history.Error
 	if errors.As(err, &he) {
 		reason = he.Reason
 	}
-	if reason == history.ReasonCanceled { // Stop: the series goes on in warm-up
+	if reason == history.ReasonCanceled { // stop: the series goes on in warm-up
 		return
 	}
-	p.stats.boot.failure(reason).Incr(1)
-	if err == b.lastFailure || reason == history.ReasonUnqueryable {
+	l.stats.failure(reason).Incr(1)
+	if err == l.lastFailure || reason == history.ReasonUnqueryable {
 		return // a query's series share its error; an unqueryable name is the series' own problem
 	}
-	b.lastFailure = err
-	b.failedInRow++
-	backoff := min(backoffFirst<<min(b.failedInRow-1, 16), backoffMax)
-	b.backoffUntil = time.Now().Add(backoff)
-	if !b.logged[reason] {
-		b.logged[reason] = true
-		p.Log.Errorf("Could not read the history of new series (%v): they warm up live. New series are not fetched for %s "+
+	l.lastFailure = err
+	l.failedInRow++
+	backoff := min(backoffFirst<<min(l.failedInRow-1, 16), backoffMax)
+	l.backoffUntil = l.now().Add(backoff)
+	if !l.logged[reason] {
+		l.logged[reason] = true
+		l.log.Errorf("Could not read the history of new series (%v): they warm up live. New series are not fetched for %s "+
 			"(doubling with each failed query, up to %s); further failures of this kind are only counted, per series, "+
 			"in internal_anomaly.bootstrap_failed_%s", err, backoff, backoffMax, reason)
 	}
@@ -600,35 +635,33 @@ func (p *Anomaly) failed(err error) {
 
 // noteMaxWait logs, once until a query is answered again, that max_wait
 // passed for rec with its history not answered (the database is slow or
-// hung): its metrics go on in warm-up now. p.mu is held.
-func (p *Anomaly) noteMaxWait(rec *pending) {
-	b := p.boot
-	if rec.waiting == 0 || b.waitLogged {
+// hung): its metrics go on in warm-up now. mu is held.
+func (l *loader) noteMaxWait(rec *pending) {
+	if rec.waiting == 0 || l.waitLogged {
 		return
 	}
-	b.waitLogged = true
-	p.Log.Warnf("The history of new series was not answered within max_wait (%s): their metrics go on in warm-up, and their models "+
+	l.waitLogged = true
+	l.log.Warnf("The history of new series was not answered within max_wait (%s): their metrics go on in warm-up, and their models "+
 		"are rebuilt if it comes within timeout (%s). The database is slow or hung; further series are only counted "+
-		"in internal_anomaly.bootstrap_late", b.maxWait, time.Duration(p.History.Timeout))
+		"in internal_anomaly.bootstrap_late", l.maxWait, l.timeout)
 }
 
-// succeeded ends a run of failed queries. p.mu is held.
-func (p *Anomaly) succeeded() {
-	b := p.boot
-	b.waitLogged = false
-	if b.failedInRow == 0 {
+// succeeded ends a run of failed queries. mu is held.
+func (l *loader) succeeded() {
+	l.waitLogged = false
+	if l.failedInRow == 0 {
 		return
 	}
-	p.Log.Infof("History is read again after %d failed queries", b.failedInRow)
-	b.failedInRow, b.lastFailure, b.backoffUntil = 0, nil, time.Time{}
-	clear(b.logged)
+	l.log.Infof("History is read again after %d failed queries", l.failedInRow)
+	l.failedInRow, l.lastFailure, l.backoffUntil = 0, nil, time.Time{}
+	clear(l.logged)
 }
 
-// publishHistoryStats copies the client's totals to the statistics.
-func (p *Anomaly) publishHistoryStats() {
-	s := p.boot.client.Stats()
-	p.stats.boot.queries.Set(s.Queries)
-	p.stats.boot.bytes.Set(s.Bytes)
-	p.stats.boot.waitNs.Set(s.Wait.Nanoseconds())
-	p.stats.boot.readNs.Set(s.Read.Nanoseconds())
+// publishStats copies the client's totals to the statistics. mu is held.
+func (l *loader) publishStats() {
+	c := l.client.Stats()
+	l.stats.queries.Set(c.Queries)
+	l.stats.bytes.Set(c.Bytes)
+	l.stats.waitNs.Set(c.Wait.Nanoseconds())
+	l.stats.readNs.Set(c.Read.Nanoseconds())
 }

@@ -5,12 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -70,12 +70,17 @@ func store(srv *historytest.Server, ms []telegraf.Metric) {
 	}
 }
 
-// newHistoryPlugin returns a started processor that reads history from url,
-// with a short warm-up, and the accumulator it passes metrics on to.
-func newHistoryPlugin(t *testing.T, url string, change func(*Anomaly)) (*Anomaly, *testutil.Accumulator) {
+// newHistoryPlugin returns a started processor that reads history from h
+// (nil: a database that is down), served in process, with a short warm-up,
+// and the accumulator it passes metrics on to. It runs in a testing/synctest
+// bubble: the processor, the client and the server all go by its fake clock.
+func newHistoryPlugin(t *testing.T, h http.Handler, change func(*Anomaly)) (*Anomaly, *testutil.Accumulator) {
 	t.Helper()
+	dial := historytest.Pipe(t, h)
 	p, _ := newPlugin(t, func(p *Anomaly) {
-		p.History.URLs = []string{url}
+		p.now = time.Now // the bubble's clock
+		p.History.URLs = []string{historytest.PipeURL}
+		p.History.DialContext = dial
 		p.History.Lookback = config.Duration(30 * 24 * time.Hour)
 		p.History.Timeout = config.Duration(5 * time.Second)
 		p.History.MaxWait = config.Duration(5 * time.Second)
@@ -86,6 +91,20 @@ func newHistoryPlugin(t *testing.T, url string, change func(*Anomaly)) (*Anomaly
 	acc := &testutil.Accumulator{}
 	require.NoError(t, p.Start(acc))
 	return p, acc
+}
+
+// waitUntil lets the bubble's fake clock run, a millisecond at a time,
+// until cond holds once every goroutine of the bubble is blocked; the test
+// fails if it does not within limit. On the fake clock it is exact, not timed.
+func waitUntil(t *testing.T, limit time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for synctest.Wait(); !cond(); synctest.Wait() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: "+msg, append([]any{limit}, args...)...)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // byHost groups metrics by their host tag, keeping their order.
@@ -184,21 +203,23 @@ func TestBootstrapScoresAsIfStreamedWhole(t *testing.T) {
 			store(srv, stored)
 			require.Greater(t, len(stored), 2*k, "the history holds incident events and anomalous points too")
 
-			p, acc := newHistoryPlugin(t, srv.URL, seriesTags)
-			for _, m := range bootSeries(k, n, tt.pid, "a", "b", "c") {
-				require.NoError(t, p.Add(m, acc))
-			}
-			p.Stop()
-			requireSameByHost(t, since(streamed, live), acc.GetTelegrafMetrics())
+			synctest.Test(t, func(t *testing.T) {
+				p, acc := newHistoryPlugin(t, srv.Config.Handler, seriesTags)
+				for _, m := range bootSeries(k, n, tt.pid, "a", "b", "c") {
+					require.NoError(t, p.Add(m, acc))
+				}
+				p.Stop()
+				requireSameByHost(t, since(streamed, live), acc.GetTelegrafMetrics())
 
-			s := p.stats.boot
-			require.Equal(t, int64(4), s.bootstrapped.Get(), "a and b, two fields each")
-			require.Equal(t, int64(2), s.empty.Get(), "c")
-			require.Equal(t, int64(4*k), s.points.Get())
-			require.Equal(t, int64(0), s.late.Get()+s.rebuilt.Get())
-			require.Equal(t, int64(0), s.held.Get())
-			require.Len(t, srv.Statements(), 1, "the new series of a measurement are read together")
-			require.NotContains(t, srv.Statements()[0], "_score", "the processor's outputs are never read")
+				s := p.stats.boot
+				require.Equal(t, int64(4), s.bootstrapped.Get(), "a and b, two fields each")
+				require.Equal(t, int64(2), s.empty.Get(), "c")
+				require.Equal(t, int64(4*k), s.points.Get())
+				require.Equal(t, int64(0), s.late.Get()+s.rebuilt.Get())
+				require.Equal(t, int64(0), s.held.Get())
+				require.Len(t, srv.Statements(), 1, "the new series of a measurement are read together")
+				require.NotContains(t, srv.Statements()[0], "_score", "the processor's outputs are never read")
+			})
 		})
 	}
 }
@@ -224,31 +245,32 @@ func TestLateHistoryRebuildsTheModel(t *testing.T) {
 		{name: "the history comes after max_wait", maxWait: 100 * time.Millisecond, delay: 400 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				time.Sleep(tt.delay)
-				srv.Config.Handler.ServeHTTP(w, r)
-			}))
-			t.Cleanup(slow.Close)
-			p, acc := newHistoryPlugin(t, slow.URL, func(p *Anomaly) { p.History.MaxWait = config.Duration(tt.maxWait) })
-			early := bootSeries(k, k+20, false, "a")
-			began := time.Now()
-			for _, m := range early {
-				require.NoError(t, p.Add(m, acc))
-			}
-			require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(early)) }, 5*time.Second, time.Millisecond)
-			require.Less(t, time.Since(began), tt.maxWait+300*time.Millisecond, "held at most max_wait")
-			for _, m := range acc.GetTelegrafMetrics() {
-				require.True(t, m.HasField("value_warming"), "went on in warm-up: %s", m)
-			}
-			require.Eventually(t, func() bool { return p.stats.boot.rebuilt.Get() == 2 }, 5*time.Second, time.Millisecond)
-			require.Equal(t, int64(2), p.stats.boot.late.Get())
+			synctest.Test(t, func(t *testing.T) {
+				slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					time.Sleep(tt.delay)
+					srv.Config.Handler.ServeHTTP(w, r)
+				})
+				p, acc := newHistoryPlugin(t, slow, func(p *Anomaly) { p.History.MaxWait = config.Duration(tt.maxWait) })
+				early := bootSeries(k, k+20, false, "a")
+				began := time.Now()
+				for _, m := range early {
+					require.NoError(t, p.Add(m, acc))
+				}
+				waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(early)) }, "the early metrics passed on")
+				require.Less(t, time.Since(began), tt.maxWait+300*time.Millisecond, "held at most max_wait")
+				for _, m := range acc.GetTelegrafMetrics() {
+					require.True(t, m.HasField("value_warming"), "went on in warm-up: %s", m)
+				}
+				waitUntil(t, 5*time.Second, func() bool { return p.stats.boot.rebuilt.Get() == 2 }, "both series rebuilt")
+				require.Equal(t, int64(2), p.stats.boot.late.Get())
 
-			acc.ClearMetrics()
-			for _, m := range bootSeries(k+20, n, false, "a") {
-				require.NoError(t, p.Add(m, acc))
-			}
-			p.Stop()
-			requireSameByHost(t, since(streamed, live.Add(20*step)), acc.GetTelegrafMetrics())
+				acc.ClearMetrics()
+				for _, m := range bootSeries(k+20, n, false, "a") {
+					require.NoError(t, p.Add(m, acc))
+				}
+				p.Stop()
+				requireSameByHost(t, since(streamed, live.Add(20*step)), acc.GetTelegrafMetrics())
+			})
 		})
 	}
 }
@@ -258,27 +280,28 @@ func TestLateHistoryRebuildsTheModel(t *testing.T) {
 func TestKnownSeriesFlowWhileOthersLoad(t *testing.T) {
 	var stall atomic.Bool
 	srv := historytest.New(t)
-	gate := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gate := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stall.Load() {
 			_ = r.ParseForm()
 			<-r.Context().Done()
 			return
 		}
 		srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(gate.Close)
-	p, acc := newHistoryPlugin(t, gate.URL, func(p *Anomaly) { p.History.MaxWait = config.Duration(2 * time.Second) })
-	require.NoError(t, p.Add(bootSeries(0, 1, false, "known")[0], acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() == 1 }, 5*time.Second, time.Millisecond, "no history: it goes on at once")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		p, acc := newHistoryPlugin(t, gate, func(p *Anomaly) { p.History.MaxWait = config.Duration(2 * time.Second) })
+		require.NoError(t, p.Add(bootSeries(0, 1, false, "known")[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == 1 }, "no history: it goes on at once")
 
-	stall.Store(true)
-	require.NoError(t, p.Add(bootSeries(1, 2, false, "new")[0], acc))
-	for _, m := range bootSeries(1, 50, false, "known") {
-		require.NoError(t, p.Add(m, acc))
-	}
-	require.Equal(t, uint64(50), acc.NMetrics(), "the known series passed while the new one waits")
-	require.Equal(t, int64(1), p.stats.boot.held.Get())
-	require.Eventually(t, func() bool { return acc.NMetrics() == 51 }, 3*time.Second, time.Millisecond, "the new one goes on after max_wait")
+		stall.Store(true)
+		require.NoError(t, p.Add(bootSeries(1, 2, false, "new")[0], acc))
+		for _, m := range bootSeries(1, 50, false, "known") {
+			require.NoError(t, p.Add(m, acc))
+		}
+		require.Equal(t, uint64(50), acc.NMetrics(), "the known series passed while the new one waits")
+		require.Equal(t, int64(1), p.stats.boot.held.Get())
+		waitUntil(t, 3*time.Second, func() bool { return acc.NMetrics() == 51 }, "the new one goes on after max_wait")
+	})
 }
 
 // stalling answers nothing until the client gives up.
@@ -323,55 +346,55 @@ func TestHistoryFaults(t *testing.T) {
 		{name: "the database does not exist", handler: answering(200, `{"results":[{"statement_id":0,"error":"database not found: telegraf"}]}`), reason: history.ReasonQuery},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var requests atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				requests.Add(1)
-				tt.handler(w, r)
-			}))
-			if tt.handler == nil {
-				srv.Close()
-			} else {
-				t.Cleanup(srv.Close)
-			}
-			log := &testutil.CaptureLogger{}
-			maxWait, timeout := cmpOr(tt.maxWait, 2*time.Second), cmpOr(tt.timeout, 2*time.Second)
-			p, acc := newHistoryPlugin(t, srv.URL, func(p *Anomaly) {
-				p.Log = log
-				p.History.MaxWait, p.History.Timeout = config.Duration(maxWait), config.Duration(timeout)
-			})
-			hosts := make([]string, 20)
-			for i := range hosts {
-				hosts[i] = fmt.Sprintf("h%02d", i)
-			}
-			in := bootSeries(0, 3, false, hosts...)
-			began := time.Now()
-			for _, m := range in {
-				require.NoError(t, p.Add(m, acc))
-			}
-			require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)) }, 5*time.Second, time.Millisecond)
-			took := time.Since(began)
-			require.Less(t, took, min(maxWait, timeout)+time.Second, "the new series were held longer than max_wait")
-			for host, ms := range byHost(acc.GetTelegrafMetrics()) {
-				require.Len(t, ms, 3, host)
-				for i, m := range ms {
-					require.Equal(t, t0.Add(time.Duration(i)*step), m.Time(), "%s: in order", host)
-					require.True(t, m.HasField("value_warming") && m.HasField("latency_warming"), "%s warms up live: %s", host, m)
+			synctest.Test(t, func(t *testing.T) {
+				var requests atomic.Int32
+				var h http.Handler // nil: nothing listens
+				if tt.handler != nil {
+					h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						requests.Add(1)
+						tt.handler(w, r)
+					})
 				}
-			}
-			s := p.stats.boot
-			require.Eventually(t, func() bool { return s.failure(tt.reason).Get() == int64(2*len(hosts)) }, 5*time.Second, time.Millisecond,
-				"every series is counted under %s", tt.reason)
-			require.Len(t, log.Errors(), 1, "one line for the kind of failure, not one per series: %v", log.Errors())
-			require.Contains(t, log.Errors()[0], string(tt.reason))
+				log := &testutil.CaptureLogger{}
+				maxWait, timeout := cmpOr(tt.maxWait, 2*time.Second), cmpOr(tt.timeout, 2*time.Second)
+				p, acc := newHistoryPlugin(t, h, func(p *Anomaly) {
+					p.Log = log
+					p.History.MaxWait, p.History.Timeout = config.Duration(maxWait), config.Duration(timeout)
+				})
+				hosts := make([]string, 20)
+				for i := range hosts {
+					hosts[i] = fmt.Sprintf("h%02d", i)
+				}
+				in := bootSeries(0, 3, false, hosts...)
+				began := time.Now()
+				for _, m := range in {
+					require.NoError(t, p.Add(m, acc))
+				}
+				waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)) }, "every metric passed on")
+				took := time.Since(began)
+				require.Less(t, took, min(maxWait, timeout)+time.Second, "the new series were held longer than max_wait")
+				for host, ms := range byHost(acc.GetTelegrafMetrics()) {
+					require.Len(t, ms, 3, host)
+					for i, m := range ms {
+						require.Equal(t, t0.Add(time.Duration(i)*step), m.Time(), "%s: in order", host)
+						require.True(t, m.HasField("value_warming") && m.HasField("latency_warming"), "%s warms up live: %s", host, m)
+					}
+				}
+				s := p.stats.boot
+				waitUntil(t, 5*time.Second, func() bool { return s.failure(tt.reason).Get() == int64(2*len(hosts)) },
+					"every series is counted under %s", tt.reason)
+				require.Len(t, log.Errors(), 1, "one line for the kind of failure, not one per series: %v", log.Errors())
+				require.Contains(t, log.Errors()[0], string(tt.reason))
 
-			// The next new series, during the backoff: not fetched, not held.
-			before := requests.Load()
-			require.NoError(t, p.Add(bootSeries(3, 4, false, "later")[0], acc))
-			require.Equal(t, uint64(len(in)+1), acc.NMetrics())
-			require.Equal(t, int64(2), s.failure(reasonBackoff).Get())
-			require.Equal(t, before, requests.Load())
-			p.Stop()
-			require.Len(t, log.Errors(), 1)
+				// The next new series, during the backoff: not fetched, not held.
+				before := requests.Load()
+				require.NoError(t, p.Add(bootSeries(3, 4, false, "later")[0], acc))
+				require.Equal(t, uint64(len(in)+1), acc.NMetrics())
+				require.Equal(t, int64(2), s.failure(reasonBackoff).Get())
+				require.Equal(t, before, requests.Load())
+				p.Stop()
+				require.Len(t, log.Errors(), 1)
+			})
 		})
 	}
 }
@@ -390,27 +413,28 @@ func TestBackoffEndsAndHistoryIsReadAgain(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
 	srv := historytest.New(t)
-	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	flaky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {
 			answering(503, `{"error":"starting up"}`)(w, r)
 			return
 		}
 		srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(flaky.Close)
-	log := &testutil.CaptureLogger{}
-	p, acc := newHistoryPlugin(t, flaky.URL, func(p *Anomaly) { p.Log = log })
-	require.NoError(t, p.Add(bootSeries(0, 1, false, "a")[0], acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() == 1 }, 5*time.Second, time.Millisecond)
-	require.Less(t, time.Now().Sub(p.boot.backoffUntil), time.Duration(0), "a backoff started")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		log := &testutil.CaptureLogger{}
+		p, acc := newHistoryPlugin(t, flaky, func(p *Anomaly) { p.Log = log })
+		require.NoError(t, p.Add(bootSeries(0, 1, false, "a")[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == 1 }, "a went on")
+		require.Less(t, time.Now().Sub(p.boot.backoffUntil), time.Duration(0), "a backoff started")
 
-	failing.Store(false)
-	time.Sleep(time.Until(p.boot.backoffUntil) + 10*time.Millisecond)
-	require.NoError(t, p.Add(bootSeries(1, 2, false, "b")[0], acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() == 2 }, 5*time.Second, time.Millisecond)
-	require.Equal(t, int64(2), p.stats.boot.empty.Get(), "b's fields were read, and are new in the database")
-	require.Len(t, log.Errors(), 1)
-	require.Contains(t, fmt.Sprint(log.Messages()), "History is read again after 1 failed queries")
+		failing.Store(false)
+		time.Sleep(time.Until(p.boot.backoffUntil) + 10*time.Millisecond)
+		require.NoError(t, p.Add(bootSeries(1, 2, false, "b")[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == 2 }, "b went on")
+		require.Equal(t, int64(2), p.stats.boot.empty.Get(), "b's fields were read, and are new in the database")
+		require.Len(t, log.Errors(), 1)
+		require.Contains(t, fmt.Sprint(log.Messages()), "History is read again after 1 failed queries")
+	})
 }
 
 // TestTracking: a tracked metric held for its history is delivered (its
@@ -419,49 +443,50 @@ func TestBackoffEndsAndHistoryIsReadAgain(t *testing.T) {
 func TestTracking(t *testing.T) {
 	srv := historytest.New(t)
 	store(srv, bootSeries(0, 300, false, "a"))
-	stalled := httptest.NewServer(http.HandlerFunc(stalling))
-	t.Cleanup(stalled.Close)
 	for _, tt := range []struct {
-		name string
-		url  string
-		stop bool
+		name    string
+		handler http.Handler
+		stop    bool
 	}{
-		{name: "history learned", url: srv.URL},
-		{name: "released by Stop while the database stalls", url: stalled.URL, stop: true},
+		{name: "history learned", handler: srv.Config.Handler},
+		{name: "released by Stop while the database stalls", handler: http.HandlerFunc(stalling), stop: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p, acc := newHistoryPlugin(t, tt.url, func(p *Anomaly) { p.History.MaxWait = config.Duration(time.Second) })
-			var mu sync.Mutex
-			var delivered []telegraf.DeliveryInfo
-			notify := func(di telegraf.DeliveryInfo) {
+			synctest.Test(t, func(t *testing.T) {
+				p, acc := newHistoryPlugin(t, tt.handler, func(p *Anomaly) { p.History.MaxWait = config.Duration(time.Second) })
+				var mu sync.Mutex
+				var delivered []telegraf.DeliveryInfo
+				notify := func(di telegraf.DeliveryInfo) {
+					mu.Lock()
+					defer mu.Unlock()
+					delivered = append(delivered, di)
+				}
+				in := bootSeries(300, 310, false, "a", "b")
+				for _, m := range in {
+					tm, _ := metric.WithTracking(m, notify)
+					require.NoError(t, p.Add(tm, acc))
+				}
+				if tt.stop {
+					p.Stop()
+				}
+				waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)) }, "every metric passed on")
+				time.Sleep(50 * time.Millisecond)
+				synctest.Wait()
 				mu.Lock()
-				defer mu.Unlock()
-				delivered = append(delivered, di)
-			}
-			in := bootSeries(300, 310, false, "a", "b")
-			for _, m := range in {
-				tm, _ := metric.WithTracking(m, notify)
-				require.NoError(t, p.Add(tm, acc))
-			}
-			if tt.stop {
-				p.Stop()
-			}
-			require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)) }, 5*time.Second, time.Millisecond)
-			time.Sleep(50 * time.Millisecond)
-			mu.Lock()
-			require.Empty(t, delivered, "a held metric is delivered before the output takes it")
-			mu.Unlock()
-			for _, m := range acc.GetTelegrafMetrics() {
-				m.Accept()
-			}
-			require.Eventually(t, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(delivered) == len(in)
-			}, time.Second, time.Millisecond)
-			for _, di := range delivered {
-				require.True(t, di.Delivered())
-			}
+				require.Empty(t, delivered, "a held metric is delivered before the output takes it")
+				mu.Unlock()
+				for _, m := range acc.GetTelegrafMetrics() {
+					m.Accept()
+				}
+				waitUntil(t, time.Second, func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(delivered) == len(in)
+				}, "every metric delivered")
+				for _, di := range delivered {
+					require.True(t, di.Delivered())
+				}
+			})
 		})
 	}
 }
@@ -475,34 +500,35 @@ func TestHeldMetricsAreBounded(t *testing.T) {
 	streamed := stream(t, whole, bootSeries(0, k+40, false, "a"))
 	srv := historytest.New(t)
 	store(srv, bootSeries(0, k, false, "a"))
-	gate := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-gate
-		srv.Config.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(slow.Close)
-	p, acc := newHistoryPlugin(t, slow.URL, func(p *Anomaly) { p.History.MaxHeld = 5 })
-	for i, m := range bootSeries(k, k+10, false, "a") {
-		require.NoError(t, p.Add(m, acc))
-		if i < 5 {
-			require.Equal(t, int64(i+1), p.stats.boot.held.Get())
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-gate
+			srv.Config.Handler.ServeHTTP(w, r)
+		})
+		p, acc := newHistoryPlugin(t, slow, func(p *Anomaly) { p.History.MaxHeld = 5 })
+		for i, m := range bootSeries(k, k+10, false, "a") {
+			require.NoError(t, p.Add(m, acc))
+			if i < 5 {
+				require.Equal(t, int64(i+1), p.stats.boot.held.Get())
+			}
 		}
-	}
-	require.Equal(t, uint64(10), acc.NMetrics(), "the sixth metric released the held five, and the rest went on")
-	require.Equal(t, int64(6), p.stats.boot.overflow.Get())
-	require.Equal(t, int64(0), p.stats.boot.held.Get())
-	for i, m := range acc.GetTelegrafMetrics() {
-		require.Equal(t, t0.Add(time.Duration(k+i)*step), m.Time(), "in order")
-		require.True(t, m.HasField("value_warming"))
-	}
-	close(gate)
-	require.Eventually(t, func() bool { return p.stats.boot.rebuilt.Get() == 2 }, 5*time.Second, time.Millisecond)
-	acc.ClearMetrics()
-	for _, m := range bootSeries(k+10, k+40, false, "a") {
-		require.NoError(t, p.Add(m, acc))
-	}
-	p.Stop()
-	requireSameByHost(t, since(streamed, t0.Add((k+10)*step)), acc.GetTelegrafMetrics())
+		require.Equal(t, uint64(10), acc.NMetrics(), "the sixth metric released the held five, and the rest went on")
+		require.Equal(t, int64(6), p.stats.boot.overflow.Get())
+		require.Equal(t, int64(0), p.stats.boot.held.Get())
+		for i, m := range acc.GetTelegrafMetrics() {
+			require.Equal(t, t0.Add(time.Duration(k+i)*step), m.Time(), "in order")
+			require.True(t, m.HasField("value_warming"))
+		}
+		close(gate)
+		waitUntil(t, 5*time.Second, func() bool { return p.stats.boot.rebuilt.Get() == 2 }, "both series rebuilt")
+		acc.ClearMetrics()
+		for _, m := range bootSeries(k+10, k+40, false, "a") {
+			require.NoError(t, p.Add(m, acc))
+		}
+		p.Stop()
+		requireSameByHost(t, since(streamed, t0.Add((k+10)*step)), acc.GetTelegrafMetrics())
+	})
 }
 
 // TestStopPassesEveryHeldMetricOn: Stop (a shutdown, a SIGHUP reload, the
@@ -512,34 +538,35 @@ func TestHeldMetricsAreBounded(t *testing.T) {
 func TestStopPassesEveryHeldMetricOn(t *testing.T) {
 	srv := historytest.New(t)
 	store(srv, bootSeries(0, 300, false, "a"))
-	stalled := httptest.NewServer(http.HandlerFunc(stalling))
-	t.Cleanup(stalled.Close)
 	for _, tt := range []struct {
 		name    string
-		url     string
+		handler http.Handler
 		warming bool
 	}{
-		{name: "the history comes in time", url: srv.URL},
-		{name: "the database stalls", url: stalled.URL, warming: true},
+		{name: "the history comes in time", handler: srv.Config.Handler},
+		{name: "the database stalls", handler: http.HandlerFunc(stalling), warming: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			const maxWait = 500 * time.Millisecond
-			p, acc := newHistoryPlugin(t, tt.url, func(p *Anomaly) { p.History.MaxWait = config.Duration(maxWait) })
-			in := bootSeries(300, 303, false, "a", "b", "c")
-			for _, m := range in {
-				require.NoError(t, p.Add(m, acc))
-			}
-			require.Zero(t, acc.NMetrics(), "held")
-			began := time.Now()
-			p.Stop() // within gatherDelay: nothing was sent yet
-			require.Less(t, time.Since(began), maxWait+300*time.Millisecond)
-			require.Equal(t, uint64(len(in)), acc.NMetrics())
-			for _, m := range acc.GetTelegrafMetrics() {
-				host, _ := m.GetTag("host")
-				require.Equal(t, tt.warming || host != "a", m.HasField("value_warming"), "%s", m)
-			}
-			time.Sleep(100 * time.Millisecond)
-			require.Equal(t, uint64(len(in)), acc.NMetrics(), "nothing passed on after Stop")
+			synctest.Test(t, func(t *testing.T) {
+				const maxWait = 500 * time.Millisecond
+				p, acc := newHistoryPlugin(t, tt.handler, func(p *Anomaly) { p.History.MaxWait = config.Duration(maxWait) })
+				in := bootSeries(300, 303, false, "a", "b", "c")
+				for _, m := range in {
+					require.NoError(t, p.Add(m, acc))
+				}
+				require.Zero(t, acc.NMetrics(), "held")
+				began := time.Now()
+				p.Stop() // within gatherDelay: nothing was sent yet
+				require.Less(t, time.Since(began), maxWait+300*time.Millisecond)
+				require.Equal(t, uint64(len(in)), acc.NMetrics())
+				for _, m := range acc.GetTelegrafMetrics() {
+					host, _ := m.GetTag("host")
+					require.Equal(t, tt.warming || host != "a", m.HasField("value_warming"), "%s", m)
+				}
+				time.Sleep(100 * time.Millisecond)
+				synctest.Wait()
+				require.Equal(t, uint64(len(in)), acc.NMetrics(), "nothing passed on after Stop")
+			})
 		})
 	}
 }
@@ -549,13 +576,15 @@ func TestStopPassesEveryHeldMetricOn(t *testing.T) {
 // metrics on; the processor goes on working.
 func TestDrainPassesHeldMetricsOnWithoutStopping(t *testing.T) {
 	srv := historytest.New(t)
-	p, acc := newHistoryPlugin(t, srv.URL, nil)
-	require.NoError(t, p.Add(bootSeries(0, 1, false, "a")[0], acc))
-	require.Zero(t, acc.NMetrics())
-	p.Drain()
-	require.Equal(t, uint64(1), acc.NMetrics())
-	require.NoError(t, p.Add(bootSeries(1, 2, false, "a")[0], acc))
-	require.Equal(t, uint64(2), acc.NMetrics(), "a known series")
+	synctest.Test(t, func(t *testing.T) {
+		p, acc := newHistoryPlugin(t, srv.Config.Handler, nil)
+		require.NoError(t, p.Add(bootSeries(0, 1, false, "a")[0], acc))
+		require.Zero(t, acc.NMetrics())
+		p.Drain()
+		require.Equal(t, uint64(1), acc.NMetrics())
+		require.NoError(t, p.Add(bootSeries(1, 2, false, "a")[0], acc))
+		require.Equal(t, uint64(2), acc.NMetrics(), "a known series")
+	})
 }
 
 // TestHistorySubTable: the sub-table loads as Telegraf reads a configuration,
@@ -642,54 +671,87 @@ func TestHistoryWithCalendarBesideLivePoints(t *testing.T) {
 	alone, _ := newPlugin(t, calendar)
 	want := stream(t, alone, bootSeries(k, n, false, "known"))
 
-	p, acc := newHistoryPlugin(t, srv.URL, calendar)
-	live := bootSeries(k, n, false, "known")
-	require.NoError(t, p.Add(live[0], acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() == 1 }, 5*time.Second, time.Millisecond)
-	for _, m := range bootSeries(k, k+1, false, hosts...) {
-		require.NoError(t, p.Add(m, acc)) // held: their histories are fetched
-	}
-	added := 1
-	for _, m := range live[1:] { // beside the histories as they are learned, until they are in
-		require.NoError(t, p.Add(m, acc))
-		added++
-		p.mu.Lock()
-		holding := p.boot.holding
-		p.mu.Unlock()
-		if holding == 0 {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		p, acc := newHistoryPlugin(t, srv.Config.Handler, calendar)
+		live := bootSeries(k, n, false, "known")
+		require.NoError(t, p.Add(live[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == 1 }, "the known series went on")
+		for _, m := range bootSeries(k, k+1, false, hosts...) {
+			require.NoError(t, p.Add(m, acc)) // held: their histories are fetched
 		}
-		time.Sleep(100 * time.Microsecond)
+		added := 1
+		for _, m := range live[1:] { // beside the histories as they are learned, until they are in
+			require.NoError(t, p.Add(m, acc))
+			added++
+			p.mu.Lock()
+			holding := p.boot.holding
+			p.mu.Unlock()
+			if holding == 0 {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		p.Stop()
+		require.Less(t, added, len(live), "the histories came while the known series was streamed")
+		require.Equal(t, int64(2*len(hosts)), p.stats.boot.bootstrapped.Get())
+		got := byHost(acc.GetTelegrafMetrics())["known"] // its metrics and its incident events
+		require.GreaterOrEqual(t, len(got), added)
+		testutil.RequireMetricsEqual(t, want[:len(got)], got)
+	})
+}
+
+// TestSkipsOfHeldMetricsCountOnce: a metric held for its history is
+// collected again when it is released, and a metric past max_held_metrics
+// after the held ones are released; the fields it skips count once all
+// the same, as without history.
+func TestSkipsOfHeldMetricsCountOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		maxHeld int
+	}{
+		{name: "held, then released by its history", maxHeld: 100},
+		{name: "past max_held_metrics", maxHeld: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := historytest.New(t)
+			synctest.Test(t, func(t *testing.T) {
+				p, acc := newHistoryPlugin(t, srv.Config.Handler, func(p *Anomaly) { p.History.MaxHeld = tt.maxHeld })
+				in := []telegraf.Metric{
+					metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 1.0, "note": "x"}, t0),
+					metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 2.0, "note": "y"}, t0.Add(step)),
+				}
+				for _, m := range in {
+					require.NoError(t, p.Add(m, acc))
+				}
+				p.Drain()
+				require.Equal(t, uint64(len(in)), acc.NMetrics())
+				require.Equal(t, int64(len(in)), p.stats.notNumeric.Get(), "one skipped field per metric")
+			})
+		})
 	}
-	p.Stop()
-	require.Less(t, added, len(live), "the histories came while the known series was streamed")
-	require.Equal(t, int64(2*len(hosts)), p.stats.boot.bootstrapped.Get())
-	got := byHost(acc.GetTelegrafMetrics())["known"] // its metrics and its incident events
-	require.GreaterOrEqual(t, len(got), added)
-	testutil.RequireMetricsEqual(t, want[:len(got)], got)
 }
 
 // TestHungHistoryServerIsLoggedOnce: a database that takes the queries and
 // never answers holds new series for max_wait, and says so in one line,
 // however many series it holds.
 func TestHungHistoryServerIsLoggedOnce(t *testing.T) {
-	hung := httptest.NewServer(http.HandlerFunc(stalling))
-	t.Cleanup(hung.Close)
-	log := &testutil.CaptureLogger{}
-	p, acc := newHistoryPlugin(t, hung.URL, func(p *Anomaly) {
-		p.Log = log
-		p.History.MaxWait, p.History.Timeout = config.Duration(100*time.Millisecond), config.Duration(time.Minute)
+	synctest.Test(t, func(t *testing.T) {
+		log := &testutil.CaptureLogger{}
+		p, acc := newHistoryPlugin(t, http.HandlerFunc(stalling), func(p *Anomaly) {
+			p.Log = log
+			p.History.MaxWait, p.History.Timeout = config.Duration(100*time.Millisecond), config.Duration(time.Minute)
+		})
+		in := bootSeries(0, 2, false, "a", "b", "c")
+		for _, m := range in {
+			require.NoError(t, p.Add(m, acc))
+		}
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)) }, "the held metrics passed on")
+		more := bootSeries(2, 3, false, "d")
+		require.NoError(t, p.Add(more[0], acc))
+		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == uint64(len(in)+1) }, "d passed on")
+		p.Stop()
+		require.Len(t, log.Warnings(), 1, "one line for the hung database, not one per series: %v", log.Warnings())
+		require.Contains(t, log.Warnings()[0], "max_wait (100ms)")
+		require.Empty(t, log.Errors())
 	})
-	in := bootSeries(0, 2, false, "a", "b", "c")
-	for _, m := range in {
-		require.NoError(t, p.Add(m, acc))
-	}
-	require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)) }, 5*time.Second, time.Millisecond)
-	more := bootSeries(2, 3, false, "d")
-	require.NoError(t, p.Add(more[0], acc))
-	require.Eventually(t, func() bool { return acc.NMetrics() == uint64(len(in)+1) }, 5*time.Second, time.Millisecond)
-	p.Stop()
-	require.Len(t, log.Warnings(), 1, "one line for the hung database, not one per series: %v", log.Warnings())
-	require.Contains(t, log.Warnings()[0], "max_wait (100ms)")
-	require.Empty(t, log.Errors())
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/models"
@@ -36,24 +37,25 @@ type calendars struct {
 	tagpass  [][]models.TagFilter
 }
 
-// initCalendars checks the calendar settings and reads the files. A bad entry
-// or file is an error naming it: the processor does not start on a
-// calendar it cannot read.
-func (p *Anomaly) initCalendars() error {
+// newCalendars checks the calendar settings and reads the files, for a
+// detector of time zone loc; nil without a calendar. A bad entry or file is
+// an error naming it: the processor does not start on a calendar it cannot
+// read.
+func (p *Anomaly) newCalendars(loc *time.Location) (*calendars, error) {
 	if len(p.Calendar) == 0 && len(p.CalendarFiles) == 0 {
-		return nil
+		return nil, nil
 	}
 	var c calendars
 	periods := make([]calendar.Period, len(p.Calendar))
 	for i, e := range p.Calendar {
 		period, err := calendar.Entry{Kind: e.Kind, Start: e.Start, End: e.End, Name: e.Name, AsWeekday: e.AsWeekday}.Period(i)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		periods[i] = period
 		filters, err := tagPass(e.TagPass)
 		if err != nil {
-			return fmt.Errorf("calendar entry %d: tagpass: %w", i+1, err)
+			return nil, fmt.Errorf("calendar entry %d: tagpass: %w", i+1, err)
 		}
 		c.tagpass = append(c.tagpass, filters)
 	}
@@ -62,11 +64,10 @@ func (p *Anomaly) initCalendars() error {
 		sources[i] = calendar.Source{Path: path, Index: len(periods)}
 	}
 	var err error
-	if c.calendar, err = calendar.New(p.detector.Location(), periods, sources); err != nil {
-		return err
+	if c.calendar, err = calendar.New(loc, periods, sources); err != nil {
+		return nil, err
 	}
-	p.calendars = &c
-	return nil
+	return &c, nil
 }
 
 // tagPass compiles a tagpass table, tags in order of name.
@@ -98,25 +99,24 @@ func (c *calendars) condition(tags []*telegraf.Tag, t int64) detector.Condition 
 }
 
 // Condition returns what the calendar says of a point at time t (ns since
-// the Unix epoch) of a series with tags (nil: none), as Add applies it: for
-// tools that score recorded metrics as this processor would. The calendar
-// caches its last answer: one goroutine at a time, and not beside a running
-// processor's Add.
-func (p *Anomaly) Condition(tags []*telegraf.Tag, t int64) detector.Condition {
-	if p.calendars == nil {
+// the Unix epoch) of a series with tags (nil: none), as Score applies it:
+// for tools that score recorded metrics as the processor would.
+func (s *Scorer) Condition(tags []*telegraf.Tag, t int64) detector.Condition {
+	if s.calendars == nil {
 		return detector.Ordinary
 	}
-	return p.calendars.condition(tags, t)
+	return s.calendars.condition(tags, t)
 }
 
 // reloadCalendars picks up changed calendar files; the calendar in force
 // stays when a new file is bad, which is logged once per version of it.
 func (p *Anomaly) reloadCalendars() {
-	if p.calendars == nil {
+	c := p.scorer.calendars
+	if c == nil {
 		return
 	}
 	p.mu.Lock()
-	current := p.calendars.calendar
+	current := c.calendar
 	p.mu.Unlock()
 	next, err := current.Reload() // reads only what never changes: outside the lock
 	if err != nil {
@@ -124,7 +124,7 @@ func (p *Anomaly) reloadCalendars() {
 	}
 	if next != current {
 		p.mu.Lock()
-		p.calendars.calendar = next
+		c.calendar = next
 		p.mu.Unlock()
 		p.Log.Info("Calendar files reloaded")
 	}

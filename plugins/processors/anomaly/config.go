@@ -15,8 +15,9 @@ import (
 // error, ${VAR} and ${VAR:-default} are replaced from the environment. An
 // empty path gives the plugin's defaults. The processor is returned
 // uninitialised, with the metric filters of its table (namepass, tagpass,
-// ...) in its Config.Filter: callers run Init, and select metrics with
-// Config.Filter.Select as Telegraf's agent does.
+// ...) in its Config.Filter: a host runs Init (a tool builds a Scorer with
+// NewScorer instead), and selects metrics with Config.Filter.Select as
+// Telegraf's agent does.
 //
 // It lets the tools that replay recorded metrics (cmd/anomaly) and the execd
 // shim (cmd/anomaly-execd) score with exactly the table a collector uses.

@@ -40,8 +40,8 @@ func FuzzAdd(f *testing.F) {
 		if got := len(acc.GetTelegrafMetrics()) - len(incidents(acc)); got != 20 {
 			t.Errorf("%d metrics passed of 20", got)
 		}
-		if p.table.Len() > 3 {
-			t.Errorf("%d series in a table of 3", p.table.Len())
+		if p.scorer.table.Len() > 3 {
+			t.Errorf("%d series in a table of 3", p.scorer.table.Len())
 		}
 	})
 }

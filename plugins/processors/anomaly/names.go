@@ -9,7 +9,7 @@ import (
 	"github.com/influxdata/telegraf"
 )
 
-// The names of what the processor reads and writes are decided here, once,
+// The names of what the scorer reads and writes are decided here, once,
 // for the processor and for the tools that replay recorded metrics as it
 // would score them (cmd/anomaly): which tags identify a series, which fields
 // are scored, and the names of the fields and the tag it adds.
@@ -19,14 +19,14 @@ import (
 // metric flagged upstream belongs to its series whether it was flagged there
 // or not). A series is the measurement, the values of its identifying tags
 // and the field's name.
-func (p *Anomaly) Identifies(key string) bool {
-	return key != p.AnomalyTag && (p.seriesTags == nil || p.seriesTags.Match(key))
+func (s *Scorer) Identifies(key string) bool {
+	return key != s.anomalyTag && (s.seriesTags == nil || s.seriesTags.Match(key))
 }
 
 // Scores reports whether a numeric field named key is scored, as selected by
 // fields and fields_exclude. A field that is this processor's output for
 // another field of its metric is not (see IsOutput).
-func (p *Anomaly) Scores(key string) bool { return p.fields.Match(key) }
+func (s *Scorer) Scores(key string) bool { return s.fields.Match(key) }
 
 // IsOutput reports whether field is what this processor adds for another
 // field of its metric (value_score beside value, say), with has telling
@@ -35,15 +35,14 @@ func (p *Anomaly) Scores(key string) bool { return p.fields.Match(key) }
 // would learn a series of scores.
 //
 // It runs for every field of every metric, so it first looks up which
-// suffixes end in the field's last byte (usually none): comparing every
-// suffix cost 450 ns on a metric of cpu's 10 fields, more than scoring
-// one of them; this costs 90.
-func (p *Anomaly) IsOutput(field string, has func(field string) bool) bool {
+// suffixes end in the field's last byte (usually none) rather than compare
+// every suffix, which cost more than scoring a field.
+func (s *Scorer) IsOutput(field string, has func(field string) bool) bool {
 	if field == "" {
 		return false
 	}
-	for ends := p.suffixEnds[field[len(field)-1]]; ends != 0; ends &= ends - 1 {
-		if scored, ok := strings.CutSuffix(field, p.suffixes[bits.TrailingZeros8(ends)]); ok && has(scored) {
+	for ends := s.suffixEnds[field[len(field)-1]]; ends != 0; ends &= ends - 1 {
+		if scored, ok := strings.CutSuffix(field, s.suffixes[bits.TrailingZeros8(ends)]); ok && has(scored) {
 			return true
 		}
 	}
@@ -51,23 +50,22 @@ func (p *Anomaly) IsOutput(field string, has func(field string) bool) bool {
 }
 
 // ScoredFields calls yield with the name and value of each field of m that
-// Add would score, as Add selects them. It is for tools that score recorded
-// metrics as this processor would; fields it skips are counted and logged
-// as Add does. Like Add, it is for one goroutine at a time, and not beside a
-// running processor's Add.
-func (p *Anomaly) ScoredFields(m telegraf.Metric, yield func(field string, v float64)) {
-	p.eachScored(m, func(f *telegraf.Field, v float64) { yield(f.Key, v) })
+// Score would score, as Score selects them: for tools that score recorded
+// metrics as the processor would. The fields it skips are counted and
+// logged as Score does.
+func (s *Scorer) ScoredFields(m telegraf.Metric, yield func(field string, v float64)) {
+	s.eachScored(m, true, func(f *telegraf.Field, v float64) { yield(f.Key, v) })
 }
 
 // SeriesName names the series of field of m, for people: the measurement,
 // its identifying tags in order, and the field, as in
-// "cpu,cpu=cpu0,host=a usage_idle". Add identifies the same series by a
+// "cpu,cpu=cpu0,host=a usage_idle". Score identifies the same series by a
 // hash of the same parts.
-func (p *Anomaly) SeriesName(m telegraf.Metric, field string) string {
+func (s *Scorer) SeriesName(m telegraf.Metric, field string) string {
 	var b strings.Builder
 	b.WriteString(m.Name())
 	for _, tag := range m.TagList() {
-		if p.Identifies(tag.Key) {
+		if s.Identifies(tag.Key) {
 			b.WriteString(",")
 			b.WriteString(tag.Key)
 			b.WriteString("=")
@@ -79,7 +77,7 @@ func (p *Anomaly) SeriesName(m telegraf.Metric, field string) string {
 	return b.String()
 }
 
-// OutputFieldNames are the names of the fields Add adds beside a scored
+// OutputFieldNames are the names of the fields Score adds beside a scored
 // field. The optional ones that output_fields does not list are "".
 type OutputFieldNames struct {
 	Score, Expected, Lower, Upper string // every scored point, as output_fields lists them
@@ -88,22 +86,21 @@ type OutputFieldNames struct {
 	Calendar                      string // points in a calendar period
 }
 
-// Outputs returns the names of the fields Add adds beside field, for tools
-// that read what the processor wrote (cmd/anomaly dashboard). The
-// processor must be initialised.
-func (p *Anomaly) Outputs(field string) OutputFieldNames {
-	n := p.outputNames(field)
+// Outputs returns the names of the fields Score adds beside field, for
+// tools that read what the processor wrote (cmd/anomaly dashboard).
+func (s *Scorer) Outputs(field string) OutputFieldNames {
+	n := s.outputNames(field)
 	out := OutputFieldNames{Anomaly: n.anomaly, Reason: n.reason, Warming: n.warming, Calendar: n.calendar}
-	if p.emit.score {
+	if s.emit.score {
 		out.Score = n.score
 	}
-	if p.emit.expected {
+	if s.emit.expected {
 		out.Expected = n.expected
 	}
-	if p.emit.lower {
+	if s.emit.lower {
 		out.Lower = n.lower
 	}
-	if p.emit.upper {
+	if s.emit.upper {
 		out.Upper = n.upper
 	}
 	return out
@@ -115,52 +112,55 @@ type outputNames struct {
 	score, expected, lower, upper, anomaly, reason, warming, calendar string
 }
 
-// all returns every name, in the order of Anomaly.suffixes.
+// all returns every name, in the order of Scorer.suffixes.
 func (n *outputNames) all() [8]string {
 	return [...]string{n.score, n.expected, n.lower, n.upper, n.anomaly, n.reason, n.warming, n.calendar}
 }
 
-// suffixKeys are the configuration keys of Anomaly.suffixes, in order.
-var suffixKeys = [...]string{"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix", "anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix"}
+// suffixKeys are the configuration keys of Scorer.suffixes, in order.
+var suffixKeys = [...]string{
+	"score_suffix", "expected_suffix", "lower_suffix", "upper_suffix",
+	"anomaly_suffix", "reason_suffix", "warming_suffix", "calendar_suffix",
+}
 
-// initNames checks the output names and prepares IsOutput's lookup.
-func (p *Anomaly) initNames() error {
-	p.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix, p.CalendarSuffix}
+// initNames checks p's output names and prepares IsOutput's lookup.
+func (s *Scorer) initNames(p *Anomaly) error {
+	s.suffixes = [...]string{p.ScoreSuffix, p.ExpectedSuffix, p.LowerSuffix, p.UpperSuffix, p.AnomalySuffix, p.ReasonSuffix, p.WarmingSuffix, p.CalendarSuffix}
 	for i, key := range suffixKeys {
-		if p.suffixes[i] == "" {
+		if s.suffixes[i] == "" {
 			return fmt.Errorf("%s must not be empty: the output fields would overwrite the scored field", key)
 		}
 	}
 	if p.AnomalyTag == "" {
 		return errors.New("anomaly_tag must not be empty")
 	}
-	p.suffixEnds = [256]uint8{}
-	for i, suffix := range p.suffixes {
-		p.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
+	for i, suffix := range s.suffixes {
+		s.suffixEnds[suffix[len(suffix)-1]] |= 1 << i
 	}
-	p.names = make(map[string]*outputNames)
-	p.stale = make(map[string]struct{})
+	s.names = make(map[string]*outputNames)
+	s.stale = make(map[string]struct{})
 	return nil
 }
 
 // outputNames returns the cached output field names of a scored field.
-func (p *Anomaly) outputNames(field string) *outputNames {
-	if n, ok := p.names[field]; ok {
+func (s *Scorer) outputNames(field string) *outputNames {
+	if n, ok := s.names[field]; ok {
 		return n
 	}
+	x := &s.suffixes
 	n := &outputNames{
-		score:    field + p.ScoreSuffix,
-		expected: field + p.ExpectedSuffix,
-		lower:    field + p.LowerSuffix,
-		upper:    field + p.UpperSuffix,
-		anomaly:  field + p.AnomalySuffix,
-		reason:   field + p.ReasonSuffix,
-		warming:  field + p.WarmingSuffix,
-		calendar: field + p.CalendarSuffix,
+		score:    field + x[0],
+		expected: field + x[1],
+		lower:    field + x[2],
+		upper:    field + x[3],
+		anomaly:  field + x[4],
+		reason:   field + x[5],
+		warming:  field + x[6],
+		calendar: field + x[7],
 	}
 	// Field names are few; the bound only guards against a flood of unique ones.
-	if len(p.names) < maxCachedNames {
-		p.names[field] = n
+	if len(s.names) < maxCachedNames {
+		s.names[field] = n
 	}
 	return n
 }
@@ -168,6 +168,6 @@ func (p *Anomaly) outputNames(field string) *outputNames {
 const maxCachedNames = 100_000
 
 // isOutput is IsOutput for a field of m.
-func (p *Anomaly) isOutput(m telegraf.Metric, field string) bool {
-	return p.IsOutput(field, m.HasField)
+func (s *Scorer) isOutput(m telegraf.Metric, field string) bool {
+	return s.IsOutput(field, m.HasField)
 }

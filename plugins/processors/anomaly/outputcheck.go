@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
 
 // checkOutputNames refuses the output names under which two things the
@@ -16,25 +18,25 @@ import (
 // value's expected value and field value_x's score would both be
 // value_x_score). Which fields arrive is not known at Init, so a pair of
 // suffixes that can collide is refused whatever the fields.
-func (p *Anomaly) checkOutputNames() error {
-	for i, s := range p.suffixes {
-		for j, other := range p.suffixes {
+func (s *Scorer) checkOutputNames() error {
+	for i, suffix := range s.suffixes {
+		for j, other := range s.suffixes {
 			switch {
 			case i == j:
-			case s == other && i < j:
+			case suffix == other && i < j:
 				return fmt.Errorf("%s and %s are both %q: two outputs of a field would be one field, value%s",
-					suffixKeys[i], suffixKeys[j], s, s)
-			case s != other && strings.HasSuffix(s, other):
-				between := strings.TrimSuffix(s, other)
+					suffixKeys[i], suffixKeys[j], suffix, suffix)
+			case suffix != other && strings.HasSuffix(suffix, other):
+				between := strings.TrimSuffix(suffix, other)
 				return fmt.Errorf("%s %q ends in %s %q: the %s of field value and the %s of field value%s would both be value%s",
-					suffixKeys[i], s, suffixKeys[j], other, suffixOutputs[i], suffixOutputs[j], between, s)
+					suffixKeys[i], suffix, suffixKeys[j], other, suffixOutputs[i], suffixOutputs[j], between, suffix)
 			}
 		}
 	}
 	return nil
 }
 
-// suffixOutputs name what each suffix of Anomaly.suffixes is added for, in errors.
+// suffixOutputs name what each suffix of Scorer.suffixes is added for, in errors.
 var suffixOutputs = [...]string{"score", "expected value", "lower bound", "upper bound", "anomaly flag", "reason", "warming flag", "calendar condition"}
 
 // CheckIncidentMeasurement refuses an incident_measurement that namepass
@@ -55,11 +57,11 @@ func (p *Anomaly) CheckIncidentMeasurement(namepass []string) error {
 // noteNotAnIncident logs, once, a metric named incident_measurement that
 // is not an incident event (it has no state and id fields): an input uses
 // that name, and its metrics are not scored.
-func (p *Anomaly) noteNotAnIncident(m telegraf.Metric) {
-	if p.notAnIncident || (m.HasField("state") && m.HasField("id")) {
+func (s *Scorer) noteNotAnIncident(m telegraf.Metric) {
+	if s.notAnIncident || (m.HasField(incident.FieldState) && m.HasField(incident.FieldID)) {
 		return
 	}
-	p.notAnIncident = true
-	p.Log.Errorf("Metric %q is not scored: it is named as incident_measurement, but it is no incident event (no state and id fields). "+
+	s.notAnIncident = true
+	s.stats.log.Errorf("Metric %q is not scored: it is named as incident_measurement, but it is no incident event (no state and id fields). "+
 		"Give incident_measurement a name no input uses; further metrics of this name are not logged", m.Name())
 }

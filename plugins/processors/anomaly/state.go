@@ -24,12 +24,12 @@ import (
 // the zone whose clock they follow. Settings that only shape decisions
 // (sensitivity, direction, ...) may change freely across a restart.
 func (p *Anomaly) settings() detector.Settings {
-	cfg := p.detector.Config()
+	cfg := p.scorer.detector.Config()
 	return detector.Settings{
 		"series key":  "xxhash64(name,tags,field)",
 		"series_tags": fmt.Sprintf("%q", p.SeriesTags),
 		"seasonality": fmt.Sprintf("daily=%v weekly=%v", cfg.Daily, cfg.Weekly),
-		"timezone":    p.detector.Location().String(),
+		"timezone":    p.scorer.detector.Location().String(),
 	}
 }
 
@@ -75,11 +75,11 @@ func (p *Anomaly) removeStaleTemporaries() {
 
 // snapshot saves the table to state_file, if one is configured.
 func (p *Anomaly) snapshot() {
-	if p.StateFile == "" || p.table == nil {
+	if p.StateFile == "" || p.scorer == nil {
 		return
 	}
 	start := time.Now()
-	n, err := p.table.SaveSnapshot(p.StateFile, p.settings())
+	n, err := p.scorer.table.SaveSnapshot(p.StateFile, p.settings())
 	if err != nil {
 		p.stats.snapshotErrors.Incr(1)
 		p.Log.Errorf("Saving state: %v", err)
@@ -89,7 +89,7 @@ func (p *Anomaly) snapshot() {
 	p.stats.snapshots.Incr(1)
 	p.stats.snapshotBytes.Set(n)
 	p.stats.snapshotDuration.Set(took.Nanoseconds())
-	p.Log.Debugf("Saved %d series (%d bytes) to %s in %s", p.table.Len(), n, p.StateFile, took.Round(time.Millisecond))
+	p.Log.Debugf("Saved %d series (%d bytes) to %s in %s", p.scorer.table.Len(), n, p.StateFile, took.Round(time.Millisecond))
 }
 
 func (p *Anomaly) scheduleSnapshot(now time.Time) {

@@ -24,7 +24,7 @@ func TestStateSurvivesARestart(t *testing.T) {
 	require.FileExists(t, path)
 
 	q, acc := newPlugin(t, withState(path))
-	require.Equal(t, 2, q.table.Len())
+	require.Equal(t, 2, q.scorer.table.Len())
 	require.Equal(t, int64(2), q.stats.restored.Get())
 	// The series resume at once: not warming, and a normal point is normal.
 	m := metric.New("cpu", map[string]string{"host": "a"}, map[string]any{"value": 100.0}, t0.Add(100*time.Minute))
@@ -94,7 +94,7 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 			logger := &testutil.CaptureLogger{}
 			p.Log = logger
 			require.NoError(t, p.Init(), "an unusable state file must not stop Telegraf")
-			require.Equal(t, 0, p.table.Len())
+			require.Equal(t, 0, p.scorer.table.Len())
 			for _, e := range logger.Errors() {
 				require.Contains(t, e, path)
 				require.Contains(t, e, tc.says)
@@ -111,7 +111,7 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 func TestMissingStateStartsFresh(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "anomaly.state")
 	p, _ := newPlugin(t, withState(path))
-	require.Equal(t, 0, p.table.Len())
+	require.Equal(t, 0, p.scorer.table.Len())
 }
 
 // TestUnusableStatesMovedAsideInOneSecondAreAllKept protects the promise

@@ -32,8 +32,11 @@ import (
 
 // Settings are what a dashboard is generated from.
 type Settings struct {
-	// Processor is the [[processors.anomaly]] table, initialised.
+	// Processor is the [[processors.anomaly]] table's settings.
 	Processor *anomaly.Anomaly
+	// Scorer is the scorer built from them (Processor.NewScorer): the
+	// names of the fields and tags the processor writes.
+	Scorer *anomaly.Scorer
 	// Threshold is the score threshold in force.
 	Threshold float64
 	// Datasource names the InfluxDB data source: the default of the
@@ -103,12 +106,12 @@ type generator struct {
 
 func newGenerator(s Settings) *generator {
 	typ, uid := DatasourceType, "${"+datasourceVar+"}"
-	g := &generator{s: s, ds: common.DataSourceRef{Type: &typ, Uid: &uid}, outputs: s.Processor.Outputs(fieldRef())}
+	g := &generator{s: s, ds: common.DataSourceRef{Type: &typ, Uid: &uid}, outputs: s.Scorer.Outputs(fieldRef())}
 	for _, t := range s.Processor.SeriesTags {
 		switch {
 		case strings.ContainsAny(t, "*?[\\{"):
 			g.adhoc = true
-		case s.Processor.Identifies(t):
+		case s.Scorer.Identifies(t):
 			g.tags = append(g.tags, t)
 		}
 	}

@@ -254,7 +254,9 @@ func scoreWith(t *testing.T, table string) (Settings, map[string]map[string]bool
 	}
 	cfg, err := p.DetectorConfig()
 	require.NoError(t, err)
-	return Settings{Processor: p, Threshold: cfg.ScoreThreshold(), Datasource: "InfluxDB", Internal: true, Alertmanager: true}, written
+	sc, err := p.NewScorer()
+	require.NoError(t, err)
+	return Settings{Processor: p, Scorer: sc, Threshold: cfg.ScoreThreshold(), Datasource: "InfluxDB", Internal: true, Alertmanager: true}, written
 }
 
 // queries returns every InfluxQL query of d: the panels', the annotation's

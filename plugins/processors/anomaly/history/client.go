@@ -146,6 +146,9 @@ func New(cfg *Config, identity Identity) (*Client, error) {
 	// bootstrap is bound by: on loopback, 10M points came 1.7 to 2.9 times
 	// slower gzipped (README.md).
 	transport.DisableCompression = true
+	if cfg.DialContext != nil {
+		transport.DialContext = cfg.DialContext
+	}
 	c := &Client{
 		cfg:      cfg,
 		identity: identity,

@@ -1,8 +1,10 @@
 package history
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -27,6 +29,11 @@ type Config struct {
 	MaxWait     config.Duration `toml:"max_wait"`
 	MaxHeld     int             `toml:"max_held_metrics"`
 	Concurrency int             `toml:"concurrency"`
+
+	// DialContext, when set, opens the client's connections in place of
+	// the network's: for tests that serve InfluxDB in process, in a
+	// testing/synctest bubble (see historytest.Pipe). Not a setting.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error) `toml:"-"`
 }
 
 // Defaults of the keys a user leaves out. The database is the one
