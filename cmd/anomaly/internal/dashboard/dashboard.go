@@ -20,6 +20,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
+
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -310,11 +312,11 @@ const sinceCol = "since"
 // started and its peak score so far.
 func (g *generator) openIncidentsPanel() cog.Builder[dashboard.Panel] {
 	inner := fmt.Sprintf("SELECT last(%s) AS %s, last(%s) AS %s, last(%s) / 1000000 AS %s, last(%s) AS %s FROM %s WHERE %s GROUP BY *",
-		ident(incidentState), ident(incidentState), ident(incidentReason), ident(incidentReason),
-		ident(incidentStarted), ident(sinceCol), ident(incidentPeakScore), ident(incidentPeakScore),
+		ident(incident.FieldState), ident(incident.FieldState), ident(incident.FieldReason), ident(incident.FieldReason),
+		ident(incident.FieldStarted), ident(sinceCol), ident(incident.FieldPeakScore), ident(incident.FieldPeakScore),
 		ident(g.s.Processor.IncidentMeasurement), timeRange)
 	q := fmt.Sprintf("SELECT %s, %s, %s FROM (%s) WHERE %s = '%s' GROUP BY *",
-		ident(incidentReason), ident(sinceCol), ident(incidentPeakScore), inner, ident(incidentState), incidentOpen)
+		ident(incident.FieldReason), ident(sinceCol), ident(incident.FieldPeakScore), inner, ident(incident.FieldState), incident.StateOpen)
 	return table.NewPanelBuilder().
 		Title("Open incidents").
 		Description("Incidents whose last event in the time range opened them, across series: "+
@@ -325,7 +327,7 @@ func (g *generator) openIncidentsPanel() cog.Builder[dashboard.Panel] {
 		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: make(map[string]any)}).
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{"excludeByName": map[string]bool{"Time": true}}}).
 		OverrideByName(sinceCol, []dashboard.DynamicConfigValue{{Id: "unit", Value: "dateTimeAsIso"}}).
-		OverrideByName(incidentPeakScore, []dashboard.DynamicConfigValue{{Id: "decimals", Value: 3}})
+		OverrideByName(incident.FieldPeakScore, []dashboard.DynamicConfigValue{{Id: "decimals", Value: 3}})
 }
 
 // statsPanels chart the plugins' own statistics, per instance, which
@@ -384,16 +386,16 @@ func (g *generator) incidentAnnotation() cog.Builder[dashboard.AnnotationQuery] 
 		return nil
 	}
 	conds := []string{
-		ident(incidentMeasurementTag) + " =~ " + regexOf(measurementVar),
-		ident(incidentFieldTag) + " =~ " + regexOf(fieldVar),
+		ident(incident.TagMeasurement) + " =~ " + regexOf(measurementVar),
+		ident(incident.TagField) + " =~ " + regexOf(fieldVar),
 		g.seriesFilter(),
 	}
 	q := fmt.Sprintf("SELECT %s, %s, %s, %s / 1000000 AS %s FROM %s WHERE %s",
-		ident(incidentReason), ident(incidentPeakScore), ident(incidentState), ident(incidentStarted), ident(startedMsCol),
+		ident(incident.FieldReason), ident(incident.FieldPeakScore), ident(incident.FieldState), ident(incident.FieldStarted), ident(startedMsCol),
 		ident(m), strings.Join(conds, " AND "))
 	target := g.query("Anno", q, Table)
 	target.FromAnnotations = true
-	target.TitleColumn, target.TextColumn, target.TagsColumn, target.TimeEndColumn = incidentReason, incidentPeakScore, incidentState, startedMsCol
+	target.TitleColumn, target.TextColumn, target.TagsColumn, target.TimeEndColumn = incident.FieldReason, incident.FieldPeakScore, incident.FieldState, startedMsCol
 	return dashboard.NewAnnotationQueryBuilder().
 		Name("Incidents").
 		Datasource(g.ds).

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
+
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/influxdata/influxql"
 	"github.com/influxdata/telegraf"
@@ -146,7 +148,7 @@ func TestFieldVariable(t *testing.T) {
 }
 
 // TestIncidentNames protects the incident contract this package reads: the
-// names in incident.go are those of the events the processor writes.
+// names of package incident are those of the events the processor writes.
 func TestIncidentNames(t *testing.T) {
 	_, acc := score(t, defaultTable)
 	var events []telegraf.Metric
@@ -156,14 +158,14 @@ func TestIncidentNames(t *testing.T) {
 		}
 	}
 	require.Len(t, events, 2, "the series opens and resolves one incident")
-	for _, tag := range []string{incidentMeasurementTag, incidentFieldTag} {
+	for _, tag := range []string{incident.TagMeasurement, incident.TagField} {
 		require.True(t, events[0].HasTag(tag), tag)
 	}
-	for _, f := range []string{incidentState, incidentStarted, incidentPeakScore, incidentReason} {
+	for _, f := range []string{incident.FieldState, incident.FieldStarted, incident.FieldPeakScore, incident.FieldReason} {
 		require.True(t, events[0].HasField(f), f)
 	}
-	state, _ := events[0].GetField(incidentState)
-	require.Equal(t, incidentOpen, state)
+	state, _ := events[0].GetField(incident.FieldState)
+	require.Equal(t, incident.StateOpen, state)
 }
 
 // TestSelfMetricNames protects the names the statistics panels read: they
