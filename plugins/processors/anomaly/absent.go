@@ -55,7 +55,7 @@ func newSilence(st *stats, cfg detector.Config) *silence {
 	reg := func(field string) selfstat.Stat { return st.c.Register("anomaly", field, nil) }
 	return &silence{
 		watch:  detector.NewAbsence(cfg),
-		names:  map[uint64]seriesName{},
+		names:  make(map[uint64]seriesName),
 		absent: reg("incidents_absent"),
 		// Series that fell silent together, and how many times: no
 		// incident was opened for them (see the README).
@@ -172,8 +172,8 @@ func (s *Scorer) notice(n *detector.Notice) {
 	if inc.Open {
 		at = inc.Started
 	}
-	e := incidentEvent(name.metric.tagMap(), name.metric.measurement, name.field, inc, n.Key, time.Unix(0, at),
-		eventPoint{time: at, value: n.Level, expected: n.Level, lower: n.Lower, upper: n.Upper})
+	e := incidentEvent(name.metric.tagMap(), name.metric.measurement, name.field, inc, n.Key,
+		eventPoint{time: time.Unix(0, at), value: n.Level, expected: n.Level, lower: n.Lower, upper: n.Upper})
 	e.LastSeen = time.Unix(0, n.LastSeen)
 	if n.Why != detector.NotEnded {
 		e.Ended = n.Why.String()

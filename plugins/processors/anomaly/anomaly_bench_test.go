@@ -28,12 +28,12 @@ func (*discard) AddMetric(telegraf.Metric) {}
 // is inside. With history on, what is measured is what it costs the series
 // that have a model (the in-process InfluxDB is never asked).
 func BenchmarkAdd(b *testing.B) {
-	b.Run("output_fields=score", func(b *testing.B) { benchmarkAdd(b, []string{"score"}, false) })
-	b.Run("output_fields=all", func(b *testing.B) { benchmarkAdd(b, []string{"score", "expected", "lower", "upper"}, false) })
-	b.Run("output_fields=score/history=on", func(b *testing.B) { benchmarkAdd(b, []string{"score"}, true) })
+	b.Run("output_fields=score", func(b *testing.B) { benchAdd(b, []string{"score"}, false) })
+	b.Run("output_fields=all", func(b *testing.B) { benchAdd(b, []string{"score", "expected", "lower", "upper"}, false) })
+	b.Run("output_fields=score/history=on", func(b *testing.B) { benchAdd(b, []string{"score"}, true) })
 }
 
-func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
+func benchAdd(b *testing.B, outputFields []string, withHistory bool) {
 	const series, learned = 100_000, 128
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
@@ -102,12 +102,12 @@ func benchmarkAdd(b *testing.B, outputFields []string, withHistory bool) {
 func BenchmarkAddWide(b *testing.B) {
 	for _, width := range []int{1_000, 10_000, 40_000} {
 		for _, phase := range []string{"unscored", "warming", "scored"} {
-			b.Run("fields="+strconv.Itoa(width)+"/"+phase, func(b *testing.B) { benchmarkAddWide(b, width, phase) })
+			b.Run("fields="+strconv.Itoa(width)+"/"+phase, func(b *testing.B) { benchAddWide(b, width, phase) })
 		}
 	}
 }
 
-func benchmarkAddWide(b *testing.B, width int, phase string) {
+func benchAddWide(b *testing.B, width int, phase string) {
 	p := newAnomaly()
 	p.Log = testutil.Logger{}
 	p.WarmupPoints = 1

@@ -618,7 +618,7 @@ func (l *loader) failed(err error) {
 		return
 	}
 	l.stats.failure(reason).Incr(1)
-	if err == l.lastFailure || reason == history.ReasonUnqueryable {
+	if err == l.lastFailure || reason == history.ReasonUnqueryable { //nolint:errorlint // the very error value a query's series share
 		return // a query's series share its error; an unqueryable name is the series' own problem
 	}
 	l.lastFailure = err

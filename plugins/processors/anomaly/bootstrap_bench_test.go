@@ -45,13 +45,10 @@ func BenchmarkBootstrapInfluxDB(b *testing.B) {
 	series, points, concurrency := envInt(b, "BENCH_SERIES", 10000), envInt(b, "BENCH_POINTS", 2016), envInt(b, "BENCH_CONCURRENCY", 2)
 	const db = "bench"
 	live := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) // the first live point; the history is the week before
-	tags := func(s int) map[string]string {
-		return map[string]string{"host": fmt.Sprintf("h%03d", s%100), "series": fmt.Sprintf("s%05d", s)}
-	}
 	influxPID := os.Getenv("ANOMALY_BENCH_INFLUXDB_PID")
 	b.Logf("loading %d series x %d points into %s", series, points, base)
 	t := time.Now()
-	loadBenchHistory(b, base, db, series, points, live, tags)
+	loadBenchHistory(b, base, db, series, points, live)
 	fmt.Printf("loaded %d points in %.1f s\n", series*points, time.Since(t).Seconds())
 
 	for b.Loop() {
@@ -80,7 +77,7 @@ func BenchmarkBootstrapInfluxDB(b *testing.B) {
 		cpu0, db0 := processCPU(), pidCPU(influxPID)
 		start := time.Now()
 		for s := range series {
-			if err := p.Add(metric.New("bench", tags(s), map[string]any{"value": benchValue(s, points)}, live), acc); err != nil {
+			if err := p.Add(metric.New("bench", benchTags(s), map[string]any{"value": benchValue(s, points)}, live), acc); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -104,7 +101,8 @@ func BenchmarkBootstrapInfluxDB(b *testing.B) {
 			len(plain2.ranges), plain2.points, plain2.wall.Seconds(), plain2.rate(), float64(plain2.bytes)/1e6, plain2.dbCPU.Seconds())
 		fmt.Printf("bootstrap: %d series, %d history points learned in %.1f s: %.0f series/s, %.0f points/s (concurrency %d, %d queries, %.1f MB)\n",
 			series, learned, took.Seconds(), float64(series)/took.Seconds(), rate, concurrency, hs.Queries, float64(hs.Bytes)/1e6)
-		fmt.Printf("where the time goes, summed over the %d queries (%d at a time, so at most %.1f s each):\n", hs.Queries, concurrency, float64(concurrency)*took.Seconds())
+		fmt.Printf("where the time goes, summed over the %d queries (%d at a time, so at most %.1f s each):\n",
+			hs.Queries, concurrency, float64(concurrency)*took.Seconds())
 		fmt.Printf("  InfluxDB before the first byte of each answer (parsing and planning the statement): %.1f s\n", hs.Wait.Seconds())
 		fmt.Printf("  the answers streaming in (InfluxDB reading its shards as it sends, the transfer, decoding as it comes): %.1f s\n", hs.Read.Seconds())
 		fmt.Printf("  learning the history (Detector.Update, on the fetching goroutines): %.1f s\n", time.Duration(p.stats.boot.learnNs.Get()).Seconds())
@@ -124,9 +122,14 @@ func benchValue(s, i int) float64 {
 	return math.Round(v*1000) / 1000
 }
 
+// benchTags are series s's tags: a hundred hosts, and the series' own name.
+func benchTags(s int) map[string]string {
+	return map[string]string{"host": fmt.Sprintf("h%03d", s%100), "series": fmt.Sprintf("s%05d", s)}
+}
+
 // loadBenchHistory writes the week of every series, unless the database
 // holds it already, in batches of 10,000 lines from two writers.
-func loadBenchHistory(b *testing.B, base, db string, series, points int, live time.Time, tags func(int) map[string]string) {
+func loadBenchHistory(b *testing.B, base, db string, series, points int, live time.Time) {
 	if n := countPoints(b, base, db); n == int64(series*points) {
 		return
 	}
@@ -154,7 +157,7 @@ func loadBenchHistory(b *testing.B, base, db string, series, points int, live ti
 	for i := range points {
 		ts := live.Add(-time.Duration(points-i) * step).UnixNano()
 		for s := range series {
-			tg := tags(s)
+			tg := benchTags(s)
 			fmt.Fprintf(&buf, "bench,host=%s,series=%s value=%s %d\n", tg["host"], tg["series"],
 				strconv.FormatFloat(benchValue(s, i), 'f', -1, 64), ts)
 			if lines++; lines%10000 == 0 {
@@ -192,7 +195,7 @@ func countPoints(b *testing.B, base, db string) int64 {
 }
 
 func influxPost(b *testing.B, u string, form url.Values) string {
-	resp, err := http.PostForm(u, form)
+	resp, err := http.PostForm(u, form) //nolint:gosec // the benchmark's own InfluxDB, from ANOMALY_BENCH_INFLUXDB_URL
 	if err != nil {
 		b.Fatal(err)
 	}

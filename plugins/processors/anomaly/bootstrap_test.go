@@ -305,7 +305,7 @@ func TestKnownSeriesFlowWhileOthersLoad(t *testing.T) {
 }
 
 // stalling answers nothing until the client gives up.
-func stalling(w http.ResponseWriter, r *http.Request) {
+func stalling(_ http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm() // a server notices a client gone only once it has read the request
 	<-r.Context().Done()
 }
@@ -324,7 +324,8 @@ func answering(status int, body string) http.HandlerFunc {
 // for the kind of failure whatever the number of series, and the next new
 // series are not fetched during the backoff.
 func TestHistoryFaults(t *testing.T) {
-	const partial = `{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"h00"},"columns":["time","value"],"values":[[1,2]],"partial":true}],"partial":true}]}` + "\n"
+	const partial = `{"results":[{"statement_id":0,"series":[{"name":"cpu","tags":{"host":"h00"},` +
+		`"columns":["time","value"],"values":[[1,2]],"partial":true}],"partial":true}]}` + "\n"
 	for _, tt := range []struct {
 		name    string
 		handler http.HandlerFunc // nil: nothing listens
@@ -340,10 +341,12 @@ func TestHistoryFaults(t *testing.T) {
 		{name: "a bad request", handler: answering(400, `{"error":"error parsing query"}`), reason: history.ReasonHTTPStatus},
 		{name: "a server error", handler: answering(500, `{"error":"timeout"}`), reason: history.ReasonHTTPStatus},
 		{name: "an error page", handler: answering(200, "<html>maintenance</html>"), reason: history.ReasonDecode},
-		{name: "malformed JSON", handler: answering(200, `{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","value"],"values":[[10,1,]]}]}]}`), reason: history.ReasonDecode},
+		{name: "malformed JSON", reason: history.ReasonDecode,
+			handler: answering(200, `{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","value"],"values":[[10,1,]]}]}]}`)},
 		{name: "a chunked answer cut short", handler: answering(200, partial), reason: history.ReasonDecode},
 		{name: "an answer cut mid-object", handler: answering(200, partial[:len(partial)-30]), reason: history.ReasonDecode},
-		{name: "the database does not exist", handler: answering(200, `{"results":[{"statement_id":0,"error":"database not found: telegraf"}]}`), reason: history.ReasonQuery},
+		{name: "the database does not exist", reason: history.ReasonQuery,
+			handler: answering(200, `{"results":[{"statement_id":0,"error":"database not found: telegraf"}]}`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -425,7 +428,7 @@ func TestBackoffEndsAndHistoryIsReadAgain(t *testing.T) {
 		p, acc := newHistoryPlugin(t, flaky, func(p *Anomaly) { p.Log = log })
 		require.NoError(t, p.Add(bootSeries(0, 1, false, "a")[0], acc))
 		waitUntil(t, 5*time.Second, func() bool { return acc.NMetrics() == 1 }, "a went on")
-		require.Less(t, time.Now().Sub(p.boot.backoffUntil), time.Duration(0), "a backoff started")
+		require.Less(t, time.Since(p.boot.backoffUntil), time.Duration(0), "a backoff started")
 
 		failing.Store(false)
 		time.Sleep(time.Until(p.boot.backoffUntil) + 10*time.Millisecond)
@@ -595,7 +598,8 @@ func TestHistorySubTable(t *testing.T) {
 		require.NoError(t, c.LoadConfigData([]byte("[[processors.anomaly]]\n"+table), config.EmptySourcePath))
 		p := c.Processors[0].Processor.(*Anomaly)
 		p.Log = testutil.Logger{}
-		return p, p.Init()
+		err := p.Init()
+		return p, err
 	}
 	p, err := load(t, `
   [processors.anomaly.history]
@@ -626,8 +630,9 @@ func TestHistorySubTable(t *testing.T) {
 // key it shows exists, and the sub-tables come after the keys), and the
 // history sub-table says what its defaults are.
 func TestSampleConfigKeys(t *testing.T) {
-	var conf []string
-	for _, l := range strings.Split(sampleConfig, "\n") {
+	lines := strings.Split(sampleConfig, "\n")
+	conf := make([]string, 0, len(lines))
+	for _, l := range lines {
 		// "  # key", "  #   key" and "  #   # key" are keys; "  ## text" and "  #   ## text" are comments.
 		if strings.HasPrefix(l, "  # ") {
 			l = strings.Replace(l, "# ", "", 1)

@@ -72,7 +72,7 @@ func (p *Anomaly) newCalendars(loc *time.Location) (*calendars, error) {
 
 // tagPass compiles a tagpass table, tags in order of name.
 func tagPass(pass map[string][]string) ([]models.TagFilter, error) {
-	var filters []models.TagFilter
+	filters := make([]models.TagFilter, 0, len(pass))
 	for name, values := range pass {
 		filters = append(filters, models.TagFilter{Name: name, Values: values})
 	}

@@ -87,12 +87,14 @@ func TestHolidayIsMarked(t *testing.T) {
 // it cannot read, and says which entry or file, and where.
 func TestBadCalendarsAreRejected(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.ics")
-	require.NoError(t, os.WriteFile(bad, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:2025\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), 0o600))
 	// Every minute of the day: refused, not expanded on the first point.
 	dense := filepath.Join(t.TempDir(), "dense.ics")
 	require.NoError(t, os.WriteFile(dense, []byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nCATEGORIES:maintenance\r\nDTSTART:20230101T000000Z\r\nDURATION:PT1M\r\n"+
-		"RRULE:FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59\r\n"+
-		"END:VEVENT\r\nEND:VCALENDAR\r\n"), 0o644))
+		"RRULE:FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;"+
+		"BYMINUTE=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,"+
+		"30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59\r\n"+
+		"END:VEVENT\r\nEND:VCALENDAR\r\n"), 0o600))
 	for _, tc := range []struct {
 		name   string
 		change func(*Anomaly)
@@ -105,7 +107,8 @@ func TestBadCalendarsAreRejected(t *testing.T) {
 			p.Calendar = []calendarEntry{{Kind: "vacation", Start: "2025-01-01T00:00:00Z", End: "2025-01-02T00:00:00Z"}}
 		}, `calendar entry 1: unknown kind "vacation"`},
 		{"bad tagpass", func(p *Anomaly) {
-			p.Calendar = []calendarEntry{{Kind: "holiday", Start: "2025-01-01T00:00:00Z", End: "2025-01-02T00:00:00Z", TagPass: map[string][]string{"host": {"[a"}}}}
+			p.Calendar = []calendarEntry{{Kind: "holiday", Start: "2025-01-01T00:00:00Z", End: "2025-01-02T00:00:00Z",
+				TagPass: map[string][]string{"host": {"[a"}}}}
 		}, "calendar entry 1: tagpass"},
 		{"bad file", func(p *Anomaly) { p.CalendarFiles = []string{bad} }, bad + ", line 3"},
 		{"missing file", func(p *Anomaly) { p.CalendarFiles = []string{bad + ".missing"} }, "missing"},
@@ -129,7 +132,7 @@ func TestCalendarFileIsReloaded(t *testing.T) {
 	write := func(day string, mtime time.Time) {
 		body := strings.Join([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "BEGIN:VEVENT", "UID:1", "SUMMARY:upgrade",
 			"CATEGORIES:maintenance", "DTSTART;VALUE=DATE:" + day, "END:VEVENT", "END:VCALENDAR", ""}, "\r\n")
-		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
 		require.NoError(t, os.Chtimes(path, mtime, mtime))
 	}
 	write("20240301", t0)
@@ -145,7 +148,7 @@ func TestCalendarFileIsReloaded(t *testing.T) {
 	require.Nil(t, calendarOf(t0.Add(25*time.Hour)), "the 2nd is no longer in maintenance")
 	require.Equal(t, "maintenance", calendarOf(t0.Add(49*time.Hour)), "the 3rd is")
 
-	require.NoError(t, os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("BEGIN:VCALENDAR\r\n"), 0o600))
 	p.reloadCalendars()
 	require.Equal(t, "maintenance", calendarOf(t0.Add(50*time.Hour)), "a bad file keeps the calendar in force")
 }

@@ -50,7 +50,7 @@ func TestOutputsOfAWideMetricAreAppended(t *testing.T) {
 	require.NoError(t, p.Add(counting, acc))
 	require.Zero(t, counting.addField, "outputs added one by one")
 
-	var want []string // the fields, then their scores in the same order
+	want := make([]string, 0, 2*width) // the fields, then their scores in the same order
 	for _, f := range m.FieldList()[:width] {
 		want = append(want, f.Key)
 	}

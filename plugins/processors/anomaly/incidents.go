@@ -33,22 +33,22 @@ func (s *Scorer) incident(m telegraf.Metric, f *telegraf.Field, pt *detector.Poi
 		}
 	}
 	lower, upper := o.Bounds()
-	e := incidentEvent(tags, m.Name(), f.Key, inc, pt.Key, m.Time(),
-		eventPoint{time: pt.Time, value: pt.Value, expected: o.Expected, lower: lower, upper: upper})
+	e := incidentEvent(tags, m.Name(), f.Key, inc, pt.Key,
+		eventPoint{time: m.Time(), value: pt.Value, expected: o.Expected, lower: lower, upper: upper})
 	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
 }
 
 // eventPoint is what an incident event says of the series at its time: the
-// point's value, and the model's prediction and band.
+// point's time and value, and the model's prediction and band.
 type eventPoint struct {
-	time                          int64
+	time                          time.Time
 	value, expected, lower, upper float64
 }
 
 // incidentEvent makes the incident event of the series of field of
-// measurement, with identifying tags (taken), key, at t.
+// measurement, with identifying tags (taken), key, at the time of at.
 func incidentEvent(tags map[string]string, measurement, field string, inc *detector.Incident,
-	key uint64, t time.Time, at eventPoint) incident.Event {
+	key uint64, at eventPoint) incident.Event {
 	state := incident.StateOpen
 	if !inc.Open {
 		state = incident.StateResolved
@@ -56,7 +56,7 @@ func incidentEvent(tags map[string]string, measurement, field string, inc *detec
 	return incident.Event{
 		Measurement: measurement, Field: field, Tags: tags,
 		State: state, ID: incident.ID(key, inc.Started),
-		Time: t, Started: time.Unix(0, inc.Started), Duration: time.Duration(at.time - inc.Started),
+		Time: at.time, Started: time.Unix(0, inc.Started), Duration: time.Duration(at.time.UnixNano() - inc.Started),
 		PeakScore: inc.Peak, Value: at.value, Expected: at.expected, Lower: at.lower, Upper: at.upper,
 		Direction: inc.Direction.String(), Reason: inc.Reason.String(), Points: int64(inc.Points),
 	}

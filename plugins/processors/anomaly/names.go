@@ -167,7 +167,7 @@ func (s *Scorer) outputNames(field string) *outputNames {
 
 const maxCachedNames = 100_000
 
-// isOutput is IsOutput for a field of m.
-func (s *Scorer) isOutput(m telegraf.Metric, field string) bool {
+// isOutputOf is IsOutput for a field of m.
+func (s *Scorer) isOutputOf(m telegraf.Metric, field string) bool {
 	return s.IsOutput(field, m.HasField)
 }

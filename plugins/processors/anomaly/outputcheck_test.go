@@ -54,13 +54,13 @@ func TestCollidingOutputNamesAreRefused(t *testing.T) {
 // incident_measurement by namepass is refused when it is loaded.
 func TestIncidentMeasurementSelectedByNamepassIsRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "plugin.conf")
-	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"cpu\", \"mem\"]\n  incident_measurement = \"cpu\"\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"cpu\", \"mem\"]\n  incident_measurement = \"cpu\"\n"), 0o600))
 	_, err := LoadConfig(path)
 	require.ErrorContains(t, err, "incident_measurement")
 	require.ErrorContains(t, err, "namepass")
 	require.ErrorContains(t, err, `"cpu"`)
 
-	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"cpu\", \"mem\"]\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"cpu\", \"mem\"]\n"), 0o600))
 	_, err = LoadConfig(path)
 	require.NoError(t, err)
 }

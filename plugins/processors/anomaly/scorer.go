@@ -162,15 +162,15 @@ func (s *Scorer) appendIncidents(out []telegraf.Metric) []telegraf.Metric {
 func (s *Scorer) identify(m telegraf.Metric) xxhash.Digest {
 	var base xxhash.Digest
 	base.Reset()
-	base.WriteString(m.Name())
+	_, _ = base.WriteString(m.Name()) // writing to a Digest never fails
 	for _, tag := range m.TagList() {
 		if !s.Identifies(tag.Key) {
 			continue
 		}
-		base.WriteString("\x00")
-		base.WriteString(tag.Key)
-		base.WriteString("=")
-		base.WriteString(tag.Value)
+		_, _ = base.WriteString("\x00")
+		_, _ = base.WriteString(tag.Key)
+		_, _ = base.WriteString("=")
+		_, _ = base.WriteString(tag.Value)
 	}
 	return base
 }
@@ -199,8 +199,8 @@ func (s *Scorer) gather(m telegraf.Metric, base xxhash.Digest, count bool) (upst
 	}
 	return s.eachScored(m, count, func(f *telegraf.Field, v float64) {
 		h := base
-		h.WriteString("\x01")
-		h.WriteString(f.Key)
+		_, _ = h.WriteString("\x01")
+		_, _ = h.WriteString(f.Key)
 		s.points = append(s.points, detector.Point{Key: h.Sum64(), Time: t, Value: v, Condition: cond})
 		s.scored = append(s.scored, f)
 	})
@@ -219,7 +219,7 @@ func (s *Scorer) eachScored(m telegraf.Metric, count bool, yield func(f *telegra
 	}
 	upstream = m.HasTag(s.anomalyTag)
 	for _, f := range m.FieldList() {
-		if s.isOutput(m, f.Key) {
+		if s.isOutputOf(m, f.Key) {
 			upstream = true
 			if count && s.Scores(f.Key) {
 				s.stats.skippedOutput(m, f.Key)

@@ -63,7 +63,7 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 		says    string // what the error says of the cause
 	}{
 		{"foreign", func(t *testing.T, path string) {
-			require.NoError(t, os.WriteFile(path, []byte("[agent]\ninterval = \"10s\"\n"), 0o644))
+			require.NoError(t, os.WriteFile(path, []byte("[agent]\ninterval = \"10s\"\n"), 0o600))
 		}, "not a telegraf-anomaly snapshot"},
 		{"truncated", func(t *testing.T, path string) {
 			p, acc := newPlugin(t, withState(path))
@@ -71,7 +71,7 @@ func TestUnusableStateIsMovedAside(t *testing.T) {
 			p.Stop()
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(path, data[:len(data)-100], 0o644))
+			require.NoError(t, os.WriteFile(path, data[:len(data)-100], 0o600))
 		}, "corrupt or truncated"},
 		{"other seasonality", func(t *testing.T, path string) {
 			p, acc := newPlugin(t, func(p *Anomaly) { p.StateFile, p.Seasonality = path, []string{"daily"} })
@@ -120,12 +120,12 @@ func TestMissingStateStartsFresh(t *testing.T) {
 func TestUnusableStatesMovedAsideInOneSecondAreAllKept(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "anomaly.state")
 	for _, content := range []string{"first unusable", "second unusable"} {
-		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
 		newPlugin(t, withState(path)) // on the same clock, t0
 	}
 	matches, _ := filepath.Glob(path + ".unusable-*")
 	require.Len(t, matches, 2)
-	var kept []string
+	kept := make([]string, 0, len(matches))
 	for _, m := range matches {
 		b, err := os.ReadFile(m)
 		require.NoError(t, err)
@@ -144,7 +144,7 @@ func TestStaleSnapshotTemporariesAreRemovedAtStart(t *testing.T) {
 	warm(t, p, acc, 10, "a")
 	p.Stop()
 	for _, name := range []string{"anomaly.state.tmp123", "anomaly.state.tmp4567", "other.state.tmp123"} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("half a snapshot"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("half a snapshot"), 0o600))
 	}
 	logger := &testutil.CaptureLogger{}
 	newPlugin(t, func(p *Anomaly) { p.StateFile, p.Log = path, logger })

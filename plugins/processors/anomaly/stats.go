@@ -71,7 +71,7 @@ func newStats(c *selfstat.Collector, log telegraf.Logger, withHistory bool) *sta
 		snapshotErrors:   reg("snapshot_errors"),
 		snapshotBytes:    reg("snapshot_bytes"),
 		snapshotDuration: reg("snapshot_duration_ns"),
-		warned:           map[selfstat.Stat]bool{},
+		warned:           make(map[selfstat.Stat]bool),
 	}
 	if withHistory {
 		s.boot = newBootStats(c)
@@ -214,7 +214,7 @@ func newBootStats(c *selfstat.Collector) *bootStats {
 		waitNs:       reg("history_query_wait_ns"),
 		readNs:       reg("history_read_ns"),
 		learnNs:      reg("history_learn_ns"),
-		failed:       map[history.Reason]selfstat.Stat{},
+		failed:       make(map[history.Reason]selfstat.Stat),
 	}
 	for _, r := range []history.Reason{history.ReasonTimeout, history.ReasonConnection, history.ReasonAuth,
 		history.ReasonHTTPStatus, history.ReasonDecode, history.ReasonQuery, history.ReasonUnqueryable,
