@@ -43,7 +43,7 @@ func replayAbsence(d *detector.Detector, series []*input.Series) []absentInciden
 	})
 	tab := detector.NewTable(max(1, len(series)))
 	var incidents []absentIncident
-	open := map[int]int{} // series -> its open incident in incidents
+	open := make(map[int]int) // series -> its open incident in incidents
 	var notices []detector.Notice
 	point := make([]detector.Point, 1)
 	out := make([]detector.Outcome, 1)
@@ -77,14 +77,18 @@ func replayAbsence(d *detector.Detector, series []*input.Series) []absentInciden
 // came back (empty while silent).
 func writeAbsence(w io.Writer, series []*input.Series, incidents []absentIncident) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"series", "started", "last_seen", "resolved"})
+	if err := cw.Write([]string{"series", "started", "last_seen", "resolved"}); err != nil {
+		return err
+	}
 	format := func(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 	for _, inc := range incidents {
 		resolved := ""
 		if inc.resolved != 0 {
 			resolved = format(inc.resolved)
 		}
-		cw.Write([]string{series[inc.series].Name, format(inc.started), format(inc.lastSeen), resolved})
+		if err := cw.Write([]string{series[inc.series].Name, format(inc.started), format(inc.lastSeen), resolved}); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()

@@ -25,7 +25,7 @@ func TestReplayShowsTheAbsentIncidentsOfThePlugin(t *testing.T) {
 	require.NoError(t, os.WriteFile(config, []byte("[[processors.anomaly]]\n  warmup_points = 30\n"), 0o600))
 	rng := rand.New(rand.NewPCG(8, 9))
 	start := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
-	var lines []string
+	lines := make([]string, 0, 120*10)
 	for i := range 120 {
 		for s := range 10 {
 			if s == 0 && i >= 60 && i < 80 || s == 1 && i >= 100 {
@@ -47,7 +47,8 @@ func TestReplayShowsTheAbsentIncidentsOfThePlugin(t *testing.T) {
 	require.NoError(t, err)
 
 	p, output := runPlugin(t, config, file)
-	want := [][]string{{"series", "started", "last_seen", "resolved"}}
+	want := make([][]string, 0, 1+len(output))
+	want = append(want, []string{"series", "started", "last_seen", "resolved"})
 	format := func(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 	rows := map[string]int{} // incident id -> its row
 	for _, m := range output {

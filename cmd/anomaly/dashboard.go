@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,7 @@ func dashboardCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *path == "" || fs.NArg() > 0 {
-		return fmt.Errorf("usage: anomaly dashboard --config FILE [--datasource NAME] [--out FILE]")
+		return errors.New("usage: anomaly dashboard --config FILE [--datasource NAME] [--out FILE]")
 	}
 	s, err := dashboardSettings(*path)
 	if err != nil {
@@ -84,7 +85,7 @@ var tableHeader = regexp.MustCompile(`^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(
 // every table in it.
 func splitTables(data []byte) (processor []byte, tables map[string]bool) {
 	var b bytes.Buffer
-	tables = map[string]bool{}
+	tables = make(map[string]bool)
 	in := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, len(data)+1)

@@ -48,9 +48,11 @@ func TestDashboardOfAConfiguration(t *testing.T) {
 	}{
 		{"the table alone", processor, []string{"$measurement $field", "$measurement $field: score", "Open incidents"}},
 		{"with inputs.internal", "[[inputs.internal]]\n" + processor + "[[outputs.influxdb]]\n  urls = [\"http://127.0.0.1:8086\"]\n",
-			[]string{"$measurement $field", "$measurement $field: score", "Open incidents", "Points scored and warming", "Incidents opened and resolved", "History bootstrap"}},
+			[]string{"$measurement $field", "$measurement $field: score", "Open incidents", "Points scored and warming",
+				"Incidents opened and resolved", "History bootstrap"}},
 		{"and outputs.alertmanager", "[[inputs.internal]]\n" + processor + "[[outputs.alertmanager]]\n  urls = [\"http://127.0.0.1:9093\"]\n",
-			[]string{"$measurement $field", "$measurement $field: score", "Open incidents", "Points scored and warming", "Incidents opened and resolved", "History bootstrap", "Alerts sent and failed"}},
+			[]string{"$measurement $field", "$measurement $field: score", "Open incidents", "Points scored and warming",
+				"Incidents opened and resolved", "History bootstrap", "Alerts sent and failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "telegraf.conf")
@@ -61,7 +63,7 @@ func TestDashboardOfAConfiguration(t *testing.T) {
 				Panels []struct{ Title string }
 			}
 			require.NoError(t, json.Unmarshal(out.Bytes(), &d))
-			var titles []string
+			titles := make([]string, 0, len(d.Panels))
 			for _, p := range d.Panels {
 				titles = append(titles, p.Title)
 			}

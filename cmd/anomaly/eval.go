@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	}
 	switch {
 	case fs.NArg() == 0:
-		return fmt.Errorf("eval: no input files")
+		return errors.New("eval: no input files")
 	case *delay < 0:
 		return fmt.Errorf("eval: --delay %d: want 0 or more points", *delay)
 	case !(*split >= 0 && *split < 1):
@@ -93,7 +94,8 @@ func printEventView(w io.Writer, title string, r eval.Report, delay int) {
 	fmt.Fprintf(w, "event view: %s (%d points, %d incidents; caught = an alert within an incident's first %d points)\n",
 		title, r.Points, c.Incidents, delay+1)
 	if c.Alerts > 0 || r.PointAdjusted.FP+r.PointAdjusted.TP > 0 {
-		fmt.Fprintf(w, "at the detector's decisions: %d alerts, %d outside incidents; %d incidents alerted, incident precision %s; %d caught, recall %s; point-adjusted F1 %.2f (for comparison only)\n",
+		fmt.Fprintf(w, "at the detector's decisions: %d alerts, %d outside incidents; %d incidents alerted, incident precision %s; "+
+			"%d caught, recall %s; point-adjusted F1 %.2f (for comparison only)\n",
 			c.Alerts, c.AlertsOutside, c.IncidentsAlerted, num2(c.Precision()), c.IncidentsCaught, num2(c.Recall()), r.PointAdjusted.F1())
 	}
 	if c.Alerts > 0 {

@@ -48,7 +48,8 @@ func labelledSeries(t *testing.T) (csvPath, lpPath string) {
 	return csvPath, lpPath
 }
 
-var decisionLine = regexp.MustCompile(`at the detector's decisions: (\d+) alerts, (\d+) outside incidents; (\d+) incidents alerted, incident precision (\S+); (\d+) caught`)
+var decisionLine = regexp.MustCompile(`at the detector's decisions: (\d+) alerts, (\d+) outside incidents; ` +
+	`(\d+) incidents alerted, incident precision (\S+); (\d+) caught`)
 
 // TestEvalCountsEvents runs `anomaly eval` on a small labelled file whose
 // counts are known, in both input formats, and with a split that leaves the
@@ -62,8 +63,10 @@ func TestEvalCountsEvents(t *testing.T) {
 		head string
 	}{
 		{"csv", []string{csvPath}, []string{"2", "1", "1", "0.50", "1"}, "1 series, every point (600 points, 2 incidents"},
-		{"line protocol", []string{"--label-field", "truth", lpPath}, []string{"2", "1", "1", "0.50", "1"}, "1 series, every point (600 points, 2 incidents"},
-		{"second part", []string{"--split", "0.7", csvPath}, []string{"1", "1", "0", "0.00", "0"}, "1 series, each series after its first 0.7 learned (180 points, 1 incidents"},
+		{"line protocol", []string{"--label-field", "truth", lpPath}, []string{"2", "1", "1", "0.50", "1"},
+			"1 series, every point (600 points, 2 incidents"},
+		{"second part", []string{"--split", "0.7", csvPath}, []string{"1", "1", "0", "0.00", "0"},
+			"1 series, each series after its first 0.7 learned (180 points, 1 incidents"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,9 +24,9 @@ func kpiCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *out == "" || *series < 1 {
-		return fmt.Errorf("kpi: --out is required and --series must be positive")
+		return errors.New("kpi: --out is required and --series must be positive")
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	if err := os.MkdirAll(*out, 0o750); err != nil {
 		return err
 	}
 	points, incidents := 0, 0
@@ -44,7 +45,9 @@ func kpiCmd(args []string, stdout io.Writer) error {
 // writeLabelled writes a series as CSV: timestamp (unix seconds), value, label.
 func writeLabelled(w io.Writer, s *synth.Series) error {
 	bw := bufio.NewWriter(w)
-	bw.WriteString("timestamp,value,label\n")
+	if _, err := bw.WriteString("timestamp,value,label\n"); err != nil {
+		return err
+	}
 	var line []byte
 	for i, v := range s.Values {
 		line = strconv.AppendInt(line[:0], s.Times[i]/1e9, 10)
@@ -55,7 +58,9 @@ func writeLabelled(w io.Writer, s *synth.Series) error {
 			line[len(line)-1] = '1'
 		}
 		line = append(line, '\n')
-		bw.Write(line)
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
 	}
 	return bw.Flush()
 }

@@ -30,7 +30,8 @@ func TestEveryFlagExplainsItself(t *testing.T) {
 			require.NotEqual(t, detector.NoReason, r.Reason, "%s point %d is flagged without a reason", f.Name, i)
 			if r.Reason == detector.Deviation {
 				lower, upper := r.Bounds()
-				require.Truef(t, v < lower || v > upper, "%s point %d is flagged for its deviation but %v lies in its band [%v, %v]", f.Name, i, v, lower, upper)
+				require.Truef(t, v < lower || v > upper, "%s point %d is flagged for its deviation but %v lies in its band [%v, %v]",
+					f.Name, i, v, lower, upper)
 			}
 		}
 	}

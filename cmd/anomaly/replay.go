@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -26,7 +25,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("replay: no input files")
+		return errors.New("replay: no input files")
 	}
 	set, err := load()
 	if err != nil {
@@ -50,7 +49,9 @@ func replayCmd(args []string, stdout io.Writer) error {
 		if multi {
 			header = append([]string{"series"}, header...)
 		}
-		cw.Write(header)
+		if err := cw.Write(header); err != nil {
+			return err
+		}
 		row := make([]string, 0, len(header))
 		for _, s := range series {
 			for i, r := range replay(set.detector, s) {
@@ -58,7 +59,9 @@ func replayCmd(args []string, stdout io.Writer) error {
 				if multi {
 					row = append(row, s.Name)
 				}
-				cw.Write(appendRow(row, s, i, r))
+				if err := cw.Write(appendRow(row, s, i, r)); err != nil {
+					return err
+				}
 			}
 		}
 		cw.Flush()

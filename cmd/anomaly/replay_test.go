@@ -95,13 +95,13 @@ func requireReplayDecidesAsThePlugin(t *testing.T, file, config string) {
 		calendar, _ := fields["value"+p.CalendarSuffix].(string)
 		require.Equal(t, rows[i][8], calendar, "calendar of point %d", i)
 		marked[calendar]++
-		if fields["value"+p.WarmingSuffix] == true { // learned, not scored yet: replay says 0
+		if warming, _ := fields["value"+p.WarmingSuffix].(bool); warming { // learned, not scored yet: replay says 0
 			require.Equal(t, "0.000000", rows[i][2], "score of warming point %d", i)
 			continue
 		}
 		score := strconv.FormatFloat(fields["value"+p.ScoreSuffix].(float64), 'f', 6, 64)
 		anomalous := "0"
-		if fields["value"+p.AnomalySuffix] == true {
+		if flaggedHere, _ := fields["value"+p.AnomalySuffix].(bool); flaggedHere {
 			anomalous = "1"
 			flagged++
 			require.True(t, m.HasTag(p.AnomalyTag))
@@ -157,13 +157,13 @@ func runPlugin(t *testing.T, config, file string) (*anomaly.Anomaly, []telegraf.
 func TestReplayReportsBadRowsWithFileAndLine(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/bad.csv"
-	require.NoError(t, os.WriteFile(path, []byte("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,abc\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:05:00,abc\n"), 0o600))
 	var out bytes.Buffer
 	err := run([]string{"replay", path}, &out, &out)
 	require.ErrorContains(t, err, path)
 	require.ErrorContains(t, err, "line 3")
 
-	require.NoError(t, os.WriteFile(path, []byte("time,val\n1,2\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("time,val\n1,2\n"), 0o600))
 	err = run([]string{"replay", path}, &out, &out)
 	require.ErrorContains(t, err, "timestamp and value")
 }
@@ -171,8 +171,8 @@ func TestReplayReportsBadRowsWithFileAndLine(t *testing.T) {
 func TestReplayReadsCSVInBothTimeFormats(t *testing.T) {
 	dir := t.TempDir()
 	a, b := dir+"/a.csv", dir+"/b.csv"
-	require.NoError(t, os.WriteFile(a, []byte("timestamp,value,label\n2024-01-01 00:00:00,1,0\n2024-01-01 00:05:00,2,1\n"), 0o644))
-	require.NoError(t, os.WriteFile(b, []byte("value,timestamp\n1,1704067200\n2,1704067500\n"), 0o644))
+	require.NoError(t, os.WriteFile(a, []byte("timestamp,value,label\n2024-01-01 00:00:00,1,0\n2024-01-01 00:05:00,2,1\n"), 0o600))
+	require.NoError(t, os.WriteFile(b, []byte("value,timestamp\n1,1704067200\n2,1704067500\n"), 0o600))
 	var outA, outB bytes.Buffer
 	require.NoError(t, run([]string{"replay", a}, &outA, &outA))
 	require.NoError(t, run([]string{"replay", b}, &outB, &outB))

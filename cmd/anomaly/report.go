@@ -1,19 +1,18 @@
 package main
 
 import (
+	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
-
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/input"
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/report"
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 // reportCmd replays the input series and draws them, with the detector's
@@ -31,13 +30,13 @@ func reportCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("report: no input files")
+		return errors.New("report: no input files")
 	}
 	set, err := load()
 	if err != nil {
 		return err
 	}
-	windows, err := loadWindows(*windowsFile, *nabDir)
+	labelled, err := loadWindows(*windowsFile, *nabDir)
 	if err != nil {
 		return err
 	}
@@ -48,7 +47,7 @@ func reportCmd(args []string, stdout io.Writer) error {
 	pages := make([]report.Series, len(series))
 	for i, s := range series {
 		rs, incidents := replayIncidents(set.detector, s)
-		pages[i] = toReport(s, rs, incidents, windows[s.Name])
+		pages[i] = toReport(s, rs, incidents, labelled[s.Name])
 	}
 	if *title == "" {
 		*title = "anomaly report: " + strings.Join(fs.Args(), " ")
@@ -89,7 +88,7 @@ func toReport(s *input.Series, rs []detector.Result, incidents []replayedInciden
 // loadWindows reads true anomaly windows keyed by series name, from a JSON
 // file and/or from a NAB corpus (keyed by the CSV file's base name).
 func loadWindows(file, nabDir string) (map[string][]windows.Window, error) {
-	labelled := map[string][]windows.Window{}
+	labelled := make(map[string][]windows.Window)
 	if file != "" {
 		ws, err := windows.Read(file)
 		if err != nil {

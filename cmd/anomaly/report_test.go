@@ -104,7 +104,7 @@ func TestReportDrawsThePluginsIncidents(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, series, 1)
 	_, incidents := replayIncidents(set.detector, series[0])
-	var replayed []summary
+	replayed := make([]summary, 0, len(incidents))
 	for _, in := range incidents {
 		s := summary{started: in.Started, reason: in.Reason.String()}
 		if in.resolvedAt >= 0 {

@@ -1,6 +1,7 @@
 package alertmanager
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -62,12 +63,12 @@ type severityLevel struct {
 // parseSeverityLevels checks severity_levels and sorts them by threshold, highest first.
 func parseSeverityLevels(levels map[string]float64) ([]severityLevel, error) {
 	if len(levels) == 0 {
-		return nil, fmt.Errorf("severity_levels is empty: give at least one level")
+		return nil, errors.New("severity_levels is empty: give at least one level")
 	}
 	out := make([]severityLevel, 0, len(levels))
 	for name, threshold := range levels {
 		if name == "" {
-			return nil, fmt.Errorf("severity_levels: a level has an empty name")
+			return nil, errors.New("severity_levels: a level has an empty name")
 		}
 		if math.IsNaN(threshold) || math.IsInf(threshold, 0) {
 			return nil, fmt.Errorf("severity_levels: level %q has threshold %v, not a number", name, threshold)

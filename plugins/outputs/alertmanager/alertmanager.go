@@ -386,12 +386,12 @@ func (a *Alertmanager) resend(ctx context.Context) {
 // the alerts to send: the latest state of each incident the batch touched,
 // in the order they first appear.
 func (a *Alertmanager) apply(metrics []telegraf.Metric, now time.Time) []*delivery {
-	var batch []*delivery
+	batch := make([]*delivery, 0, len(metrics))
 	byID := make(map[string]*delivery)
 	for _, m := range metrics {
 		if m.Name() != a.Measurement {
 			a.stats.ignoredMetrics.Incr(1)
-			a.logOnce("ignored", a.Log.Warnf, "Metric %q ignored: this output takes only %q metrics (set namepass = [%q] on it)",
+			a.logOncef("ignored", a.Log.Warnf, "Metric %q ignored: this output takes only %q metrics (set namepass = [%q] on it)",
 				m.Name(), a.Measurement, a.Measurement)
 			continue
 		}
@@ -403,14 +403,16 @@ func (a *Alertmanager) apply(metrics []telegraf.Metric, now time.Time) []*delive
 			if errors.As(err, &ie) {
 				kind = ie.Kind
 			}
-			a.logOnce("invalid "+kind, a.Log.Errorf, "Incident metric dropped, %v (%s %v %v; further ones with this problem are only counted in invalid_metrics)",
+			a.logOncef("invalid "+kind, a.Log.Errorf,
+				"Incident metric dropped, %v (%s %v %v; further ones with this problem are only counted in invalid_metrics)",
 				err, m.Name(), m.Tags(), m.Fields())
 			continue
 		}
 		if incomplete != nil {
 			var ie *incident.Error
 			if errors.As(incomplete, &ie) {
-				a.logOnce("incomplete "+ie.Kind, a.Log.Warnf, "Incident %s sent with a poorer description: %v (further ones are not logged)", inc.ID, incomplete)
+				a.logOncef("incomplete "+ie.Kind, a.Log.Warnf, "Incident %s sent with a poorer description: %v (further ones are not logged)",
+					inc.ID, incomplete)
 			}
 		}
 		d := a.record(inc, now)
@@ -496,7 +498,7 @@ func (a *Alertmanager) newAlert(inc *Incident) alert {
 	for _, k := range keys {
 		name := labelName(k)
 		if _, clash := al.Labels[name]; clash {
-			a.logOnce("label "+name, a.Log.Warnf, "Tags of incident %s give the label %s twice; the value of tag %q is kept", inc.ID, name, k)
+			a.logOncef("label "+name, a.Log.Warnf, "Tags of incident %s give the label %s twice; the value of tag %q is kept", inc.ID, name, k)
 		}
 		al.Labels[name] = inc.Tags[k]
 	}
@@ -508,7 +510,8 @@ func (a *Alertmanager) newAlert(inc *Incident) alert {
 	var problems []error
 	al.Annotations, al.GeneratorURL, problems = a.templates.render(inc)
 	for _, p := range problems {
-		a.logOnce("template "+strings.SplitN(p.Error(), ":", 2)[0], a.Log.Errorf, "Incident %s: %v; left out of the alert (further failures of this template are not logged)", inc.ID, p)
+		a.logOncef("template "+strings.SplitN(p.Error(), ":", 2)[0], a.Log.Errorf,
+			"Incident %s: %v; left out of the alert (further failures of this template are not logged)", inc.ID, p)
 	}
 	return al
 }
@@ -560,7 +563,7 @@ func (a *Alertmanager) abandon(now time.Time) {
 			continue
 		}
 		a.stats.abandoned.Incr(1)
-		a.logOnce("max_age", a.Log.Warnf, "Incident %s no longer re-sent: open with no news for max_age (%s), its alert expires in Alertmanager "+
+		a.logOncef("max_age", a.Log.Warnf, "Incident %s no longer re-sent: open with no news for max_age (%s), its alert expires in Alertmanager "+
 			"after %s (further ones are only counted in abandoned_incidents)", id, time.Duration(a.MaxAge), lifetimeResends*time.Duration(a.ResendInterval))
 		delete(a.incidents, id)
 		a.unsaved = true
@@ -597,8 +600,8 @@ func (a *Alertmanager) updateGauges() {
 	a.stats.pendingResolved.Set(int64(len(a.incidents) - open))
 }
 
-// logOnce logs a problem with logf the first time its kind is seen.
-func (a *Alertmanager) logOnce(kind string, logf func(string, ...any), format string, args ...any) {
+// logOncef logs a problem with logf the first time its kind is seen.
+func (a *Alertmanager) logOncef(kind string, logf func(string, ...any), format string, args ...any) {
 	if a.logged[kind] {
 		return
 	}

@@ -24,6 +24,10 @@ import (
 
 const id1, id2, id3 = "00000000000000a1", "00000000000000a2", "00000000000000a3"
 
+// resolvedDescription is the description annotation of resolvedEvent's alert.
+const resolvedDescription = "usage_idle is back to 75.1, expected 78.4 (band 61.2 to 95.6), " +
+	"after 30m0s and 14 points from 2024-03-01 00:00:00Z, peak score 0.93."
+
 func TestPayloads(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -51,7 +55,7 @@ func TestPayloads(t *testing.T) {
 				           "measurement": "cpu", "field": "usage_idle", "host": "db1"},
 				"annotations": {
 					"summary": "cpu usage_idle on host=db1: deviation anomaly (down)",
-					"description": "usage_idle is back to 75.1, expected 78.4 (band 61.2 to 95.6), after 30m0s and 14 points from 2024-03-01 00:00:00Z, peak score 0.93."},
+					"description": "` + resolvedDescription + `"},
 				"startsAt": "2024-03-01T00:00:00Z",
 				"endsAt": "2024-03-01T00:30:00Z"}]`,
 		},
@@ -63,7 +67,7 @@ func TestPayloads(t *testing.T) {
 				           "measurement": "cpu", "field": "usage_idle", "host": "db1"},
 				"annotations": {
 					"summary": "cpu usage_idle on host=db1: deviation anomaly (down)",
-					"description": "usage_idle is back to 75.1, expected 78.4 (band 61.2 to 95.6), after 30m0s and 14 points from 2024-03-01 00:00:00Z, peak score 0.93."},
+					"description": "` + resolvedDescription + `"},
 				"startsAt": "2024-03-01T00:00:00Z",
 				"endsAt": "2024-03-01T00:30:00Z"}]`,
 		},
@@ -529,23 +533,23 @@ func TestTracking(t *testing.T) {
 		ok, done = delivered[id]
 		return done, ok
 	}
-	incident, incidentID := metric.WithTracking(openEvent(id1), notify)
+	opened, openedID := metric.WithTracking(openEvent(id1), notify)
 	bad := openEvent(id2)
 	bad.RemoveField("state")
 	bad, badID := metric.WithTracking(bad, notify)
 
 	am.fail(http.StatusServiceUnavailable, "")
-	ro.AddMetricNoCopy(incident)
+	ro.AddMetricNoCopy(opened)
 	ro.AddMetricNoCopy(bad)
 	require.Error(t, ro.Write())
 	require.Equal(t, 2, ro.BufferLength(), "the batch is kept")
-	done, _ := outcome(incidentID)
+	done, _ := outcome(openedID)
 	require.False(t, done)
 
 	am.fail(0, "")
 	require.NoError(t, ro.Write())
 	require.Equal(t, 0, ro.BufferLength())
-	for _, id := range []telegraf.TrackingID{incidentID, badID} {
+	for _, id := range []telegraf.TrackingID{openedID, badID} {
 		done, ok := outcome(id)
 		require.True(t, done)
 		require.True(t, ok)

@@ -52,9 +52,9 @@ func parseEndpoint(raw string) (*endpoint, error) {
 // returns for each how many of its alerts were taken (the alerts are sent in
 // order, in POSTs of at most maxAlertsPerPost, and a failed POST ends that
 // endpoint's turn) and why it stopped, if it did.
-func (a *Alertmanager) postAll(ctx context.Context, alerts [][]alert) (taken []int, errs []error) {
-	taken = make([]int, len(a.endpoints))
-	errs = make([]error, len(a.endpoints))
+func (a *Alertmanager) postAll(ctx context.Context, alerts [][]alert) ([]int, []error) {
+	taken := make([]int, len(a.endpoints))
+	errs := make([]error, len(a.endpoints))
 	var wg sync.WaitGroup
 	for i, ep := range a.endpoints {
 		if len(alerts[i]) == 0 {
@@ -116,7 +116,7 @@ func (a *Alertmanager) post(ctx context.Context, ep *endpoint, alerts []alert) e
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, &body)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", ep.name, err)
+		return fmt.Errorf("POST %s: %w", ep.name, err) //nolint:revive // POST is the HTTP method, named as it is sent
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -129,7 +129,7 @@ func (a *Alertmanager) post(ctx context.Context, ep *endpoint, alerts []alert) e
 		if errors.As(err, &uerr) {
 			err = uerr.Err // it repeats the URL, unmasked
 		}
-		return fmt.Errorf("POST %s: %w", ep.name, err)
+		return fmt.Errorf("POST %s: %w", ep.name, err) //nolint:revive // POST is the HTTP method, named as it is sent
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyInError))
@@ -138,11 +138,12 @@ func (a *Alertmanager) post(ctx context.Context, ep *endpoint, alerts []alert) e
 	case resp.StatusCode/100 == 2:
 		return nil
 	case resp.StatusCode == http.StatusBadRequest:
-		a.logOnce("400 "+string(answer), a.Log.Errorf, "POST %s: HTTP %s: %q: Alertmanager kept the valid alerts of the POST and refused the others; those are not sent again",
+		a.logOncef("400 "+string(answer), a.Log.Errorf,
+			"POST %s: HTTP %s: %q: Alertmanager kept the valid alerts of the POST and refused the others; those are not sent again",
 			ep.name, resp.Status, answer)
 		return nil
 	}
-	return fmt.Errorf("POST %s: HTTP %s: %q", ep.name, resp.Status, answer)
+	return fmt.Errorf("POST %s: HTTP %s: %q", ep.name, resp.Status, answer) //nolint:revive // POST is the HTTP method, named as it is sent
 }
 
 // authorize sets basic auth or the bearer token, read from their secrets

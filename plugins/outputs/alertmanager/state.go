@@ -157,7 +157,8 @@ func (a *Alertmanager) save() {
 	err := atomicfile.Write(a.StateFile, func(w io.Writer) error { return json.NewEncoder(w).Encode(s) })
 	if err != nil {
 		a.stats.stateErrors.Incr(1)
-		a.logOnce("state file", a.Log.Errorf, "Writing state file %s: %v (retried at each change; further failures are counted in state_errors)", a.StateFile, err)
+		a.logOncef("state file", a.Log.Errorf,
+			"Writing state file %s: %v (retried at each change; further failures are counted in state_errors)", a.StateFile, err)
 		return
 	}
 	a.unsaved = false

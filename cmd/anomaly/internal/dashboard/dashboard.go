@@ -20,8 +20,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
-
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -29,6 +27,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 	"github.com/influxdata/influxql"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 
@@ -395,7 +394,8 @@ func (g *generator) incidentAnnotation() cog.Builder[dashboard.AnnotationQuery] 
 		ident(m), strings.Join(conds, " AND "))
 	target := g.query("Anno", q, Table)
 	target.FromAnnotations = true
-	target.TitleColumn, target.TextColumn, target.TagsColumn, target.TimeEndColumn = incident.FieldReason, incident.FieldPeakScore, incident.FieldState, startedMsCol
+	target.TitleColumn, target.TextColumn = incident.FieldReason, incident.FieldPeakScore
+	target.TagsColumn, target.TimeEndColumn = incident.FieldState, startedMsCol
 	return dashboard.NewAnnotationQueryBuilder().
 		Name("Incidents").
 		Datasource(g.ds).

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
-
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/influxdata/influxql"
 	"github.com/influxdata/telegraf"
@@ -22,6 +20,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/outputs/alertmanager"
 	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
