@@ -39,9 +39,9 @@
 // calm for a while: its points are not flagged again and score 0, so one
 // incident is one alert; then the series is armed again (see decide).
 //
-// A calendar (package detector/calendar) declares maintenance windows, whose points are
-// scored but neither flagged nor learned, and holidays, whose points are
-// taken for points of another day of the week (UpdateIn).
+// A calendar (package detector/calendar) declares maintenance windows,
+// whose points are scored but neither flagged nor learned, and holidays,
+// whose points are taken for points of another day of the week (UpdateIn).
 //
 // The package has no dependency on Telegraf: the Telegraf plugin and the
 // replay tool are thin adapters around Detector.Update.
@@ -511,11 +511,10 @@ func (d *Detector) gather(m *Model, p *prediction, t int64, x float64, e *eviden
 // logRecord is how much new territory adds to the evidence of a point of a
 // series age rangeAges old, as the natural log of a chance: logRangeEvidence
 // once the series has been seen for rangeAge, and as the square of its age
-// before. The range
-// of a young series is no measure of what it does (it has not yet shown its
-// day's peak, nor its tails): among n exchangeable points the newest is
-// beyond all the others with chance 1/n, a frequent event in a series' first
-// days.
+// before. The range of a young series is no measure of what it does (it has
+// not yet shown its day's peak, nor its tails): among n exchangeable points
+// the newest is beyond all the others with chance 1/n, a frequent event in a
+// series' first days.
 func logRecord(age float64) float64 {
 	age = min(1, age)
 	return logRangeEvidence * age * age

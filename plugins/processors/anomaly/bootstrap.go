@@ -359,19 +359,20 @@ func (l *loader) learn(rec *pending, r *history.Result) (model detector.Model, l
 	start := l.now()
 	// What the calendar says of each point is read under mu, as Score
 	// reads it: the calendar caches its last answer (Calendar.At), and
-	// housekeeping replaces it when its files change.
+	// housekeeping replaces it when its files change. The points are
+	// learned outside mu, beside Score, with a detector of its own, as the
+	// detector caches the time zone's offset: forked under mu too, since
+	// Score writes that cache.
 	var conds []detector.Condition
+	l.mu.Lock()
+	d := s.detector.Fork()
 	if s.calendars != nil {
 		conds = make([]detector.Condition, len(r.Points))
-		l.mu.Lock()
 		for i, pt := range r.Points {
 			conds[i] = s.calendars.condition(rec.tags, pt.Time)
 		}
-		l.mu.Unlock()
 	}
-	// Learned outside mu, beside Score: with a detector of its own, as
-	// the detector caches the time zone's offset.
-	d := s.detector.Fork()
+	l.mu.Unlock()
 	for i, pt := range r.Points {
 		cond := detector.Ordinary
 		if conds != nil {
