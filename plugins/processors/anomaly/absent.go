@@ -29,8 +29,11 @@ type silence struct {
 	// named by its next point; names may hold series that left the table,
 	// until the next prune.
 	names map[uint64]seriesName
-	// expiries and evictions are the table's counts at the last prune.
+	// expiries and evictions are the table's counts at the last prune;
+	// returned counts the series that left since and came back, whose
+	// names are theirs again.
 	expiries, evictions uint64
+	returned            int
 	notices             []detector.Notice
 
 	absent, together, crowds, expired, evicted, unnamed selfstat.Stat
@@ -80,12 +83,16 @@ func (s *Scorer) watchSilence(m telegraf.Metric) {
 	// Only while the table may hold unnamed series (more series than names
 	// of series still held) is each point's series looked up: a map
 	// lookup per point would cost a cache miss on a large table.
-	lookup := len(w.names)-w.churn(s.table) < s.table.Len()
+	lookup := len(w.names)-w.stale(s.table) < s.table.Len()
 	for i := range s.points {
 		o := &s.outcomes[i]
 		key := s.points[i].Key
 		if o.Created || lookup {
-			if _, ok := w.names[key]; !ok || o.Created {
+			_, ok := w.names[key]
+			if ok && o.Created {
+				w.returned++ // a series that left came back: its name is not stale
+			}
+			if !ok || o.Created {
 				if name == nil {
 					name = s.metricName(m)
 				}
@@ -121,6 +128,18 @@ func (s *Scorer) watchSilence(m telegraf.Metric) {
 		s.notice(&w.notices[i])
 	}
 	s.pruneNames()
+}
+
+// takeEnded makes the events of the incidents that ended when their series
+// left the table (expired or evicted) outside the scoring of a metric, as
+// housekeeping's expiry and Stop do, and forgets the names of series that
+// left: the events, to pass on.
+func (s *Scorer) takeEnded() []telegraf.Metric {
+	for _, n := range s.table.TakeEnded() {
+		s.notice(&n)
+	}
+	s.pruneNames()
+	return s.appendIncidents(nil)
 }
 
 // metricName is the name of m's series, but for their fields.
@@ -181,20 +200,21 @@ func (s *Scorer) notice(n *detector.Notice) {
 	s.incidents = append(s.incidents, e.Metric(s.incidentMeasurement))
 }
 
-// churn is how many series left the table since the last prune: at most
-// so many names are of series no longer held.
-func (s *silence) churn(t *detector.Table) int {
-	return int(t.Expiries()-s.expiries) + int(t.Evictions()-s.evictions)
+// stale is how many names may be of series no longer held: the series
+// that left the table since the last prune, less those that came back.
+func (s *silence) stale(t *detector.Table) int {
+	return int(t.Expiries()-s.expiries) + int(t.Evictions()-s.evictions) - s.returned
 }
 
 // pruneNames forgets the names of series that left the table, once more
 // than an eighth of the names may be of such series: a prune reads every
-// name, which costs, per series that left, reading eight.
+// name, which costs, per series that left, reading eight. A flood of new
+// series evicts others while metrics are scored, so scoring prunes too.
 func (s *Scorer) pruneNames() {
 	w, t := s.silence, s.table
-	if churn := w.churn(t); churn == 0 || churn < len(w.names)/8 {
+	if stale := w.stale(t); stale <= 0 || stale < len(w.names)/8 {
 		return
 	}
-	w.expiries, w.evictions = t.Expiries(), t.Evictions()
+	w.expiries, w.evictions, w.returned = t.Expiries(), t.Evictions(), 0
 	maps.DeleteFunc(w.names, func(key uint64, _ seriesName) bool { return !t.Has(key) })
 }

@@ -161,6 +161,7 @@ func TestIncidentsOfSeriesThatLeaveEnd(t *testing.T) {
 	require.Equal(t, spike.UnixNano(), events[1].Time().UnixNano(), "ended as of the series' last point")
 
 	p.housekeep(t0.Add(72 * time.Hour)) // every series expires: the table saw them at t0 + 24h
+	require.Len(t, eventsOf(acc, "h0"), 4, "the expired incident ends with housekeeping, not with a next metric that may never come")
 	require.NoError(t, p.Add(metric.New("cpu", map[string]string{"host": "h1"}, map[string]any{"value": 100.0}, t0.Add(121*time.Minute)), acc))
 	events = eventsOf(acc, "h0")
 	require.Len(t, events, 4)

@@ -89,6 +89,7 @@ type Anomaly struct {
 	// housekeeping goroutine, which expires series and writes snapshots even
 	// when no metric arrives.
 	mu   sync.Mutex
+	acc  telegraf.Accumulator // Start's: where housekeeping passes on its incident events
 	done chan struct{}
 	wg   sync.WaitGroup
 }
@@ -190,6 +191,7 @@ func (p *Anomaly) Init() error {
 // and, with history, the bootstrap's, which passes on to acc the metrics
 // held for their history.
 func (p *Anomaly) Start(acc telegraf.Accumulator) error {
+	p.acc = acc
 	if p.boot != nil {
 		p.boot.start(acc)
 	}
@@ -225,22 +227,35 @@ func (p *Anomaly) Stop() {
 		p.done = nil
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	ended := p.scorer.takeEnded()
 	p.snapshot()
+	p.mu.Unlock()
+	p.passOn(ended)
 }
 
 // housekeep expires old series and writes a snapshot when they are due.
+// The incidents of the series that expired end with events, passed on at
+// once: not with the next metric, which may never come.
 func (p *Anomaly) housekeep(now time.Time) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.scorer.wall = now.UnixNano()
 	p.expire(now)
+	ended := p.scorer.takeEnded()
 	if p.boot != nil {
 		p.boot.publishStats()
 	}
 	if p.StateFile != "" && p.SnapshotInterval > 0 && !now.Before(p.nextSnapshot) {
 		p.snapshot()
 		p.scheduleSnapshot(now)
+	}
+	p.mu.Unlock()
+	p.passOn(ended)
+}
+
+// passOn passes incident events made outside Add on to Start's accumulator.
+func (p *Anomaly) passOn(events []telegraf.Metric) {
+	for _, e := range events {
+		p.acc.AddMetric(e)
 	}
 }
 

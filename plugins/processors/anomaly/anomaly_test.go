@@ -33,8 +33,10 @@ func newPlugin(t *testing.T, change func(*Anomaly)) (*Anomaly, *testutil.Accumul
 	}
 	require.NoError(t, p.Init())
 	// Not started: the tests call housekeep with their own clock instead of
-	// the housekeeping goroutine's ticks.
+	// the housekeeping goroutine's ticks; its events go to acc, as Start's
+	// accumulator.
 	acc := &testutil.Accumulator{}
+	p.acc = acc
 	t.Cleanup(p.Stop)
 	return p, acc
 }
