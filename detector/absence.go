@@ -74,8 +74,16 @@ func paceOf(ns float32) pace {
 	return pace((b + 1<<15) >> 16) // rounded to the nearest
 }
 
-// ns is the pace as a float32 of ns, 0 when unknown.
-func (p pace) ns() float32 { return math.Float32frombits(uint32(p&^paceMaintenance) << 16) }
+// ns is the pace as a float32 of ns, 0 when unknown. A pace beyond
+// maxPace, or not a number, can only come from a snapshot's bytes: it is
+// unknown, and the next interval sets it afresh.
+func (p pace) ns() float32 {
+	ns := math.Float32frombits(uint32(p&^paceMaintenance) << 16)
+	if !(ns <= maxPace) {
+		return 0
+	}
+	return ns
+}
 
 // interval is the usual interval in ns, 0 when unknown.
 func (p pace) interval() int64 { return int64(p.ns()) }
@@ -242,8 +250,8 @@ func (a *Absence) Watermark() int64 {
 // point resolves the absent incident (Outcome.Returned).
 func (a *Absence) Sweep(tab *Table, out []Notice) ([]Notice, Crowd) {
 	w := a.Watermark()
-	if w < a.next || a.points < tab.Len()*sweepEveryPoints {
-		return out, Crowd{}
+	if w == math.MinInt64 || w < a.next || a.points < tab.Len()*sweepEveryPoints {
+		return out, Crowd{} // no watermark yet (no point seen in time), or not due
 	}
 	a.points = 0
 	a.found = a.found[:0]
@@ -254,10 +262,10 @@ func (a *Absence) Sweep(tab *Table, out []Notice) ([]Notice, Crowd) {
 	for i := range tab.entries {
 		e := &tab.entries[i]
 		m := &e.model
-		if e.used == 0 || e.pace&paceMaintenance != 0 || e.pace == 0 || m.n < a.warmup {
+		iv := e.pace.interval()
+		if e.used == 0 || e.pace&paceMaintenance != 0 || iv == 0 || m.n < a.warmup {
 			continue
 		}
-		iv := e.pace.interval()
 		shortest = min(shortest, iv)
 		if w-m.last < late*iv {
 			watched++
@@ -270,7 +278,9 @@ func (a *Absence) Sweep(tab *Table, out []Notice) ([]Notice, Crowd) {
 		a.found = append(a.found, int32(i))
 		from, to = min(from, m.last), max(to, m.last)
 	}
-	a.next = w + max(shortest, int64(time.Millisecond))
+	if shortest < math.MaxInt64 { // a series watched: the next sweep when it can be due
+		a.next = w + max(shortest, int64(time.Millisecond))
+	}
 	if len(a.found) == 0 {
 		return out, Crowd{}
 	}

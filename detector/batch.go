@@ -103,8 +103,8 @@ func (t *Table) touchBuckets(points []Point) {
 }
 
 // touchModels reads the cache lines the points' Update will: the entry's
-// head, the model's scalars, the profile knots around each point's time, and
-// the sequence novelty.
+// head, the model's scalars, the profile knots around each point's time, the
+// sequence novelty, and the drift's tail and the recurring hours.
 func (d *Detector) touchModels(t *Table, points []Point) {
 	var sum int64
 	for _, p := range points {
@@ -124,7 +124,7 @@ func (d *Detector) touchModels(t *Table, points []Point) {
 		sec := d.zone.Local(floorDiv(p.Time, 1e9))
 		di, _, _ := knots(sec, dailySlots, dailySlotSeconds)
 		wi, _, _ := knots(sec, weeklySlots, weeklySlotSeconds)
-		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi]) + int64(e.model.recent)
+		sum += int64(e.model.daily[di]) + int64(e.model.weekly[wi]) + int64(e.model.recent) + int64(e.model.recur.day)
 	}
 	t.sink += sum
 }

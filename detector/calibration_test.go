@@ -76,7 +76,7 @@ func TestRecurringSurprisesWeighLess(t *testing.T) {
 	for day := range scores {
 		from := t0 + int64(day)*1440*minute
 		feed(t, d, &m, from, minute, 190, func(ts int64) float64 { return 100 + max(-3, min(3, gauss(ts))) })
-		r, _ := d.Update(&m, from+190*minute, 110)
+		r, _ := d.Update(&m, from+190*minute, 105)
 		scores[day] = r.Score
 		feed(t, d, &m, from+191*minute, minute, 1440-191, func(ts int64) float64 { return 100 + max(-3, min(3, gauss(ts))) })
 	}
@@ -135,5 +135,42 @@ func TestBandStaysWithinWhatTheSeriesShowed(t *testing.T) {
 	}
 	if m.tailShape > maxTailShape {
 		t.Errorf("tail shape %v above its bound %v", m.tailShape, maxTailShape)
+	}
+}
+
+// TestDiscountedSurprisesStayRemembered protects the memory of surprising
+// hours from its own discount: a nightly surprise whose discounted score
+// falls under the surprise level is still remembered as a surprise, so
+// that once it recurs it stays the series' pattern night after night
+// instead of dropping out of the memory and paging again.
+func TestDiscountedSurprisesStayRemembered(t *testing.T) {
+	d := newDetector(t, nil)
+	var m Model
+	gauss := noise(5, 1)
+	calm := func(ts int64) float64 { return 100 + max(-3, min(3, gauss(ts))) }
+	first := -1 // the first night the surprise was the series' pattern
+	var nights []bool
+	for day := range 12 {
+		from := t0 + int64(day)*1440*minute
+		feed(t, d, &m, from, minute, 190, calm)
+		var p prediction
+		d.predict(&m, from+190*minute, Ordinary, &p)
+		recurring := m.recur.recurring(p.day, p.daily.i)
+		nights = append(nights, recurring)
+		if recurring && first < 0 {
+			first = day
+		}
+		if _, err := d.Update(&m, from+190*minute, 104); err != nil {
+			t.Fatal(err)
+		}
+		feed(t, d, &m, from+191*minute, minute, 1440-191, calm)
+	}
+	if first < 0 {
+		t.Fatalf("the nightly surprise never became the series' pattern: %v", nights)
+	}
+	for day := first; day < len(nights); day++ {
+		if !nights[day] {
+			t.Fatalf("night %d: the nightly surprise is no longer the pattern (by night: %v)", day, nights)
+		}
 	}
 }

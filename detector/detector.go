@@ -380,9 +380,7 @@ func (d *Detector) predict(m *Model, t int64, c Condition, p *prediction) {
 	// Where the point falls in the seasons: its local time in seconds,
 	// moved to the same time of day on another weekday for a holiday.
 	sec := d.zone.Local(floorDiv(t, 1e9))
-	// Unsigned, the division is a multiplication; before 1970 the days
-	// still follow each other, one apart.
-	p.day = uint16(uint64(sec) / day)
+	p.day = uint16(floorDiv(sec, day))
 	if c >= holidayBase {
 		sec = onWeekday(sec, time.Weekday(c-holidayBase))
 	}
@@ -417,6 +415,10 @@ type evidence struct {
 	baseline, change float64
 	// drift is the drift rule's statistic: the larger z of its two likelihoods.
 	drift float64
+	// surprised says whether the point was a surprise, before a recurring
+	// surprise's discount: what the memory of surprising hours learns, or
+	// a discounted surprise would drop out of it and page again.
+	surprised bool
 	// ctx is the point's sequence context; novel, the novelty bits with its own.
 	ctx   uint32
 	novel uint16
@@ -494,7 +496,8 @@ func (d *Detector) gather(m *Model, p *prediction, t int64, x float64, e *eviden
 	}
 	// A surprise where the series was surprised on recent days, at the
 	// same time of day, is its pattern: it weighs less.
-	if e.logP < logSurprise && m.recur.recurring(p.day, p.daily.i) {
+	e.surprised = e.logP < logSurprise
+	if e.surprised && m.recur.recurring(p.day, p.daily.i) {
 		e.logP = min(0, e.logP+recurDiscount)
 	}
 	// A value beyond the range seen so far, that the model did not expect
@@ -629,7 +632,7 @@ func (d *Detector) learn(m *Model, p *prediction, e *evidence, t int64, x float6
 	}
 	m.baselineShort, m.changeShort = stored(e.baseline), stored(e.change)
 	m.drift.learn(e.drift, m.n, v.changed)
-	m.recur.learn(p.day, p.daily.i, e.logP < logSurprise && (!v.changed || v.points == 1))
+	m.recur.learn(p.day, p.daily.i, e.surprised && (!v.changed || v.points == 1))
 	// Each learning rate is the running mean's 1/n until it falls to its steady value.
 	invN := 1 / float64(m.n)
 	lr := max(invN, likRate)

@@ -12,9 +12,10 @@ import "math"
 // event there, whatever the assumption says.
 //
 // The rate is the count of runs over the points seen, both discounted by
-// runMemory, with runPrior points without a run before the first (also
-// discounted): a young series has seen little, and its chance is the
-// nominal one (see logChance). The count is stored as of the point at which
+// runMemory, with as many points without a run as the memory holds before
+// the first (also discounted), so that the points counted always add up to
+// runMemory: a young series has seen little, and its chance is the nominal
+// one (see logChance). The count is stored as of the point at which
 // it last changed and discounted when read, so an ordinary point writes
 // nothing. Only runs without an incident in them are counted (see learn).
 type runTail struct {
@@ -33,9 +34,6 @@ const (
 	// 1-minute points, so that a weekly pattern is remembered from one week
 	// to the next.
 	runMemory = 20000
-	// runPrior is how many points without a run a new series is taken to
-	// have seen.
-	runPrior = 20000
 	// runExcessRate is the learning rate of the mean excess, per run; a new
 	// series starts from priorRunExcess, about a Gaussian's at the knot.
 	runExcessRate  = 0.01
@@ -58,10 +56,9 @@ func newRunTail() runTail { return runTail{excess: priorRunExcess} }
 //
 //go:noinline
 func (r *runTail) logChance(s float64, n uint32) float64 {
-	// The points remembered, and the prior's, discounted as they are.
-	forgotten := math.Exp(float64(n) * log1mRunRate)
-	seen := (1-forgotten)*runMemory + forgotten*runPrior
-	rate := float64(r.runs) * math.Exp(float64(n-r.at)*log1mRunRate) / seen
+	// The points remembered, and the prior's, discounted as they are, add
+	// up to runMemory: the prior is as many points as the memory holds.
+	rate := float64(r.runs) * math.Exp(float64(n-r.at)*log1mRunRate) / runMemory
 	// Kept in range by branches that a snapshot's bytes, not the
 	// learning, could make take: a NaN fails both comparisons.
 	if !(rate >= minRunRate) {
