@@ -24,7 +24,7 @@
 // --exit-delay (1 s) before exiting, so that processors.execd reads the last
 // metrics before it closes the pipe (see run).
 //
-// A line longer than --max-line-bytes (max_line_bytes, 64 KiB by default,
+// A line longer than --max-line-bytes (64 KiB by default,
 // as Telegraf's own line readers; some 8,000 fields) is skipped, not parsed:
 // the first is logged, and at the end the number skipped. A line is held
 // whole in memory and parsed and scored in one piece, and Telegraf's line

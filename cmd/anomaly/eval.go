@@ -54,7 +54,7 @@ func evalCmd(args []string, stdout io.Writer) error {
 	}
 	judged := make([]eval.Series, len(series))
 	for k, s := range series {
-		judged[k] = judge(set.detector, s, int(*split*float64(len(s.Values))))
+		judged[k] = judge(set.scorer.Detector(), s, int(*split*float64(len(s.Values))))
 	}
 	what := "every point"
 	if *split > 0 {

@@ -61,7 +61,7 @@ func nabCmd(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		d = set.detector
+		d = set.scorer.Detector()
 		t0 := time.Now()
 		scores, points = detectCorpus(d, corpus)
 		detectTime = time.Since(t0)

@@ -36,7 +36,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *absent != "" {
-		incidents := replayAbsence(set.detector, series)
+		incidents := replayAbsence(set.scorer.Detector(), series)
 		if err := writeOutput(*absent, nil, func(w io.Writer) error { return writeAbsence(w, series, incidents) }); err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func replayCmd(args []string, stdout io.Writer) error {
 		}
 		row := make([]string, 0, len(header))
 		for _, s := range series {
-			for i, r := range replay(set.detector, s) {
+			for i, r := range replay(set.scorer.Detector(), s) {
 				row = row[:0]
 				if multi {
 					row = append(row, s.Name)

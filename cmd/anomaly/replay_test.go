@@ -212,7 +212,7 @@ func TestReplayIncidentsOpenAndCloseOnLearnedPointsOnly(t *testing.T) {
 	series, err := set.readSeries([]string{ec2})
 	require.NoError(t, err)
 	s := series[0]
-	_, want := replayIncidents(set.detector, s)
+	_, want := replayIncidents(set.scorer.Detector(), s)
 	require.NotEmpty(t, want)
 
 	turns := map[int64]bool{} // times of the points that open or resolve an incident
@@ -231,7 +231,7 @@ func TestReplayIncidentsOpenAndCloseOnLearnedPointsOnly(t *testing.T) {
 		}
 		copied.Times, copied.Values = append(copied.Times, s.Times[i]), append(copied.Values, s.Values[i])
 	}
-	rs, got := replayIncidents(set.detector, copied)
+	rs, got := replayIncidents(set.scorer.Detector(), copied)
 
 	would := 0 // copies whose Result says they open or resolve one
 	for _, i := range copies {

@@ -46,7 +46,7 @@ func reportCmd(args []string, stdout io.Writer) error {
 	}
 	pages := make([]report.Series, len(series))
 	for i, s := range series {
-		rs, incidents := replayIncidents(set.detector, s)
+		rs, incidents := replayIncidents(set.scorer.Detector(), s)
 		pages[i] = toReport(s, rs, incidents, labelled[s.Name])
 	}
 	if *title == "" {
@@ -105,9 +105,7 @@ func loadWindows(file, nabDir string) (map[string][]windows.Window, error) {
 		}
 		for _, f := range c.Files {
 			name := strings.TrimSuffix(filepath.Base(f.Name), ".csv")
-			for _, w := range f.Windows {
-				labelled[name] = append(labelled[name], windows.Window(w))
-			}
+			labelled[name] = append(labelled[name], f.Windows...)
 		}
 	}
 	return labelled, nil

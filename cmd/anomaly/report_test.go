@@ -103,7 +103,7 @@ func TestReportDrawsThePluginsIncidents(t *testing.T) {
 	series, err := set.readSeries([]string{ec2})
 	require.NoError(t, err)
 	require.Len(t, series, 1)
-	_, incidents := replayIncidents(set.detector, series[0])
+	_, incidents := replayIncidents(set.scorer.Detector(), series[0])
 	replayed := make([]summary, 0, len(incidents))
 	for _, in := range incidents {
 		s := summary{started: in.Started, reason: in.Reason.String()}

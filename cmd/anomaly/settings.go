@@ -17,10 +17,9 @@ import (
 // own loader, so that a backtest decides as production does. It is the
 // input.Scheme of line-protocol inputs: their series are the plugin's.
 type settings struct {
-	plugin   *anomaly.Anomaly   // the table's settings, as read: not initialised
-	scorer   *anomaly.Scorer    // built from them
-	filter   *models.Filter     // the table's namepass, tagpass, ...
-	detector *detector.Detector // the scorer's
+	plugin *anomaly.Anomaly // the table's settings, as read: not initialised
+	scorer *anomaly.Scorer  // built from them
+	filter *models.Filter   // the table's namepass, tagpass, ...
 }
 
 // settingsFlags adds --config and --sensitivity to fs and returns the
@@ -46,7 +45,7 @@ func loadSettings(path, sensitivity string) (*settings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nameOr(path, "the plugin's defaults"), err)
 	}
-	return &settings{plugin: p, scorer: s, filter: &rp.Config.Filter, detector: s.Detector()}, nil
+	return &settings{plugin: p, scorer: s, filter: &rp.Config.Filter}, nil
 }
 
 // Series is input.Scheme: the fields of m the plugin would score, named by

@@ -11,7 +11,10 @@ import (
 )
 
 // Window is a labelled anomaly window; both ends are inclusive.
-type Window struct{ Start, End time.Time }
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
 
 // Read reads windows keyed by series name from a JSON file:
 // {"series name": [{"start": RFC3339, "end": RFC3339}, ...]}.

@@ -24,7 +24,6 @@ type Query struct {
 	Query        string                `json:"query"`
 	RawQuery     bool                  `json:"rawQuery"`
 	ResultFormat string                `json:"resultFormat,omitempty"` // time_series or table
-	Alias        string                `json:"alias,omitempty"`
 
 	// An annotation's target: which columns of the answer are the event's
 	// title, text, tags (comma-separated column names) and end (in ms since

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 // Corpus is the NAB data set: every series with its timestamps, values and
@@ -27,7 +29,7 @@ type File struct {
 
 // Window is a labelled anomaly window. Both limits are timestamps of the
 // file's points and both are inside the window.
-type Window struct{ Start, End time.Time }
+type Window = windows.Window
 
 // Folder returns the data folder of the file, like "realKnownCause".
 func (f *File) Folder() string {
@@ -74,7 +76,7 @@ func Load(dir string) (*Corpus, error) {
 	slices.Sort(names)
 
 	labelPath := filepath.Join(dir, "labels", "combined_windows.json")
-	windows, err := readWindows(labelPath)
+	labelled, err := readWindows(labelPath)
 	if err != nil {
 		return nil, err
 	}
@@ -87,18 +89,18 @@ func Load(dir string) (*Corpus, error) {
 			return nil, err
 		}
 		f.Name = name
-		ws, ok := windows[name]
+		ws, ok := labelled[name]
 		if !ok {
 			return nil, fmt.Errorf("nab: %s: no entry for %s", labelPath, name)
 		}
-		delete(windows, name)
+		delete(labelled, name)
 		f.Windows = ws
 		if err := f.checkWindows(); err != nil {
 			return nil, fmt.Errorf("nab: %s: %w", labelPath, err)
 		}
 		c.Files = append(c.Files, f)
 	}
-	for name := range windows {
+	for name := range labelled {
 		return nil, fmt.Errorf("nab: %s: windows for %s, which is not under %s", labelPath, name, dataDir)
 	}
 	return c, nil

@@ -16,7 +16,7 @@ func (f *File) WindowLabels() []bool {
 	labels := make([]bool, len(f.Times))
 	for _, w := range f.Windows {
 		for i, t := range f.Times {
-			if !t.Before(w.Start) && !t.After(w.End) {
+			if w.Holds(t) {
 				labels[i] = true
 			}
 		}

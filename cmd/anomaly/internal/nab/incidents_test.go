@@ -9,7 +9,7 @@ import (
 // whole windows, or from the first labelled anomaly in a window to its end.
 func TestIncidentLabels(t *testing.T) {
 	at := func(i int) time.Time { return time.Date(2024, 1, 1, 0, 5*i, 0, 0, time.UTC) }
-	f := &File{Windows: []Window{{at(2), at(6)}, {at(8), at(9)}}}
+	f := &File{Windows: []Window{{Start: at(2), End: at(6)}, {Start: at(8), End: at(9)}}}
 	for i := range 11 {
 		f.Times = append(f.Times, at(i))
 	}

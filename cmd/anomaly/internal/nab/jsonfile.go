@@ -53,7 +53,7 @@ func readWindows(path string) (map[string][]Window, error) {
 			if err := errors.Join(err1, err2); err != nil {
 				return nil, fmt.Errorf("nab: %s: %s window %d: %w", path, name, k, err)
 			}
-			ws = append(ws, Window{start, end})
+			ws = append(ws, Window{Start: start, End: end})
 		}
 		out[name] = ws
 	}

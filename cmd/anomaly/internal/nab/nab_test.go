@@ -173,7 +173,7 @@ func synthetic(windows ...[2]int) *Corpus {
 		f.Times[i] = t0.Add(time.Duration(i) * time.Minute)
 	}
 	for _, w := range windows {
-		f.Windows = append(f.Windows, Window{f.Times[w[0]], f.Times[w[1]]})
+		f.Windows = append(f.Windows, Window{Start: f.Times[w[0]], End: f.Times[w[1]]})
 	}
 	return &Corpus{Files: []*File{f}}
 }

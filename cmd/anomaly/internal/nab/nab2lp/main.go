@@ -13,10 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nab"
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/nabcorpus"
+	"github.com/telegraf-anomaly/telegraf-anomaly/internal/windows"
 )
 
 // files are the NAB series bundled, each with an incident a user would want to hear about.
@@ -24,12 +24,6 @@ var files = []string{
 	"realKnownCause/machine_temperature_system_failure.csv",
 	"realKnownCause/ec2_request_latency_system_failure.csv",
 	"realKnownCause/nyc_taxi.csv",
-}
-
-// window is a labelled anomaly window in testdata/windows.json.
-type window struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
 }
 
 func main() {
@@ -64,7 +58,7 @@ func convert(nabDir, out string) error {
 	if err != nil {
 		return err
 	}
-	windows := make(map[string][]window)
+	labelled := make(map[string][]windows.Window)
 	for _, f := range corpus.Files {
 		want := false
 		for _, name := range files {
@@ -82,11 +76,9 @@ func convert(nabDir, out string) error {
 			return err
 		}
 		key := prefix + " value"
-		for _, w := range f.Windows {
-			windows[key] = append(windows[key], window{w.Start, w.End})
-		}
+		labelled[key] = append(labelled[key], f.Windows...)
 	}
-	data, err := json.MarshalIndent(windows, "", "  ")
+	data, err := json.MarshalIndent(labelled, "", "  ")
 	if err != nil {
 		return err
 	}
