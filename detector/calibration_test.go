@@ -148,9 +148,10 @@ func TestDiscountedSurprisesStayRemembered(t *testing.T) {
 	var m Model
 	gauss := noise(5, 1)
 	calm := func(ts int64) float64 { return 100 + max(-3, min(3, gauss(ts))) }
+	const days = 12
 	first := -1 // the first night the surprise was the series' pattern
-	var nights []bool
-	for day := range 12 {
+	nights := make([]bool, 0, days)
+	for day := range days {
 		from := t0 + int64(day)*1440*minute
 		feed(t, d, &m, from, minute, 190, calm)
 		var p prediction

@@ -24,7 +24,7 @@ import (
 // may still undo.
 func Write(path string, write func(io.Writer) error) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*")
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,25 @@ func RemoveStale(path string) (removed []string, err error) {
 		removed = append(removed, stale)
 	}
 	return removed, err
+}
+
+// Logger is where CleanStale says what it did: telegraf.Logger is one.
+type Logger interface {
+	Infof(format string, args ...any)
+	Warnf(format string, args ...any)
+}
+
+// CleanStale is RemoveStale with one line of log for the files it removed
+// and one for an error, none when path's folder does not exist (yet).
+func CleanStale(path string, log Logger) {
+	removed, err := RemoveStale(path)
+	if len(removed) > 0 {
+		log.Infof("Removed %d temporary files of %s left by writes that never finished (the process was killed while writing them): %s",
+			len(removed), path, strings.Join(removed, ", "))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		log.Warnf("Removing the temporary files of unfinished writes of %s: %v", path, err)
+	}
 }
 
 // MoveAside renames path to path.LABEL-TIME (TIME in UTC to the second, as

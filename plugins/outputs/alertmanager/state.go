@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/atomicfile"
@@ -56,7 +55,7 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	if a.StateFile == "" {
 		return incidents
 	}
-	a.removeStaleTemporaries()
+	atomicfile.CleanStale(a.StateFile, a.Log)
 	saved, err := readState(a.StateFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -103,19 +102,6 @@ func (a *Alertmanager) restore() map[string]*tracked {
 	}
 	a.Log.Infof("Restored %d incidents from %s", len(incidents), a.StateFile)
 	return incidents
-}
-
-// removeStaleTemporaries removes the temporary files of writes of
-// state_file that never finished, left by a process killed while writing.
-func (a *Alertmanager) removeStaleTemporaries() {
-	removed, err := atomicfile.RemoveStale(a.StateFile)
-	if len(removed) > 0 {
-		a.Log.Infof("Removed %d temporary files of %s left by writes that never finished (the process was killed while writing them): %s",
-			len(removed), a.StateFile, strings.Join(removed, ", "))
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		a.Log.Warnf("Removing the temporary files of unfinished writes of %s: %v", a.StateFile, err)
-	}
 }
 
 func readState(path string) (*savedState, error) {

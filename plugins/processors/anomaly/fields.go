@@ -39,6 +39,9 @@ func findFieldList() (reflect.Type, int) {
 
 // appendFields adds fields, none of which m has, to m.
 func appendFields(m telegraf.Metric, fields []*telegraf.Field) {
+	if len(fields) == 0 {
+		return
+	}
 	if list := fieldsOf(m); list != nil {
 		*list = append(*list, fields...)
 		return

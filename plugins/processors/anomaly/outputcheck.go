@@ -2,10 +2,10 @@ package anomaly
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/filter"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/internal/incident"
 )
@@ -40,14 +40,21 @@ func (s *Scorer) checkOutputNames() error {
 var suffixOutputs = [...]string{"score", "expected value", "lower bound", "upper bound", "anomaly flag", "reason", "warming flag", "calendar condition"}
 
 // CheckIncidentMeasurement refuses an incident_measurement that namepass
-// selects by name: the metrics of that name would be read as incident
+// selects (its names are globs, as Telegraf's): the metrics of that name would be read as incident
 // events and never scored. The processor cannot see its table's namepass
 // inside Telegraf (the agent keeps it); the tools and anomaly-execd, which
 // load the table themselves (LoadConfig), can, and call this. Inside
 // Telegraf, the first metric of that name that is not an incident event is
 // logged instead (see eachScored).
 func (p *Anomaly) CheckIncidentMeasurement(namepass []string) error {
-	if p.IncidentMeasurement != "" && slices.Contains(namepass, p.IncidentMeasurement) {
+	if p.IncidentMeasurement == "" {
+		return nil
+	}
+	pass, err := filter.Compile(namepass)
+	if err != nil {
+		return fmt.Errorf("namepass: %w", err)
+	}
+	if pass != nil && pass.Match(p.IncidentMeasurement) {
 		return fmt.Errorf("incident_measurement %q is also in namepass: its metrics would be read as incident events, never scored; "+
 			"give incident_measurement a name no input uses", p.IncidentMeasurement)
 	}

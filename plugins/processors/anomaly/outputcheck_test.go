@@ -63,6 +63,11 @@ func TestIncidentMeasurementSelectedByNamepassIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"cpu\", \"mem\"]\n"), 0o600))
 	_, err = LoadConfig(path)
 	require.NoError(t, err)
+
+	// namepass holds globs, as in Telegraf.
+	require.NoError(t, os.WriteFile(path, []byte("[[processors.anomaly]]\n  namepass = [\"anomaly_*\"]\n"), 0o600))
+	_, err = LoadConfig(path)
+	require.ErrorContains(t, err, "incident_measurement")
 }
 
 // TestMetricNamedAsIncidentsIsLoggedOnce: inside Telegraf the table's

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/detector"
@@ -38,7 +37,7 @@ func (p *Anomaly) restore() *detector.Table {
 	if p.StateFile == "" {
 		return detector.NewTable(p.MaxSeries)
 	}
-	p.removeStaleTemporaries()
+	atomicfile.CleanStale(p.StateFile, p.Log)
 	start := time.Now()
 	t, err := detector.LoadSnapshot(p.StateFile, p.settings(), p.MaxSeries)
 	switch {
@@ -58,19 +57,6 @@ func (p *Anomaly) restore() *detector.Table {
 	p.stats.restored.Set(int64(t.Len()))
 	p.stats.setSeries(t)
 	return t
-}
-
-// removeStaleTemporaries removes the temporary files of snapshots that
-// never finished, left by a process killed while writing one.
-func (p *Anomaly) removeStaleTemporaries() {
-	removed, err := atomicfile.RemoveStale(p.StateFile)
-	if len(removed) > 0 {
-		p.Log.Infof("Removed %d temporary files of %s left by snapshots that never finished (the process was killed while writing them): %s",
-			len(removed), p.StateFile, strings.Join(removed, ", "))
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		p.Log.Warnf("Removing the temporary files of unfinished snapshots of %s: %v", p.StateFile, err)
-	}
 }
 
 // snapshot saves the table to state_file, if one is configured.
