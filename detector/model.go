@@ -136,11 +136,11 @@ func (c cause) reason() Reason       { return Reason(c & 0xf) }
 func (c cause) direction() Direction { return Direction(c >> 4) }
 
 // Incident returns the series' latest incident, and false if it has never
-// been flagged. After a point that opened one (Result.Anomaly) it is open;
+// been flagged (a zero Model, a series with no point learned yet, neither). After a point that opened one (Result.Anomaly) it is open;
 // after the point that resolved it (Result.Resolved) it holds the whole
 // incident, that point included.
 func (m *Model) Incident() (Incident, bool) {
-	if m.openedAt == noIncident {
+	if m.n == 0 || m.openedAt == noIncident {
 		return Incident{}, false
 	}
 	return Incident{

@@ -159,7 +159,7 @@ func (t *Table) Expire(before int64) int {
 // noteEnded keeps the incident of e's series, if one is open, as ended
 // for why: the series is leaving the table.
 func (t *Table) noteEnded(e *entry, why Ending) {
-	if inc, ok := e.model.Incident(); ok && inc.Open && e.model.n > 0 {
+	if inc, ok := e.model.Incident(); ok && inc.Open {
 		inc.Open = false
 		t.ended = append(t.ended, e.notice(inc, why))
 	}
