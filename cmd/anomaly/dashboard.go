@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/telegraf-anomaly/telegraf-anomaly/cmd/anomaly/internal/dashboard"
+	"github.com/telegraf-anomaly/telegraf-anomaly/plugins/processors/anomaly"
 )
 
 // dashboardCmd writes a Grafana dashboard for the [[processors.anomaly]]
@@ -48,30 +48,21 @@ func dashboardSettings(path string) (dashboard.Settings, error) {
 	if err != nil {
 		return dashboard.Settings{}, err
 	}
+	// The loader reads the processor's table alone: the other plugins of
+	// the file are not built into this tool.
 	processor, tables := splitTables(data)
-	// The loader reads a file of the processor's table alone: the other
-	// plugins of the file are not built into this tool.
-	dir, err := os.MkdirTemp("", "anomaly-dashboard-")
-	if err != nil {
-		return dashboard.Settings{}, err
-	}
-	defer os.RemoveAll(dir)
-	table := filepath.Join(dir, filepath.Base(path))
-	if err := os.WriteFile(table, processor, 0o600); err != nil {
-		return dashboard.Settings{}, err
-	}
-	st, err := loadSettings(table, "")
+	rp, err := anomaly.LoadConfigData(processor, path)
 	if err != nil {
 		return dashboard.Settings{}, fmt.Errorf("%s: its [[processors.anomaly]] table: %w", path, err)
 	}
-	cfg, err := st.plugin.DetectorConfig()
+	st, err := settingsOf(rp, path, "")
 	if err != nil {
 		return dashboard.Settings{}, err
 	}
 	return dashboard.Settings{
 		Processor:    st.plugin,
 		Scorer:       st.scorer,
-		Threshold:    cfg.ScoreThreshold(),
+		Threshold:    st.scorer.Detector().Config().ScoreThreshold(),
 		Internal:     tables["inputs.internal"],
 		Alertmanager: tables["outputs.alertmanager"],
 	}, nil

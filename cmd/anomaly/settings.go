@@ -37,6 +37,11 @@ func loadSettings(path, sensitivity string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
+	return settingsOf(rp, path, sensitivity)
+}
+
+// settingsOf builds the settings of a loaded table, named path in errors.
+func settingsOf(rp *models.RunningProcessor, path, sensitivity string) (*settings, error) {
 	p := rp.Processor.(*anomaly.Anomaly)
 	if sensitivity != "" {
 		p.Sensitivity, p.Threshold = sensitivity, 0

@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/influxdata/telegraf/config"
@@ -22,13 +23,22 @@ import (
 // It lets the tools that replay recorded metrics (cmd/anomaly) and the execd
 // shim (cmd/anomaly-execd) score with exactly the table a collector uses.
 func LoadConfig(path string) (*models.RunningProcessor, error) {
+	if path == "" {
+		return LoadConfigData([]byte("[[processors.anomaly]]\n"), "defaults")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return LoadConfigData(data, path)
+}
+
+// LoadConfigData is LoadConfig of a configuration read already; path names
+// it in errors.
+func LoadConfigData(data []byte, path string) (*models.RunningProcessor, error) {
 	c := config.NewConfig()
 	c.Agent.Quiet = true // no "Loading config" line
-	if path == "" {
-		if err := c.LoadConfigData([]byte("[[processors.anomaly]]\n"), "defaults"); err != nil {
-			return nil, err
-		}
-	} else if err := c.LoadConfig(path); err != nil {
+	if err := c.LoadConfigData(data, path); err != nil {
 		return nil, err
 	}
 	switch {
